@@ -1,0 +1,126 @@
+"""The topic catalogue: every Kafka topic of Gongkai, its key, its event types, its partitions.
+
+All events are keyed by case id, so every event of one case lands on one partition of a topic
+(per-case ordering). Each department has its own inbox topic (``gongkai.dept.<code>.tasks``) so an
+integrator can be granted exactly its own. Every consumed topic has a dead-letter topic
+``<topic>.dlt`` that receives what cannot be processed, with the reason in the headers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+PREFIX = "gongkai"
+DLT_SUFFIX = ".dlt"
+DEFAULT_PARTITIONS = 3
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    event_types: tuple[str, ...]
+    description: str
+    key: str = "case id"
+    partitions: int = DEFAULT_PARTITIONS
+    compacted: bool = False
+    restricted: bool = False  # carries personal data: only the named consumers may read it
+    has_dlt: bool = True
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dlt(self) -> str:
+        return dead_letter_topic(self.name)
+
+
+APPLICATIONS_RECEIVED = TopicSpec(
+    name=f"{PREFIX}.applications.received",
+    event_types=("application.received",),
+    description="Applications accepted by intake (any channel); personal data only by reference.",
+)
+CASES_ROUTED = TopicSpec(
+    name=f"{PREFIX}.cases.routed",
+    event_types=("case.routed",),
+    description="The routing decision of a case: every department task created for it.",
+)
+ANSWERS_SUBMITTED = TopicSpec(
+    name=f"{PREFIX}.answers.submitted",
+    event_types=("answer.submitted",),
+    description="Department answers published by integrators' own systems.",
+)
+ANSWERS_RECORDED = TopicSpec(
+    name=f"{PREFIX}.answers.recorded",
+    event_types=("answer.recorded",),
+    description="Answers accepted by the reply service, whichever way they came (HTTP or topic).",
+)
+REPLIES_ISSUED = TopicSpec(
+    name=f"{PREFIX}.replies.issued",
+    event_types=("reply.issued",),
+    description="The one consolidated reply of a case.",
+)
+NOTICES_DELIVERED = TopicSpec(
+    name=f"{PREFIX}.notices.delivered",
+    event_types=("notice.delivered",),
+    description="Each notice delivered to an applicant (e-mail, webhook), once.",
+)
+PRIVATE_CONTACTS = TopicSpec(
+    name=f"{PREFIX}.private.contacts",
+    event_types=("contact.registered",),
+    description="Applicant contact details (e-mail, webhook, phone). Restricted: notify only.",
+    compacted=True,
+    restricted=True,
+)
+
+STATIC_TOPICS: tuple[TopicSpec, ...] = (
+    APPLICATIONS_RECEIVED,
+    CASES_ROUTED,
+    ANSWERS_SUBMITTED,
+    ANSWERS_RECORDED,
+    REPLIES_ISSUED,
+    NOTICES_DELIVERED,
+    PRIVATE_CONTACTS,
+)
+
+_DEPT_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def department_inbox(dept_code: str) -> TopicSpec:
+    """The inbox topic of one department (one per department)."""
+    if not _DEPT_CODE.match(dept_code):
+        raise ValueError(f"invalid department code {dept_code!r}")
+    return TopicSpec(
+        name=f"{PREFIX}.dept.{dept_code}.tasks",
+        event_types=("task.assigned",),
+        description=f"Inbox of department {dept_code}: the tasks assigned to it.",
+    )
+
+
+DEPARTMENT_INBOX_PATTERN = rf"^{re.escape(PREFIX)}\.dept\.[a-z0-9-]+\.tasks$"
+# Everything the audit service records: all shared topics, never the restricted ones nor DLTs.
+AUDITED_PATTERN = rf"^{re.escape(PREFIX)}\.(?!private\.)[a-z0-9.-]+(?<!\.dlt)$"
+
+
+def dead_letter_topic(topic: str) -> str:
+    return topic + DLT_SUFFIX
+
+
+def with_dead_letters(specs: list[TopicSpec]) -> list[TopicSpec]:
+    """The given topics followed by their dead-letter topics."""
+    dlts = [
+        TopicSpec(
+            name=s.dlt,
+            event_types=(),
+            description=f"Dead letters of {s.name}: the message and the reason it failed.",
+            has_dlt=False,
+            restricted=s.restricted,
+            partitions=1,
+        )
+        for s in specs
+        if s.has_dlt
+    ]
+    return list(specs) + dlts
+
+
+def topics_to_create(dept_codes: list[str] | tuple[str, ...] = ()) -> list[TopicSpec]:
+    """Every topic the broker must hold: the static catalogue, department inboxes and DLTs."""
+    return with_dead_letters(list(STATIC_TOPICS) + [department_inbox(code) for code in dept_codes])

@@ -1,0 +1,204 @@
+"""The whole local system as processes: broker and store (through infra.sh), the five services,
+and the mail/webhook sinks. Used by ``./dev up`` and by the end-to-end tests.
+
+    python -m deploy.local.stack up        start everything (no-op for what runs), wait until healthy
+    python -m deploy.local.stack down      stop services, sinks, store and broker
+    python -m deploy.local.stack status
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+HOME = Path(__file__).resolve().parents[2]
+SERVICES = ("intake", "routing", "reply", "notify", "audit")
+
+
+@dataclass
+class StackConfig:
+    run_dir: Path = field(default_factory=lambda: Path(os.environ.get("GONGKAI_RUN_DIR", HOME / ".local" / "run")))
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    store_port: int = 27117
+    http_base: int = 8100  # intake 8101, routing 8102, reply 8103, notify 8104, audit 8105
+    smtp_port: int = 2525
+    webhook_port: int = 8109
+    venv: Path = field(default_factory=lambda: Path(os.environ.get("VENV", HOME / ".local" / "venv")))
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def port(self, service: str) -> int:
+        return self.http_base + 1 + SERVICES.index(service)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.port(service)}"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def mongo_url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.store_port}"
+
+    def infra_env(self) -> dict[str, str]:
+        return {**os.environ, "GONGKAI_RUN_DIR": str(self.run_dir), "KAFKA_PORT": str(self.kafka_port),
+                "KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port), "STORE_PORT": str(self.store_port),
+                "VENV": str(self.venv)}
+
+    def service_env(self, service: str) -> dict[str, str]:
+        prefix = service.upper()
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(HOME),
+            "PYTHONUNBUFFERED": "1",
+            "GONGKAI_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "GONGKAI_MONGO_URL": self.mongo_url,
+            f"{prefix}_HTTP_PORT": str(self.port(service)),
+            f"{prefix}_DB_NAME": f"gongkai_{service}",
+            "NOTIFY_SMTP_PORT": str(self.smtp_port),
+        }
+        env.update(self.extra_env)
+        return env
+
+
+class Stack:
+    def __init__(self, config: StackConfig | None = None) -> None:
+        self.cfg = config or StackConfig()
+        self.svc_dir = self.cfg.run_dir / "services"
+        self.svc_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- infrastructure ------------------------------------------------------------------
+    def infra(self, action: str, what: str = "all") -> None:
+        subprocess.run(["bash", str(HOME / "deploy/local/infra.sh"), action, what], env=self.cfg.infra_env(), check=True)
+
+    # -- processes ---------------------------------------------------------------------
+    def _pidfile(self, name: str) -> Path:
+        return self.svc_dir / f"{name}.pid"
+
+    def pid(self, name: str) -> int | None:
+        try:
+            pid = int(self._pidfile(name).read_text())
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+        try:  # a zombie (killed child not yet reaped) is not running
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                os.waitpid(pid, os.WNOHANG)
+                return None
+        except (OSError, ChildProcessError):
+            pass
+        return pid
+
+    def log_path(self, name: str) -> Path:
+        return self.svc_dir / f"{name}.log"
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> int:
+        existing = self.pid(name)
+        if existing:
+            return existing
+        log = self.log_path(name).open("ab")
+        proc = subprocess.Popen(argv, cwd=HOME, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        self._pidfile(name).write_text(str(proc.pid))
+        return proc.pid
+
+    def start(self, service: str) -> int:
+        return self._spawn(service, [str(self.cfg.venv / "bin/python"), "-m", f"services.{service}"],
+                           self.cfg.service_env(service))
+
+    def start_sinks(self) -> int:
+        return self._spawn("sinks", [str(self.cfg.venv / "bin/python"), "-m", "deploy.local.sinks",
+                                     "--smtp-port", str(self.cfg.smtp_port), "--http-port", str(self.cfg.webhook_port),
+                                     "--dir", str(self.cfg.run_dir / "sinks")],
+                           {**os.environ, "PYTHONPATH": str(HOME)})
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        pid = self.pid(name)
+        if pid:
+            os.kill(pid, sig)
+
+    def stop(self, name: str, timeout: float = 20.0) -> None:
+        pid = self.pid(name)
+        if not pid:
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + timeout
+        while self.pid(name) and time.time() < deadline:
+            time.sleep(0.1)
+        if self.pid(name):
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: the crash of a process, no shutdown code runs."""
+        pid = self.pid(name)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.time() + 5
+            while self.pid(name) and time.time() < deadline:
+                time.sleep(0.05)
+
+    def wait_healthy(self, service: str, timeout: float = 90.0) -> dict:
+        deadline = time.time() + timeout
+        last: object = None
+        while time.time() < deadline:
+            if not self.pid(service):
+                raise RuntimeError(f"{service} exited; see {self.log_path(service)}")
+            try:
+                resp = httpx.get(self.cfg.url(service) + "/health", timeout=2)
+                last = resp.json()
+                if resp.status_code == 200:
+                    return last  # type: ignore[return-value]
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.3)
+        raise TimeoutError(f"{service} not healthy after {timeout}s: {last}")
+
+    def up(self, with_sinks: bool = True) -> None:
+        self.infra("start")
+        if with_sinks:
+            self.start_sinks()
+        for service in SERVICES:
+            self.start(service)
+        for service in SERVICES:
+            self.wait_healthy(service)
+
+    def down(self) -> None:
+        for name in (*SERVICES, "sinks"):
+            self.stop(name)
+        self.infra("stop")
+
+    def status(self) -> dict[str, int | None]:
+        return {name: self.pid(name) for name in (*SERVICES, "sinks")}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="stack")
+    parser.add_argument("action", choices=["up", "down", "status"])
+    args = parser.parse_args(argv)
+    stack = Stack()
+    if args.action == "up":
+        stack.up()
+        for name, pid in stack.status().items():
+            where = stack.cfg.url(name) if name in SERVICES else f"smtp :{stack.cfg.smtp_port}, http :{stack.cfg.webhook_port}"
+            print(f"  {name:8} pid {pid}  {where}")
+    elif args.action == "down":
+        stack.down()
+    else:
+        stack.infra("status")
+        for name, pid in stack.status().items():
+            print(f"  {name:8} {'running pid ' + str(pid) if pid else 'stopped'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

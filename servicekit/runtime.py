@@ -1,0 +1,143 @@
+"""The composition of one service process: store, broker, background loops, HTTP app.
+
+Each service builds a ``ServiceRuntime``, registers its subscribers, indexes and loops, and asks it
+for the FastAPI app. The app serves at once; storage set-up, the broker and the loops start in the
+background and retry while their dependency is down, and ``/health`` says what is up. Uvicorn
+turns SIGTERM into the lifespan shutdown: loops are cancelled, the broker stopped, the client closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from faststream.specification import AsyncAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from servicekit.kafka import BrokerHandle, make_broker
+from servicekit.logs import configure_logging
+from servicekit.mongo import connect, ping
+from servicekit.outbox import OutboxRelay
+from servicekit.settings import CommonSettings
+from servicekit.validation import validation_error_handler
+
+Loop = Callable[[], Awaitable[None]]
+
+
+class ServiceRuntime:
+    def __init__(self, name: str, db_name: str, common: CommonSettings | None = None) -> None:
+        self.name = name
+        self.common = common or CommonSettings()
+        self.log = configure_logging(name, self.common.log_level)
+        self.client, self.db = connect(self.common.mongo_url, db_name)
+        self.broker = make_broker(self.common.kafka_bootstrap, f"gongkai-{name}")
+        self.kafka = BrokerHandle(self.broker)
+        self._setup: list[Loop] = []
+        self._loops: list[Loop] = []
+        self.ready = asyncio.Event()
+        self.relay: OutboxRelay | None = None
+
+    def on_setup(self, fn: Loop) -> Loop:
+        """Run once at start, before the broker starts (e.g. create indexes); retried until it works."""
+        self._setup.append(fn)
+        return fn
+
+    def loop(self, fn: Loop) -> Loop:
+        """A background loop, started once set-up is done, cancelled at shutdown."""
+        self._loops.append(fn)
+        return fn
+
+    def outbox(self, *collections) -> OutboxRelay:  # noqa: ANN002
+        self.relay = OutboxRelay(collections, self.kafka.publish, self.common.outbox_poll_seconds)
+        self._loops.append(self.relay.run)
+        return self.relay
+
+    def asyncapi(self) -> dict:
+        doc = AsyncAPI(self.broker, title=f"gongkai-{self.name}", version="1.0.0")
+        return json.loads(doc.to_json())
+
+    async def _start(self) -> None:
+        delay = 0.5
+        for fn in self._setup:
+            while True:
+                try:
+                    await fn()
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - store down: retry
+                    self.log.warning("setup_failed", step=fn.__name__, error=repr(exc), retry_in=delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+        self.ready.set()
+        loops = [asyncio.create_task(fn(), name=fn.__name__) for fn in self._loops]
+        try:
+            await self.kafka.start_with_retry()
+            await asyncio.gather(*loops)
+        finally:
+            for task in loops:
+                task.cancel()
+
+    def _on_main_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # A loop died of a bug: stop the process (SIGTERM: graceful) so that it gets restarted,
+            # rather than serving HTTP with nothing consuming behind it.
+            self.log.critical("service_failed", error=repr(task.exception()))
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def app(self, title: str, description: str = "") -> FastAPI:
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            main = asyncio.create_task(self._start(), name=f"{self.name}-start")
+            main.add_done_callback(self._on_main_done)
+            self.log.info("service_started")
+            try:
+                yield
+            finally:
+                main.cancel()
+                with contextlib.suppress(BaseException):
+                    await main
+                with contextlib.suppress(Exception):
+                    await self.kafka.stop()
+                await self.client.close()
+                self.log.info("service_stopped")
+
+        app = FastAPI(title=title, description=description, lifespan=lifespan)
+        app.add_exception_handler(RequestValidationError, validation_error_handler)
+
+        @app.get("/health", tags=["ops"])
+        async def health() -> JSONResponse:
+            store = await ping(self.db)
+            kafka = self.kafka.connected.is_set()
+            ok = store and kafka and self.ready.is_set()
+            body = {"service": self.name, "status": "ok" if ok else "degraded", "store": store, "kafka": kafka}
+            return JSONResponse(body, status_code=200 if ok else 503)
+
+        @app.get("/metrics", tags=["ops"])
+        async def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        @app.get("/asyncapi.json", tags=["ops"])
+        async def asyncapi() -> JSONResponse:
+            return JSONResponse(self.asyncapi())
+
+        return app
+
+
+def serve(app: FastAPI, host: str, port: int) -> None:
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=10
+    )
+    uvicorn.Server(config).run()
+
+
+log = structlog.get_logger()

@@ -1,0 +1,18 @@
+"""Settings common to every service, from environment variables (prefix ``GONGKAI_``)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GONGKAI_", extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    mongo_url: str = "mongodb://127.0.0.1:27117"
+    log_level: str = "INFO"
+    # The agency this deployment serves (each agency runs its own instances).
+    agency_code: str = "yn-gov-office"
+    # How long a failing message is retried before it goes to the dead-letter topic.
+    max_handler_attempts: int = 5
+    outbox_poll_seconds: float = 1.0

@@ -1,0 +1,62 @@
+"""Field-level validation errors in Simplified Chinese, for every HTTP API (422)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+_MESSAGES = {
+    "missing": "此项为必填项",
+    "string_too_short": "内容过短，至少需要 {min_length} 个字符",
+    "string_too_long": "内容过长，最多 {max_length} 个字符",
+    "too_short": "至少需要 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "string_pattern_mismatch": "格式不正确",
+    "enum": "取值无效，可选值为：{expected}",
+    "literal_error": "取值无效，可选值为：{expected}",
+    "date_parsing": "日期格式不正确，应为 YYYY-MM-DD",
+    "date_from_datetime_parsing": "日期格式不正确，应为 YYYY-MM-DD",
+    "date_type": "日期格式不正确，应为 YYYY-MM-DD",
+    "url_parsing": "网址格式不正确",
+    "url_scheme": "网址须以 http:// 或 https:// 开头",
+    "url_type": "网址格式不正确",
+    "string_type": "应为文本",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "bool_type": "应为是或否",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "json_invalid": "请求内容不是有效的 JSON",
+    "extra_forbidden": "不接受此字段",
+}
+
+
+def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        etype = err.get("type", "")
+        ctx = err.get("ctx") or {}
+        if etype == "value_error" and "error" in ctx:
+            message = str(ctx["error"])
+        else:
+            template = _MESSAGES.get(etype)
+            try:
+                message = template.format(**ctx) if template else "输入无效"
+            except (KeyError, IndexError):
+                message = template or "输入无效"
+        out.append({"field": ".".join(loc) or "(body)", "message": message, "type": etype})
+    return out
+
+
+async def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        status_code=422,
+        content={"detail": "提交的内容有误，请按提示修改后重新提交", "errors": field_errors(list(exc.errors()))},
+    )

@@ -1,0 +1,115 @@
+"""HTTP request and response shapes of intake; error messages in Chinese (shown to applicants)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator, model_validator
+
+from contracts.vocabulary import ApplicantType, Channel, DeliveryForm, DeliveryMethod
+from services.intake.identity import valid_credit_code, valid_phone, valid_resident_id
+
+IdType = Literal["resident_id_card", "passport", "hk_macao_permit", "taiwan_permit", "unified_social_credit_code"]
+
+
+class Applicant(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    type: ApplicantType = ApplicantType.NATURAL_PERSON
+    name: str = Field(min_length=1, max_length=100, description="姓名或组织名称")
+    id_type: IdType = "resident_id_card"
+    id_number: str = Field(min_length=1, max_length=40)
+    legal_representative: str | None = Field(default=None, max_length=100)
+    contact_person: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _check_identity(self) -> Applicant:
+        org = self.type is not ApplicantType.NATURAL_PERSON
+        if org and self.id_type != "unified_social_credit_code":
+            raise ValueError("法人或其他组织应提供统一社会信用代码（id_type 为 unified_social_credit_code）")
+        if not org and self.id_type == "unified_social_credit_code":
+            raise ValueError("自然人应提供身份证件号码")
+        if self.id_type == "resident_id_card" and not valid_resident_id(self.id_number):
+            raise ValueError("居民身份证号码无效（id_number）")
+        if self.id_type == "unified_social_credit_code" and not valid_credit_code(self.id_number):
+            raise ValueError("统一社会信用代码无效（id_number）")
+        if org and not self.contact_person:
+            raise ValueError("法人或其他组织应填写联系人（contact_person）")
+        return self
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    phone: str | None = Field(default=None, description="联系电话")
+    email: EmailStr | None = None
+    address: str | None = Field(default=None, max_length=200, description="通信地址")
+    postcode: str | None = Field(default=None, pattern=r"^\d{6}$")
+    webhook_url: HttpUrl | None = Field(default=None, description="接收进度通知的回调地址")
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if v is not None and not valid_phone(v):
+            raise ValueError("联系电话格式不正确")
+        return v
+
+    @model_validator(mode="after")
+    def _some_way(self) -> Contact:
+        if not (self.phone or self.email or self.address):
+            raise ValueError("请至少填写联系电话、电子邮箱或通信地址之一")
+        return self
+
+
+class Delivery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    form: DeliveryForm = DeliveryForm.ELECTRONIC
+    method: DeliveryMethod = DeliveryMethod.EMAIL
+
+
+class ApplicationIn(BaseModel):
+    """An application for government information disclosure (条例第二十九条)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    applicant: Applicant
+    contact: Contact
+    description: str = Field(min_length=5, max_length=4000, description="所需政府信息的名称、文号或便于查询的其他特征性描述")
+    delivery: Delivery = Field(default_factory=Delivery)
+    channel: Channel = Channel.ONLINE
+    agency_code: str | None = Field(default=None, pattern=r"^[a-z0-9-]{2,64}$")
+    target_departments: list[str] = Field(default_factory=list, max_length=30)
+    signed_on: date | None = Field(default=None, description="挂号信函：本机关签收日期")
+    confirmed_on: date | None = Field(default=None, description="平常信函、传真：双方确认日期")
+    received_by: str | None = Field(default=None, max_length=50, description="窗口、信函、传真：登记人员")
+
+    @field_validator("target_departments")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        import re
+
+        for code in v:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", code):
+                raise ValueError(f"部门代码无效：{code}")
+        return list(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _delivery_needs_contact(self) -> ApplicationIn:
+        if self.delivery.method is DeliveryMethod.EMAIL and not self.contact.email:
+            raise ValueError("选择电子邮件获取信息的，须填写电子邮箱（contact.email）")
+        if self.delivery.method is DeliveryMethod.POST and not self.contact.address:
+            raise ValueError("选择邮寄获取信息的，须填写通信地址（contact.address）")
+        if self.channel is not Channel.ONLINE and not self.received_by:
+            raise ValueError("窗口、信函、传真申请须由工作人员登记（received_by）")
+        return self
+
+
+class ApplicationAccepted(BaseModel):
+    case_id: str
+    tracking_number: str
+    query_code: str = Field(description="查询码：与受理编号一起用于查询办理进度，请妥善保存")
+    received_on: date
+    receipt_rule: str
+    message: str

@@ -1,0 +1,19 @@
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NotifySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8104
+    db_name: str = "gongkai_notify"
+    source: str = "/gongkai/notify"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_timeout: float = 10.0
+    mail_from: str = "gongkai@localhost"
+    webhook_timeout: float = 10.0
+    max_attempts: int = 8
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+    poll_seconds: float = 1.0
