@@ -4,7 +4,8 @@
   reason in the ``dlt-reason`` header, and the consumer goes on.
 - A handler raising ``Unprocessable`` does the same (a permanent, business-level refusal).
 - Any other error is retried (the offset is not committed and the record is fetched again) with
-  backoff; after ``max_attempts`` the record is dead-lettered with the last error.
+  backoff; after ``max_attempts`` tries spread over at least ``patience_seconds`` (so that a
+  store restart or a slightly late prerequisite is waited out) it is dead-lettered with the error.
 Offsets are committed only after the handler succeeded (at-least-once); handlers are idempotent.
 """
 
@@ -60,10 +61,11 @@ def subscribe(
     topics: tuple[str, ...] = (),
     pattern: str | None = None,
     max_attempts: int = 5,
+    patience_seconds: float = 30.0,
     title: str | None = None,
 ) -> None:
     """Register a subscriber for ``topics`` (or a ``pattern``) that dead-letters bad records."""
-    failures: dict[tuple[str, int, int], int] = {}
+    failures: dict[tuple[str, int, int], tuple[int, float]] = {}
 
     async def dead_letter(rec: Any, reason: str) -> None:
         await send_to_dlt(broker, rec, reason, group_id)
@@ -86,10 +88,11 @@ def subscribe(
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            n = failures.get(key, 0) + 1
-            failures[key] = n
+            n, first = failures.get(key, (0, time.monotonic()))
+            n += 1
+            failures[key] = (n, first)
             log.warning("handler_failed", attempt=n, error=repr(exc))
-            if n >= max_attempts:
+            if n >= max_attempts and time.monotonic() - first >= patience_seconds:
                 failures.pop(key, None)
                 await dead_letter(rec, f"failed {n} times: {exc!r}")
                 return

@@ -1,14 +1,20 @@
-"""Kafka adapter: the broker of a service, publishing raw CloudEvents records, starting with retry."""
+"""Kafka adapter: the FastStream broker of a service (its subscribers), a producer for the outbox
+(ordered, pipelined, idempotent), start-up with retry, a liveness probe, topic creation."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Any
 
 import structlog
+from aiokafka import AIOKafkaProducer
 from faststream.exceptions import SetupError
 from faststream.kafka import KafkaBroker
 
 log = structlog.get_logger()
+
+Record = tuple[str, bytes, bytes, dict[str, str]]  # topic, key, value, headers
 
 
 def make_broker(bootstrap: str, client_id: str) -> KafkaBroker:
@@ -24,10 +30,13 @@ def make_broker(bootstrap: str, client_id: str) -> KafkaBroker:
 
 
 class BrokerHandle:
-    """Owns a service's broker: starts it with retry (Kafka may be down), publishes records."""
+    """Owns a service's Kafka connections; starts them with retry, since Kafka may be down."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
+    def __init__(self, broker: KafkaBroker, bootstrap: str, client_id: str) -> None:
         self.broker = broker
+        self.bootstrap = bootstrap
+        self.client_id = client_id
+        self.producer: AIOKafkaProducer | None = None
         self.connected = asyncio.Event()
 
     async def start_with_retry(self, max_delay: float = 10.0) -> None:
@@ -35,6 +44,12 @@ class BrokerHandle:
         while True:
             try:
                 await self.broker.start()
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-outbox",
+                    acks="all", enable_idempotence=True, linger_ms=2,
+                )
+                await producer.start()
+                self.producer = producer
                 self.connected.set()
                 log.info("kafka_connected")
                 return
@@ -42,26 +57,51 @@ class BrokerHandle:
                 raise  # a wiring mistake in the code is not an outage: fail loudly
             except Exception as exc:  # noqa: BLE001 - broker down: keep trying
                 log.warning("kafka_unavailable", error=repr(exc), retry_in=delay)
-                try:
-                    await self.broker.stop()
-                except Exception:  # noqa: BLE001
-                    pass
+                await self._close()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, max_delay)
 
-    async def publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
-        if not self.connected.is_set():
+    async def publish_many(self, records: Sequence[Record], timeout: float = 30.0) -> None:
+        """Publish records in the given order (per partition) and wait until all are acknowledged.
+
+        All are handed to the producer first, then awaited together: one round trip for a batch,
+        and the producer's idempotence keeps their order within each partition.
+        """
+        if self.producer is None:
             raise ConnectionError("Kafka not connected yet")
-        await asyncio.wait_for(
-            self.broker.publish(value, topic, key=key, headers=headers), timeout=30
-        )
+        futures = []
+        for topic, key, value, headers in records:
+            futures.append(await self.producer.send(
+                topic, value, key=key, headers=[(k, v.encode()) for k, v in headers.items()]))
+        await asyncio.wait_for(asyncio.gather(*futures), timeout=timeout)
+
+    async def alive(self, timeout: float = 2.0) -> bool:
+        """True if the broker answers a metadata request now."""
+        if self.producer is None:
+            return False
+        try:
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout)
+            return True
+        except Exception:  # noqa: BLE001 - a probe reports, never raises
+            return False
+
+    async def _close(self) -> None:
+        for closer in (self.broker.stop, self.producer.stop if self.producer else None):
+            if closer is None:
+                continue
+            try:
+                await closer()
+            except Exception:  # noqa: BLE001
+                pass
+        self.producer = None
 
     async def stop(self) -> None:
-        await self.broker.stop()
+        await self._close()
+        self.connected.clear()
 
 
-async def ensure_topics(bootstrap: str, specs: list) -> list[str]:  # noqa: ANN001 - TopicSpec list
-    """Create the topics that do not exist yet (idempotent). Returns the names created."""
+async def ensure_topics(bootstrap: str, specs: Sequence[Any]) -> list[str]:
+    """Create the topics (contracts.topics.TopicSpec) that do not exist yet. Returns those created."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

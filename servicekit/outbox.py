@@ -28,7 +28,7 @@ from servicekit.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
 
 log = structlog.get_logger()
 
-Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
+PublishMany = Callable[[Sequence[tuple[str, bytes, bytes, dict[str, str]]]], Awaitable[None]]
 
 
 def record(topic: str, event: CloudEvent[Any]) -> dict[str, Any]:
@@ -80,12 +80,12 @@ class OutboxRelay:
     def __init__(
         self,
         collections: Sequence[AsyncCollection],
-        publish: Publish,
+        publish_many: PublishMany,
         poll_seconds: float = 1.0,
-        batch: int = 100,
+        batch: int = 200,
     ) -> None:
         self._collections = list(collections)
-        self._publish = publish
+        self._publish_many = publish_many
         self._poll = poll_seconds
         self._batch = batch
         self._wake = asyncio.Event()
@@ -97,6 +97,7 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = self._poll
         while True:
+            self._wake.clear()  # before draining: a wake-up during the drain is not lost
             try:
                 busy = await self.drain_once()
                 backoff = self._poll
@@ -105,48 +106,45 @@ class OutboxRelay:
             except Exception as exc:  # noqa: BLE001 - broker or store down: keep trying
                 OUTBOX_PENDING.inc()
                 log.warning("outbox_publish_failed", error=repr(exc), retry_in=backoff)
-                busy = False
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             if busy:
                 continue
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
             except TimeoutError:
                 pass
 
     async def drain_once(self) -> bool:
-        """Publish what is pending now; True if anything was published."""
+        """Publish what is pending now (a batch per collection); True if anything was published."""
         published = False
         for coll in self._collections:
-            cursor = coll.find(
+            docs = await coll.find(
                 {"outbox_pending": True},
                 {"outbox": 1, "outbox_len": 1, "outbox_sent": 1},
                 sort=[("outbox_at", ASCENDING)],
                 limit=self._batch,
-            )
-            async for doc in cursor:
-                sent = doc.get("outbox_sent", 0)
+            ).to_list()
+            records = [
+                (rec["topic"], rec["key"].encode(), rec["value"].encode(), rec["headers"])
+                for doc in docs
+                for rec in doc.get("outbox", [])[doc.get("outbox_sent", 0):doc.get("outbox_len", 0)]
+            ]
+            if records:
+                await self._publish_many(records)
+                for rec in records:
+                    EVENTS_PUBLISHED.labels(rec[0]).inc()
+                published = True
+            for doc in docs:
                 total = doc.get("outbox_len", 0)
-                for rec in doc.get("outbox", [])[sent:total]:
-                    await self._publish(
-                        rec["topic"], rec["key"].encode(), rec["value"].encode(), rec["headers"]
-                    )
-                    EVENTS_PUBLISHED.labels(rec["topic"]).inc()
-                    published = True
-                await coll.update_one(
+                done = await coll.update_one(
                     {"_id": doc["_id"], "outbox_len": total},
                     {"$set": {"outbox_sent": total, "outbox_pending": False}},
                 )
-                # Progress even if the doc grew meanwhile: the rest goes next round.
-                await coll.update_one(
-                    {"_id": doc["_id"], "outbox_sent": {"$lt": total}},
-                    {"$set": {"outbox_sent": total}},
-                )
+                if done.modified_count == 0:
+                    # The document grew meanwhile: record the progress; the rest goes next round.
+                    await coll.update_one(
+                        {"_id": doc["_id"], "outbox_sent": {"$lt": total}}, {"$set": {"outbox_sent": total}}
+                    )
         return published
-
-
-async def pending_count(collections: Sequence[AsyncCollection]) -> int:
-    return sum([await c.count_documents({"outbox_pending": True}) for c in collections])

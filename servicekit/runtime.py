@@ -40,7 +40,7 @@ class ServiceRuntime:
         self.log = configure_logging(name, self.common.log_level)
         self.client, self.db = connect(self.common.mongo_url, db_name)
         self.broker = make_broker(self.common.kafka_bootstrap, f"gongkai-{name}")
-        self.kafka = BrokerHandle(self.broker)
+        self.kafka = BrokerHandle(self.broker, self.common.kafka_bootstrap, f"gongkai-{name}")
         self._setup: list[Loop] = []
         self._loops: list[Loop] = []
         self.ready = asyncio.Event()
@@ -57,9 +57,15 @@ class ServiceRuntime:
         return fn
 
     def outbox(self, *collections) -> OutboxRelay:  # noqa: ANN002
-        self.relay = OutboxRelay(collections, self.kafka.publish, self.common.outbox_poll_seconds)
-        self._loops.append(self.relay.run)
-        return self.relay
+        relay = OutboxRelay(collections, self.kafka.publish_many, self.common.outbox_poll_seconds)
+
+        async def outbox_relay() -> None:
+            await self.kafka.connected.wait()
+            await relay.run()
+
+        self._loops.append(outbox_relay)
+        self.relay = relay
+        return relay
 
     def asyncapi(self) -> dict:
         doc = AsyncAPI(self.broker, title=f"gongkai-{self.name}", version="1.0.0")
@@ -117,7 +123,7 @@ class ServiceRuntime:
         @app.get("/health", tags=["ops"])
         async def health() -> JSONResponse:
             store = await ping(self.db)
-            kafka = self.kafka.connected.is_set()
+            kafka = await self.kafka.alive()
             ok = store and kafka and self.ready.is_set()
             body = {"service": self.name, "status": "ok" if ok else "degraded", "store": store, "kafka": kafka}
             return JSONResponse(body, status_code=200 if ok else 503)

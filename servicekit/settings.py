@@ -15,4 +15,5 @@ class CommonSettings(BaseSettings):
     agency_code: str = "yn-gov-office"
     # How long a failing message is retried before it goes to the dead-letter topic.
     max_handler_attempts: int = 5
+    handler_patience_seconds: float = 30.0
     outbox_poll_seconds: float = 1.0

@@ -36,6 +36,14 @@ _MESSAGES = {
 }
 
 
+class FieldProblem(ValueError):
+    """Raised by a model-level validator to blame one field (a dotted path below the model)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     out = []
     for err in errors:
@@ -44,6 +52,10 @@ def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
         ctx = err.get("ctx") or {}
         if etype == "value_error" and "error" in ctx:
             message = str(ctx["error"])
+            if isinstance(ctx["error"], FieldProblem):
+                loc.extend(ctx["error"].field.split("."))
+        elif etype == "value_error" and "reason" in ctx:  # e.g. an e-mail address
+            message = "格式不正确"
         else:
             template = _MESSAGES.get(etype)
             try:

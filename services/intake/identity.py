@@ -27,12 +27,12 @@ def valid_resident_id(number: str) -> bool:
 
 
 def valid_phone(number: str) -> bool:
-    return bool(_MOBILE.match(number) or _LANDLINE.match(number))
+    return bool(_MOBILE.fullmatch(number) or _LANDLINE.fullmatch(number))
 
 
 def valid_credit_code(code: str) -> bool:
     """Unified social credit code (GB 32100-2015): shape only."""
-    return bool(_USCC.match(code.upper()))
+    return bool(_USCC.fullmatch(code.upper()))
 
 
 def applicant_ref(id_type: str, id_number: str) -> str:

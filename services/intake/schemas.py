@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator, model_validator
 
 from contracts.vocabulary import ApplicantType, Channel, DeliveryForm, DeliveryMethod
+from servicekit.validation import FieldProblem
 from services.intake.identity import valid_credit_code, valid_phone, valid_resident_id
 
 IdType = Literal["resident_id_card", "passport", "hk_macao_permit", "taiwan_permit", "unified_social_credit_code"]
@@ -27,15 +28,15 @@ class Applicant(BaseModel):
     def _check_identity(self) -> Applicant:
         org = self.type is not ApplicantType.NATURAL_PERSON
         if org and self.id_type != "unified_social_credit_code":
-            raise ValueError("法人或其他组织应提供统一社会信用代码（id_type 为 unified_social_credit_code）")
+            raise FieldProblem("id_type", "法人或其他组织应提供统一社会信用代码（unified_social_credit_code）")
         if not org and self.id_type == "unified_social_credit_code":
-            raise ValueError("自然人应提供身份证件号码")
+            raise FieldProblem("id_type", "自然人应提供身份证件号码")
         if self.id_type == "resident_id_card" and not valid_resident_id(self.id_number):
-            raise ValueError("居民身份证号码无效（id_number）")
+            raise FieldProblem("id_number", "居民身份证号码无效")
         if self.id_type == "unified_social_credit_code" and not valid_credit_code(self.id_number):
-            raise ValueError("统一社会信用代码无效（id_number）")
+            raise FieldProblem("id_number", "统一社会信用代码无效")
         if org and not self.contact_person:
-            raise ValueError("法人或其他组织应填写联系人（contact_person）")
+            raise FieldProblem("contact_person", "法人或其他组织应填写联系人")
         return self
 
 
@@ -58,7 +59,7 @@ class Contact(BaseModel):
     @model_validator(mode="after")
     def _some_way(self) -> Contact:
         if not (self.phone or self.email or self.address):
-            raise ValueError("请至少填写联系电话、电子邮箱或通信地址之一")
+            raise FieldProblem("phone", "请至少填写联系电话、电子邮箱或通信地址之一")
         return self
 
 
@@ -98,11 +99,11 @@ class ApplicationIn(BaseModel):
     @model_validator(mode="after")
     def _delivery_needs_contact(self) -> ApplicationIn:
         if self.delivery.method is DeliveryMethod.EMAIL and not self.contact.email:
-            raise ValueError("选择电子邮件获取信息的，须填写电子邮箱（contact.email）")
+            raise FieldProblem("contact.email", "选择电子邮件获取信息的，须填写电子邮箱")
         if self.delivery.method is DeliveryMethod.POST and not self.contact.address:
-            raise ValueError("选择邮寄获取信息的，须填写通信地址（contact.address）")
+            raise FieldProblem("contact.address", "选择邮寄获取信息的，须填写通信地址")
         if self.channel is not Channel.ONLINE and not self.received_by:
-            raise ValueError("窗口、信函、传真申请须由工作人员登记（received_by）")
+            raise FieldProblem("received_by", "窗口、信函、传真申请须由工作人员登记")
         return self
 
 

@@ -72,7 +72,8 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
                            message=messages.reply_issued(data), cause_event_id=event.id)
         wake.set()
 
-    common = {"group_id": "notify", "max_attempts": rt.common.max_handler_attempts}
+    common = {"group_id": "notify", "max_attempts": rt.common.max_handler_attempts,
+              "patience_seconds": rt.common.handler_patience_seconds}
     subscribe_all = (
         (topics.PRIVATE_CONTACTS.name, ContactRegistered, on_contact, "save-contact"),
         (topics.APPLICATIONS_RECEIVED.name, ApplicationReceived, on_received, "notice-received"),

@@ -46,10 +46,12 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
 
     subscribe(rt.broker, group_id="reply", topics=(topics.CASES_ROUTED.name,),
               registry=registry_of(CaseRouted), handle=on_routed,
-              max_attempts=rt.common.max_handler_attempts, title="open-case")
+              max_attempts=rt.common.max_handler_attempts,
+              patience_seconds=rt.common.handler_patience_seconds, title="open-case")
     subscribe(rt.broker, group_id="reply", topics=(topics.ANSWERS_SUBMITTED.name,),
               registry=registry_of(AnswerSubmitted), handle=on_answer,
-              max_attempts=rt.common.max_handler_attempts, title="record-answer")
+              max_attempts=rt.common.max_handler_attempts,
+              patience_seconds=rt.common.handler_patience_seconds, title="record-answer")
 
     app = rt.app("Gongkai reply", "部门答复、汇总答复")
 
@@ -63,7 +65,8 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
         try:
             recorded = await store.record_answer(task_id, body.dept_code, ans, "http")
         except TaskNotYetKnown:
-            raise HTTPException(404, "未找到该任务") from None
+            # Either a wrong id, or a task whose case has not reached the reply service yet.
+            raise HTTPException(404, "未找到该任务；如任务刚刚下达，请稍后重试", headers={"Retry-After": "1"}) from None
         except AnswerRefused as exc:
             raise HTTPException(exc.status, exc.message) from None
         relay.wake()

@@ -107,6 +107,7 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
         registry=registry_of(ApplicationReceived),
         handle=on_received,
         max_attempts=rt.common.max_handler_attempts,
+              patience_seconds=rt.common.handler_patience_seconds,
         title="route-application",
     )
 

@@ -23,7 +23,7 @@ def route(directory: Directory, description: str, targets: list[str]) -> list[Pi
     ogi = directory.ogi_office
     if targets:
         picks, unknown = [], []
-        for code in targets:
+        for code in dict.fromkeys(targets):  # one pick per department, even if named twice
             dept = directory.get(code)
             if dept is None:
                 unknown.append(code)

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Installs everything the local Gongkai infrastructure needs, from a fresh clone:
+#   - the Python venv at $VENV with requirements.lock;
+#   - the Kafka broker's jars (Maven Central) under .local/kafka/libs;
+#   - the document store's jars under .local/store/libs and its compiled main under
+#     .local/store/classes.
+# Idempotent: each step keeps a stamp (sha256 of its inputs) and is skipped while its inputs have
+# not changed. Needs python3 (3.11+), java/javac 17+ and mvn on PATH; downloads go through pip and
+# mvn only (Maven caches jars in ~/.m2).
+set -euo pipefail
+
+LOCAL_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=deploy/local/env.sh
+source "$LOCAL_SRC/env.sh"
+
+MVN_OPTS=(-B -q)
+t_start=$EPOCHREALTIME
+
+say() { printf 'install: %s\n' "$*"; }
+die() { printf 'install: ERROR: %s\n' "$*" >&2; exit 1; }
+
+need() {
+    command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH ($2)"
+}
+
+# sha256 of the given files' contents (in order), one hex string.
+hash_of() {
+    cat "$@" | sha256sum | cut -d' ' -f1
+}
+
+stamp_matches() { # stamp_file expected_hash
+    [[ -f "$1" && "$(cat "$1")" == "$2" ]]
+}
+
+mkdir -p "$GONGKAI_LOCAL_DIR"
+# One install at a time (tests and a developer may run it concurrently).
+exec 9>"$GONGKAI_LOCAL_DIR/.install.lock"
+flock 9
+
+# ---------------------------------------------------------------- Python venv
+install_python() {
+    local lock="$GONGKAI_HOME/requirements.lock"
+    [[ -f "$lock" ]] || die "missing $lock"
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        need "$GONGKAI_PYTHON" "Python 3.11+ creates the venv; set GONGKAI_PYTHON to choose one"
+        "$GONGKAI_PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+            || die "$GONGKAI_PYTHON is older than 3.11"
+        say "venv: creating $VENV with $("$GONGKAI_PYTHON" -V 2>&1)"
+        "$GONGKAI_PYTHON" -m venv "$VENV"
+        rm -f "$VENV/.gongkai-requirements.sha256"
+    fi
+    local want stamp="$VENV/.gongkai-requirements.sha256"
+    want="$(hash_of "$lock")"
+    if stamp_matches "$stamp" "$want"; then
+        say "python deps: up to date (requirements.lock unchanged)"
+        return
+    fi
+    say "python deps: pip install -r requirements.lock"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$lock"
+    echo "$want" >"$stamp"
+    say "python deps: installed"
+}
+
+# ---------------------------------------------------------------- Maven jars
+# fetch_jars NAME POM DEST: copy the POM's runtime classpath into DEST (replaced atomically).
+fetch_jars() {
+    local name="$1" pom="$2" dest="$3"
+    local want stamp="$dest.sha256"
+    want="$(hash_of "$pom")"
+    if [[ -d "$dest" ]] && stamp_matches "$stamp" "$want"; then
+        say "$name jars: up to date ($(find "$dest" -name '*.jar' | wc -l) jars in ${dest#"$GONGKAI_HOME"/})"
+        return
+    fi
+    need mvn "Maven 3.8+ fetches the jars from Maven Central"
+    say "$name jars: fetching with mvn (${pom#"$GONGKAI_HOME"/})"
+    rm -rf "$dest.tmp"
+    # Maven 3.8 prints colour resets even in batch/quiet mode: strip escape sequences.
+    mvn "${MVN_OPTS[@]}" -f "$pom" dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$dest.tmp" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+    rm -rf "$dest"
+    mv "$dest.tmp" "$dest"
+    echo "$want" >"$stamp"
+    say "$name jars: $(find "$dest" -name '*.jar' | wc -l) jars, $(du -sh "$dest" | cut -f1)"
+}
+
+install_kafka() {
+    need java "Java 17+ runs the broker"
+    fetch_jars kafka "$LOCAL_SRC/kafka/pom.xml" "$KAFKA_LIBS"
+    compgen -G "$KAFKA_LIBS/kafka_2.13-*.jar" >/dev/null || die "kafka_2.13 jar missing in $KAFKA_LIBS"
+}
+
+install_store() {
+    need java "Java 17+ runs the store"
+    fetch_jars store "$LOCAL_SRC/store/pom.xml" "$STORE_LIBS"
+    local src="$LOCAL_SRC/store/src/GongkaiStore.java"
+    local want stamp="$STORE_CLASSES.sha256"
+    want="$(hash_of "$src" "$STORE_LIBS.sha256")"
+    if [[ -f "$STORE_CLASSES/GongkaiStore.class" ]] && stamp_matches "$stamp" "$want"; then
+        say "store main: up to date (GongkaiStore.class)"
+        return
+    fi
+    need javac "a JDK 17+ compiles the store's main"
+    say "store main: compiling GongkaiStore.java"
+    rm -rf "$STORE_CLASSES.tmp"
+    mkdir -p "$STORE_CLASSES.tmp"
+    javac --release 17 -Xlint:all -Werror -d "$STORE_CLASSES.tmp" -cp "$STORE_LIBS/*" "$src"
+    rm -rf "$STORE_CLASSES"
+    mv "$STORE_CLASSES.tmp" "$STORE_CLASSES"
+    echo "$want" >"$stamp"
+    say "store main: compiled into ${STORE_CLASSES#"$GONGKAI_HOME"/}"
+}
+
+what="${1:-all}"
+case "$what" in
+    all) install_python; install_kafka; install_store ;;
+    python) install_python ;;
+    kafka) install_kafka ;;
+    store) install_store ;;
+    *) die "usage: install.sh [all|python|kafka|store]" ;;
+esac
+say "done in $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
