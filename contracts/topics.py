@@ -81,6 +81,7 @@ STATIC_TOPICS: tuple[TopicSpec, ...] = (
     PRIVATE_CONTACTS,
 )
 
+DEPARTMENT_INBOX_TEMPLATE = PREFIX + ".dept.{dept_code}.tasks"
 _DEPT_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -89,7 +90,7 @@ def department_inbox(dept_code: str) -> TopicSpec:
     if not _DEPT_CODE.match(dept_code):
         raise ValueError(f"invalid department code {dept_code!r}")
     return TopicSpec(
-        name=f"{PREFIX}.dept.{dept_code}.tasks",
+        name=DEPARTMENT_INBOX_TEMPLATE.format(dept_code=dept_code),
         event_types=("task.assigned",),
         description=f"Inbox of department {dept_code}: the tasks assigned to it.",
     )

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from contracts.envelope import CloudEvent, EventData
 from servicekit.kafka import BrokerHandle, make_broker
 from servicekit.logs import configure_logging
 from servicekit.mongo import connect, ping
@@ -67,9 +68,15 @@ class ServiceRuntime:
         self.relay = relay
         return relay
 
+    def publishes(self, topic: str, model: type[EventData], description: str = "") -> None:
+        """Declare, for the AsyncAPI document, an event this service publishes (via its outbox)."""
+        self.broker.publisher(topic, title=f"{topic}:{model.event_name}", schema=CloudEvent[model],  # type: ignore[valid-type]
+                              description=description or model.__doc__)
+
     def asyncapi(self) -> dict:
-        doc = AsyncAPI(self.broker, title=f"gongkai-{self.name}", version="1.0.0")
-        return json.loads(doc.to_json())
+        doc = AsyncAPI(self.broker, title=f"gongkai-{self.name}", version="1.0.0",
+                       description=f"Topics the Gongkai {self.name} service consumes and publishes.")
+        return json.loads(doc.to_specification().to_json())
 
     async def _start(self) -> None:
         delay = 0.5

@@ -78,7 +78,8 @@ class Stack:
 
     # -- infrastructure ------------------------------------------------------------------
     def infra(self, action: str, what: str = "all") -> None:
-        subprocess.run(["bash", str(HOME / "deploy/local/infra.sh"), action, what], env=self.cfg.infra_env(), check=True)
+        subprocess.run(["bash", str(HOME / "deploy/local/infra.sh"), action, what], env=self.cfg.infra_env(),
+                       check=action != "status")
 
     # -- processes ---------------------------------------------------------------------
     def _pidfile(self, name: str) -> Path:

@@ -35,6 +35,8 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
     store = IntakeStore(rt.db)
     rt.on_setup(store.setup)
     relay = rt.outbox(store.applications)
+    rt.publishes(topics.APPLICATIONS_RECEIVED.name, ApplicationReceived)
+    rt.publishes(topics.PRIVATE_CONTACTS.name, ContactRegistered)
     agency_default = rt.common.agency_code
 
     app = rt.app("Gongkai intake", "受理政府信息公开申请（网上、当面、信函、传真）")

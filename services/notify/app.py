@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from contracts import topics
 from contracts.envelope import CloudEvent, deterministic_id
-from contracts.events import ApplicationReceived, ContactRegistered, ReplyIssued, registry_of
+from contracts.events import ApplicationReceived, ContactRegistered, NoticeDelivered, ReplyIssued, registry_of
 from contracts.vocabulary import NoticeKind
 from services.notify import messages
 from services.notify.notices import Dispatcher, NoticeStore
@@ -26,6 +26,7 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
     store = NoticeStore(rt.db)
     rt.on_setup(store.setup)
     relay = rt.outbox(store.notices)
+    rt.publishes(topics.NOTICES_DELIVERED.name, NoticeDelivered)
     webhook = WebhookSender(settings.webhook_timeout)
     dispatcher = Dispatcher(
         store, settings, SmtpSender(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_timeout),

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from contracts import topics
 from contracts.envelope import CloudEvent
-from contracts.events import Answer, AnswerSubmitted, CaseRouted, registry_of
+from contracts.events import Answer, AnswerRecorded, AnswerSubmitted, CaseRouted, ReplyIssued, registry_of
 from services.reply.cases import AnswerRefused, CaseStore, TaskNotYetKnown
 from services.reply.schemas import AnswerIn
 from services.reply.settings import ReplySettings
@@ -24,6 +24,8 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     store = CaseStore(rt.db, settings.source)
     rt.on_setup(store.setup)
     relay = rt.outbox(store.cases)
+    rt.publishes(topics.ANSWERS_RECORDED.name, AnswerRecorded)
+    rt.publishes(topics.REPLIES_ISSUED.name, ReplyIssued)
 
     @rt.loop
     async def sweep_loop() -> None:

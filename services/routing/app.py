@@ -35,6 +35,8 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
             rt.log.info("inbox_topics_created", topics=created)
 
     relay = rt.outbox(routings)
+    rt.publishes(topics.CASES_ROUTED.name, CaseRouted)
+    rt.publishes(topics.DEPARTMENT_INBOX_TEMPLATE, TaskAssigned, "One inbox topic per department.")
 
     async def on_received(event: CloudEvent[Any]) -> None:
         app_: ApplicationReceived = event.data

@@ -1,0 +1,746 @@
+"""End-to-end benchmark of Gongkai on a private local stack, beside the bare broker it runs on.
+
+    cd /work/main && PYTHONPATH=. .local/venv/bin/python benchmarks/pipeline.py --n 200 [--json out.json]
+
+What it does, in one process:
+
+1. Starts its OWN stack (Kafka broker, store, the five services) in a fresh temporary run dir on
+   non-default ports (Kafka 39092/39093, store 37117, HTTP 38101-38105), plus an in-process SMTP
+   sink (3525) and webhook sink (38109). Everything is torn down at the end, also on error/Ctrl-C.
+2. Records the RSS (VmRSS from /proc/<pid>/status) of broker, store and services at rest.
+3. Raw broker baseline: a bare aiokafka producer -> consumer on a fresh one-partition topic:
+   sequential round trips (produce one, wait until consumed, repeat) and a pipelined
+   produce+consume throughput. Producer settings as the services' (acks=all, idempotent, linger 0).
+4. Pipeline: N applications POSTed to intake (bounded concurrency), each naming three departments
+   explicitly. An auto-answer worker reads the three department inbox topics
+   (gongkai.dept.<code>.tasks) with aiokafka and answers every task.assigned at once over the reply
+   HTTP API (POST /tasks/{task_id}/answer; a 404 "task not yet known" -- the reply service has not
+   consumed case.routed yet -- is retried). A watcher reads gongkai.replies.issued.
+   Latencies are measured from the moment the intake POST is started (perf_counter, one process):
+     (a) submit -> all three task.assigned records received by the inbox consumer
+     (b) submit -> reply.issued received
+   Throughput = N / (first submit start -> last reply.issued received).
+5. RSS after the load, then tear down.
+
+Consumers use explicit partition assignment (no consumer group) positioned at the end of each
+topic before the first submission, so no rebalance delay is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from contracts import topics
+from deploy.local.sinks import MailSink, WebhookSink
+from deploy.local.stack import SERVICES, Stack, StackConfig
+
+DEPTS = ("zrzy", "czt", "sthjt")
+TASK_TYPE = "cn.gongkai.task.assigned.v1"
+REPLY_TYPE = "cn.gongkai.reply.issued.v1"
+RECEIVED_TYPE = "cn.gongkai.application.received.v1"
+ANSWER_PATH = "HTTP POST /tasks/{task_id}/answer (reply service)"
+
+
+class BenchError(RuntimeError):
+    """A clear failure of the benchmark (something never arrived, a port is busy, ...)."""
+
+
+# ------------------------------------------------------------------------------- helpers
+def percentile(values: list[float], p: float) -> float:
+    """Linear-interpolated percentile (p in 0..100) of a non-empty list."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    if len(s) == 1:
+        return s[0]
+    k = (len(s) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def summary_ms(values_s: list[float]) -> dict[str, float]:
+    ms = [v * 1000.0 for v in values_s]
+    return {
+        "count": len(ms),
+        "min": min(ms) if ms else float("nan"),
+        "p50": percentile(ms, 50),
+        "p95": percentile(ms, 95),
+        "p99": percentile(ms, 99),
+        "max": max(ms) if ms else float("nan"),
+        "mean": sum(ms) / len(ms) if ms else float("nan"),
+    }
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def proc_mem(pid: int | None) -> dict[str, int] | None:
+    """VmRSS and VmHWM (peak RSS) of a pid, in kB; None if it is gone."""
+    if not pid:
+        return None
+    out: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, val = line.split(":", 1)
+                out[key] = int(val.split()[0])
+    except (OSError, ValueError):
+        return None
+    return out
+
+
+def read_pidfile(path: Path) -> int | None:
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def process_pids(stack: Stack) -> dict[str, int | None]:
+    pids: dict[str, int | None] = {
+        "kafka (broker)": read_pidfile(stack.cfg.run_dir / "kafka.pid"),
+        "store": read_pidfile(stack.cfg.run_dir / "store.pid"),
+    }
+    for svc in SERVICES:
+        pids[svc] = stack.pid(svc)
+    pids["benchmark (this process, incl. sinks)"] = os.getpid()
+    return pids
+
+
+def memory_snapshot(stack: Stack) -> dict[str, dict[str, Any]]:
+    snap = {}
+    for name, pid in process_pids(stack).items():
+        snap[name] = {"pid": pid, **(proc_mem(pid) or {})}
+    return snap
+
+
+def application_body(i: int, run_id: str, webhook_port: int) -> dict[str, Any]:
+    return {
+        "applicant": {"name": f"压测申请人{i}", "id_number": "11010519491231002X"},
+        "contact": {
+            "email": f"bench{i}@example.com",
+            "phone": "13800138000",
+            "webhook_url": f"http://127.0.0.1:{webhook_port}/hooks/bench",
+        },
+        "description": f"[bench {run_id} #{i}] 请公开某村征地补偿标准、2025年预算执行情况以及某河段的水质环境监测数据",
+        "target_departments": list(DEPTS),
+    }
+
+
+# ------------------------------------------------------------------------------- raw broker
+async def raw_broker_bench(bootstrap: str, roundtrips: int, pipelined: int, size: int,
+                           timeout: float) -> dict[str, Any]:
+    topic = f"bench.raw.{uuid.uuid4().hex[:12]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)], timeout_ms=30000)
+    finally:
+        await admin.close()
+
+    tp = TopicPartition(topic, 0)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await producer.start()
+    await consumer.start()
+    try:
+        # The new topic's metadata may take a moment to reach the clients.
+        deadline = time.monotonic() + 30
+        while True:
+            parts = await producer.partitions_for(topic)
+            if parts:
+                break
+            if time.monotonic() > deadline:
+                raise BenchError(f"raw topic {topic} has no partitions after 30 s")
+            await asyncio.sleep(0.1)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        await consumer.position(tp)
+
+        payload = b"x" * size
+
+        async def one_roundtrip(i: int) -> float:
+            t0 = time.perf_counter()
+            await producer.send_and_wait(topic, payload, key=str(i).encode())
+            msg = await asyncio.wait_for(consumer.getone(tp), timeout=timeout)
+            t1 = time.perf_counter()
+            if msg.key != str(i).encode():
+                raise BenchError(f"raw round trip: expected key {i}, got {msg.key!r}")
+            return t1 - t0
+
+        warmup = 20
+        for i in range(warmup):
+            await one_roundtrip(-1 - i)
+        rts = [await one_roundtrip(i) for i in range(roundtrips)]
+
+        # Pipelined: produce `pipelined` messages back to back while consuming concurrently.
+        received = 0
+        done = asyncio.Event()
+
+        async def drain() -> None:
+            nonlocal received
+            while received < pipelined:
+                batch = await consumer.getmany(tp, timeout_ms=500, max_records=5000)
+                received += sum(len(v) for v in batch.values())
+            done.set()
+
+        t0 = time.perf_counter()
+        drainer = asyncio.create_task(drain())
+        futs = []
+        for i in range(pipelined):
+            futs.append(await producer.send(topic, payload))
+        await asyncio.wait_for(asyncio.gather(*futs), timeout=timeout)
+        t_acked = time.perf_counter()
+        try:
+            await asyncio.wait_for(done.wait(), timeout=timeout)
+        except TimeoutError:
+            drainer.cancel()
+            raise BenchError(f"raw pipelined: only {received}/{pipelined} consumed after {timeout:.0f} s") from None
+        t_consumed = time.perf_counter()
+        await drainer
+        return {
+            "topic": topic,
+            "payload_bytes": size,
+            "producer": "acks=all, enable_idempotence=True, linger_ms=0 (as the services)",
+            "roundtrip_warmup": warmup,
+            "roundtrip_ms": summary_ms(rts),
+            "pipelined_messages": pipelined,
+            "pipelined_produce_acked_msgs_per_s": pipelined / (t_acked - t0),
+            "pipelined_produce_consume_msgs_per_s": pipelined / (t_consumed - t0),
+            "pipelined_seconds": t_consumed - t0,
+        }
+    finally:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+        with contextlib.suppress(Exception):
+            await producer.stop()
+        with contextlib.suppress(Exception):
+            admin2 = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            await admin2.start()
+            try:
+                await admin2.delete_topics([topic])
+            finally:
+                await admin2.close()
+
+
+# ------------------------------------------------------------------------------- pipeline
+@dataclass
+class PipelineState:
+    n: int
+    submit_start: dict[str, float] = field(default_factory=dict)  # case_id -> perf_counter at POST start
+    submit_done: dict[str, float] = field(default_factory=dict)  # case_id -> HTTP response received
+    task_seen: dict[str, dict[str, float]] = field(default_factory=dict)  # case_id -> dept -> arrival
+    answer_done: dict[str, dict[str, float]] = field(default_factory=dict)  # case_id -> dept -> 201 received
+    reply_seen: dict[str, float] = field(default_factory=dict)  # case_id -> reply.issued arrival
+    reply_parts: dict[str, int] = field(default_factory=dict)
+    # Wall-clock marks (epoch seconds) from the records themselves, for the per-hop breakdown:
+    # "created" = the event's own time (set when the service built it), "published" = the Kafka
+    # record timestamp (CreateTime, set by the service's producer), "seen" = arrival here.
+    hops: dict[str, dict[str, float]] = field(default_factory=dict)  # case_id -> mark -> epoch s
+    answer_404_retries: int = 0
+    answers_already_recorded: int = 0
+    duplicate_tasks: int = 0
+    errors: list[str] = field(default_factory=list)
+    progress: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def all_tasks_seen(self, case_id: str) -> bool:
+        return len(self.task_seen.get(case_id, {})) == len(DEPTS)
+
+    def mark(self, case_id: str, name: str, value: float, keep: str = "first") -> None:
+        h = self.hops.setdefault(case_id, {})
+        if name not in h:
+            h[name] = value
+        elif keep == "max":
+            h[name] = max(h[name], value)
+
+
+def event_epoch(ev: dict[str, Any]) -> float:
+    return datetime.fromisoformat(ev["time"]).timestamp()
+
+
+async def assigned_consumer(bootstrap: str, topic_names: list[str], timeout: float) -> AIOKafkaConsumer:
+    """A group-less consumer assigned to every partition of the topics, positioned at their end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="latest")
+    await consumer.start()
+    deadline = time.monotonic() + timeout
+    tps: list[TopicPartition] = []
+    for name in topic_names:
+        while True:
+            parts = consumer.partitions_for_topic(name)
+            if parts:
+                break
+            if time.monotonic() > deadline:
+                await consumer.stop()
+                raise BenchError(f"topic {name} does not exist on the broker after {timeout:.0f} s")
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - only way to refresh
+            await asyncio.sleep(0.2)
+        tps += [TopicPartition(name, p) for p in sorted(parts)]
+    consumer.assign(tps)
+    await consumer.seek_to_end(*tps)
+    for tp in tps:  # resolve the positions now, before anything is produced
+        await consumer.position(tp)
+    return consumer
+
+
+async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concurrency: int,
+                       timeout: float, stall_timeout: float, run_id: str) -> dict[str, Any]:
+    st = PipelineState(n=n)
+    inbox_topics = [topics.department_inbox(d).name for d in DEPTS]
+    inbox = await assigned_consumer(cfg.kafka_bootstrap, inbox_topics, 60)
+    replies = await assigned_consumer(cfg.kafka_bootstrap,
+                                      [topics.REPLIES_ISSUED.name, topics.APPLICATIONS_RECEIVED.name], 60)
+
+    limits = httpx.Limits(max_connections=max(concurrency, answer_concurrency) + 4)
+    intake = httpx.AsyncClient(base_url=cfg.url("intake"), timeout=30, limits=limits)
+    reply_api = httpx.AsyncClient(base_url=cfg.url("reply"), timeout=30, limits=limits)
+    answer_sem = asyncio.Semaphore(answer_concurrency)
+    background: set[asyncio.Task] = set()
+    fatal: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    def fail(msg: str) -> None:
+        st.errors.append(msg)
+        if not fatal.done():
+            fatal.set_exception(BenchError(msg))
+
+    async def answer(case_id: str, task_id: str, dept: str) -> None:
+        body = {"dept_code": dept, "reply_type": "disclosed", "text": f"经检索，{dept} 予以公开（压测自动答复）。"}
+        deadline = time.monotonic() + 60
+        delay = 0.02
+        async with answer_sem:
+            while True:
+                try:
+                    r = await reply_api.post(f"/tasks/{task_id}/answer", json=body)
+                except httpx.HTTPError as exc:
+                    fail(f"answer {task_id} ({dept}) failed: {exc!r}")
+                    return
+                if r.status_code in (200, 201):
+                    if r.status_code == 200:
+                        st.answers_already_recorded += 1
+                    st.answer_done.setdefault(case_id, {})[dept] = time.perf_counter()
+                    return
+                if r.status_code == 404 and time.monotonic() < deadline:
+                    st.answer_404_retries += 1  # reply service has not opened the case yet
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+                    continue
+                fail(f"answer {task_id} ({dept}): HTTP {r.status_code} {r.text[:300]}")
+                return
+
+    async def inbox_loop() -> None:
+        while True:
+            batches = await inbox.getmany(timeout_ms=200)
+            now = time.perf_counter()
+            wall = time.time()
+            for recs in batches.values():
+                for rec in recs:
+                    ev = json.loads(rec.value)
+                    if ev.get("type") != TASK_TYPE:
+                        continue
+                    d = ev["data"]
+                    seen = st.task_seen.setdefault(d["case_id"], {})
+                    if d["dept_code"] in seen:
+                        st.duplicate_tasks += 1
+                        continue
+                    seen[d["dept_code"]] = now
+                    st.mark(d["case_id"], "task_created", event_epoch(ev))
+                    st.mark(d["case_id"], "task_published_last", rec.timestamp / 1000, keep="max")
+                    st.mark(d["case_id"], "task_seen_last", wall, keep="max")
+                    t = asyncio.create_task(answer(d["case_id"], d["task_id"], d["dept_code"]))
+                    background.add(t)
+                    t.add_done_callback(background.discard)
+
+    async def reply_loop() -> None:
+        while True:
+            batches = await replies.getmany(timeout_ms=200)
+            now = time.perf_counter()
+            wall = time.time()
+            for recs in batches.values():
+                for rec in recs:
+                    ev = json.loads(rec.value)
+                    if ev.get("type") == RECEIVED_TYPE:
+                        st.mark(ev["data"]["case_id"], "received_created", event_epoch(ev))
+                        st.mark(ev["data"]["case_id"], "received_published", rec.timestamp / 1000)
+                        continue
+                    if ev.get("type") != REPLY_TYPE:
+                        continue
+                    cid = ev["data"]["case_id"]
+                    st.mark(cid, "reply_created", event_epoch(ev))
+                    st.mark(cid, "reply_published", rec.timestamp / 1000)
+                    st.mark(cid, "reply_seen", wall)
+                    st.reply_seen.setdefault(cid, now)
+                    st.reply_parts[cid] = len(ev["data"]["parts"])
+                    st.progress.set()
+
+    sub_sem = asyncio.Semaphore(concurrency)
+
+    async def submit(i: int) -> None:
+        body = application_body(i, run_id, cfg.webhook_port)
+        async with sub_sem:
+            t0 = time.perf_counter()
+            try:
+                r = await intake.post("/applications", json=body, headers={"Idempotency-Key": f"bench-{run_id}-{i}"})
+            except httpx.HTTPError as exc:
+                fail(f"submit #{i} failed: {exc!r}")
+                return
+            t1 = time.perf_counter()
+            if r.status_code != 201:
+                fail(f"submit #{i}: HTTP {r.status_code} {r.text[:300]}")
+                return
+            cid = r.json()["case_id"]
+            st.submit_start[cid] = t0
+            st.submit_done[cid] = t1
+
+    loops = [asyncio.create_task(inbox_loop(), name="inbox"), asyncio.create_task(reply_loop(), name="replies")]
+    for lp in loops:
+        lp.add_done_callback(lambda t: t.cancelled() or t.exception() is None
+                             or fail(f"consumer loop {t.get_name()} died: {t.exception()!r}"))
+
+    def counts() -> str:
+        mine = set(st.submit_start)
+        return (f"submitted {len(mine)}/{n}, all 3 tasks seen for {sum(st.all_tasks_seen(c) for c in mine)}, "
+                f"answers recorded {sum(len(st.answer_done.get(c, {})) for c in mine)}/{3 * n}, "
+                f"replies issued {len(mine & set(st.reply_seen))}/{n}")
+
+    try:
+        submitter = asyncio.gather(*(submit(i) for i in range(n)))
+        overall_deadline = time.monotonic() + timeout
+        last_progress_count = -1
+        last_progress_at = time.monotonic()
+        while True:
+            if fatal.done():
+                fatal.result()
+            done_cases = set(st.submit_start) & set(st.reply_seen)
+            if submitter.done() and len(done_cases) == n:
+                break
+            progress_count = len(st.submit_start) + len(st.reply_seen) + sum(len(v) for v in st.task_seen.values())
+            if progress_count != last_progress_count:
+                last_progress_count, last_progress_at = progress_count, time.monotonic()
+            now = time.monotonic()
+            if now > overall_deadline:
+                raise BenchError(f"pipeline not complete after {timeout:.0f} s: {counts()}")
+            if now - last_progress_at > stall_timeout:
+                missing = [c for c in st.submit_start if c not in st.reply_seen][:5]
+                raise BenchError(f"pipeline stalled (no progress for {stall_timeout:.0f} s): {counts()}; "
+                                 f"e.g. no reply.issued for cases {missing}")
+            st.progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(st.progress.wait()), timeout=0.5)
+        await submitter
+        t_end = max(st.reply_seen[c] for c in st.submit_start)
+        t_first = min(st.submit_start.values())
+        t_last_submit_done = max(st.submit_done.values())
+    finally:
+        for lp in loops:
+            lp.cancel()
+        for t in list(background):
+            t.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(*loops, *background, return_exceptions=True)
+        if "submitter" in locals() and not submitter.done():
+            submitter.cancel()
+            with contextlib.suppress(BaseException):
+                await submitter
+        await intake.aclose()
+        await reply_api.aclose()
+        await inbox.stop()
+        await replies.stop()
+
+    cases = list(st.submit_start)
+    bad_parts = [c for c in cases if st.reply_parts.get(c) != len(DEPTS)]
+    if bad_parts:
+        raise BenchError(f"{len(bad_parts)} replies do not have {len(DEPTS)} parts, e.g. {bad_parts[:3]}")
+    lat_submit_http = [st.submit_done[c] - st.submit_start[c] for c in cases]
+    lat_tasks = [max(st.task_seen[c].values()) - st.submit_start[c] for c in cases]
+    lat_first_task = [min(st.task_seen[c].values()) - st.submit_start[c] for c in cases]
+    lat_reply = [st.reply_seen[c] - st.submit_start[c] for c in cases]
+    lat_answer_to_reply = [st.reply_seen[c] - max(st.answer_done[c].values()) for c in cases]
+    lat_tasks_to_reply = [st.reply_seen[c] - max(st.task_seen[c].values()) for c in cases]
+    wall = t_end - t_first
+
+    def hop(a: str, b: str) -> dict[str, float]:
+        vals = [st.hops[c][b] - st.hops[c][a] for c in cases if a in st.hops.get(c, {}) and b in st.hops.get(c, {})]
+        return summary_ms(vals)
+
+    hops = {
+        "intake: request accepted -> application.received published (store writes + outbox relay)":
+            hop("received_created", "received_published"),
+        "routing: application.received published -> tasks created (consume + route)":
+            hop("received_published", "task_created"),
+        "routing: tasks created -> last task.assigned published (store insert + outbox relay)":
+            hop("task_created", "task_published_last"),
+        "broker: last task.assigned published -> seen by inbox consumer":
+            hop("task_published_last", "task_seen_last"),
+        "reply: last task seen -> reply.issued created (3 answer POSTs, incl. 404 retries)":
+            hop("task_seen_last", "reply_created"),
+        "reply: reply.issued created -> published (store write + outbox relay)":
+            hop("reply_created", "reply_published"),
+        "broker: reply.issued published -> seen by watcher":
+            hop("reply_published", "reply_seen"),
+    }
+    return {
+        "applications": n,
+        "departments_per_application": list(DEPTS),
+        "submit_concurrency": concurrency,
+        "answer_concurrency": answer_concurrency,
+        "answer_path": ANSWER_PATH,
+        "wall_seconds_first_submit_to_last_reply": wall,
+        "throughput_apps_per_s": n / wall,
+        "intake_accept_rate_apps_per_s": n / (t_last_submit_done - t_first),
+        "latency_ms": {
+            "intake_http_201": summary_ms(lat_submit_http),
+            "submit_to_first_task": summary_ms(lat_first_task),
+            "a_submit_to_all_3_tasks": summary_ms(lat_tasks),
+            "all_tasks_to_reply": summary_ms(lat_tasks_to_reply),
+            "last_answer_201_to_reply": summary_ms(lat_answer_to_reply),
+            "b_submit_to_reply_issued": summary_ms(lat_reply),
+        },
+        "hop_breakdown_ms": hops,
+        "answer_404_retries": st.answer_404_retries,
+        "answers_already_recorded": st.answers_already_recorded,
+        "duplicate_task_records": st.duplicate_tasks,
+    }
+
+
+async def wait_notices(mail: MailSink, hooks: WebhookSink, expected: int, timeout: float) -> dict[str, Any]:
+    """Wait (bounded) until the sinks have the expected notices; informational only."""
+    t0 = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(mail.messages) >= expected and len(hooks.requests) >= expected:
+            break
+        await asyncio.sleep(0.25)
+    return {"expected_each": expected, "mails": len(mail.messages), "webhooks": len(hooks.requests),
+            "waited_seconds_after_last_reply": time.perf_counter() - t0}
+
+
+# ------------------------------------------------------------------------------- report
+def fmt_lat(name: str, s: dict[str, float]) -> str:
+    return (f"  {name:38} p50 {s['p50']:8.1f}  p95 {s['p95']:8.1f}  p99 {s['p99']:8.1f}  "
+            f"max {s['max']:8.1f}  (min {s['min']:.1f}, mean {s['mean']:.1f}, n={s['count']})")
+
+
+def fmt_mem(before: dict[str, dict], after: dict[str, dict]) -> list[str]:
+    lines = [f"  {'process':40} {'pid':>7} {'RSS at rest':>12} {'RSS after':>12} {'delta':>9} {'peak (HWM)':>11}"]
+    tot_b = tot_a = 0
+    for name in before:
+        b, a = before[name], after.get(name, {})
+        rb, ra = b.get("VmRSS"), a.get("VmRSS")
+        tot_b += rb or 0
+        tot_a += ra or 0
+        def mib(kb: int | None) -> str:
+            return f"{kb / 1024:8.1f} MiB" if kb is not None else "         gone"
+        delta = f"{(ra - rb) / 1024:+7.1f}M" if rb is not None and ra is not None else "      ?"
+        lines.append(f"  {name:40} {b.get('pid') or '-':>7} {mib(rb)} {mib(ra)} {delta:>9} {mib(a.get('VmHWM'))}")
+    lines.append(f"  {'total':40} {'':>7} {tot_b / 1024:8.1f} MiB {tot_a / 1024:8.1f} MiB {(tot_a - tot_b) / 1024:+7.1f}M")
+    return lines
+
+
+def report(res: dict[str, Any]) -> str:
+    p = res["pipeline"]
+    raw = res["raw_broker"]
+    L = p["latency_ms"]
+    out = []
+    out.append("=" * 100)
+    out.append("Gongkai pipeline benchmark")
+    out.append("=" * 100)
+    m = res["machine"]
+    out.append(f"machine: {m['cpus']} CPUs, load avg before {m['loadavg_before']}, python {m['python']}")
+    out.append(f"private stack: kafka {res['stack']['kafka']}, store {res['stack']['store']}, "
+               f"http {res['stack']['http']}, run dir {res['stack']['run_dir']}")
+    out.append(f"stack start-up: {res['stack']['startup_seconds']:.1f} s; extra service env: {res['stack']['extra_env'] or 'none'}")
+    out.append("")
+    out.append(f"PIPELINE: {p['applications']} applications x {len(p['departments_per_application'])} departments "
+               f"({', '.join(p['departments_per_application'])}), submit concurrency {p['submit_concurrency']}, "
+               f"answer concurrency {p['answer_concurrency']}")
+    out.append(f"  answers submitted via: {p['answer_path']} (404 'task not yet known' retried: "
+               f"{p['answer_404_retries']} retries; already-recorded: {p['answers_already_recorded']}; "
+               f"duplicate task records: {p['duplicate_task_records']})")
+    out.append(f"  wall time first submit -> last reply.issued: {p['wall_seconds_first_submit_to_last_reply']:.2f} s")
+    out.append(f"  THROUGHPUT (end to end, reply issued):       {p['throughput_apps_per_s']:.2f} applications/s")
+    out.append(f"  intake accept rate (HTTP 201s):              {p['intake_accept_rate_apps_per_s']:.2f} applications/s")
+    out.append("  latency (ms), measured from the start of the intake POST:")
+    out.append(fmt_lat("intake HTTP 201 response", L["intake_http_201"]))
+    out.append(fmt_lat("submit -> first task.assigned", L["submit_to_first_task"]))
+    out.append(fmt_lat("(a) submit -> all 3 task.assigned", L["a_submit_to_all_3_tasks"]))
+    out.append(fmt_lat("(b) submit -> reply.issued", L["b_submit_to_reply_issued"]))
+    out.append("  segments (ms):")
+    out.append(fmt_lat("all 3 tasks seen -> reply.issued", L["all_tasks_to_reply"]))
+    out.append(fmt_lat("last answer HTTP 201 -> reply.issued", L["last_answer_201_to_reply"]))
+    out.append("  per-hop breakdown (ms; wall clock from event 'time' and Kafka record CreateTime, same host):")
+    for name, s in p["hop_breakdown_ms"].items():
+        out.append(f"    {name}")
+        out.append(f"      p50 {s['p50']:8.1f}  p95 {s['p95']:8.1f}  p99 {s['p99']:8.1f}  max {s['max']:8.1f}  (n={s['count']})")
+    n = res["notices"]
+    out.append(f"  notices at the sinks (expected {n['expected_each']} each): mails {n['mails']}, "
+               f"webhooks {n['webhooks']} (waited {n['waited_seconds_after_last_reply']:.1f} s after last reply)")
+    out.append("")
+    rt = raw["roundtrip_ms"]
+    out.append(f"RAW BROKER (same broker, bare aiokafka, 1-partition topic, {raw['payload_bytes']} B payload, "
+               f"{raw['producer']}):")
+    out.append(f"  sequential round trip produce -> consumed, {rt['count']} msgs (after {raw['roundtrip_warmup']} warm-up):")
+    out.append(fmt_lat("round trip", rt))
+    out.append(f"  pipelined {raw['pipelined_messages']} msgs: produce (acked) {raw['pipelined_produce_acked_msgs_per_s']:,.0f} msgs/s, "
+               f"produce+consume {raw['pipelined_produce_consume_msgs_per_s']:,.0f} msgs/s")
+    out.append("")
+    r = res["ratios"]
+    out.append("RATIOS (pipeline latency p50 / raw round-trip p50):")
+    out.append(f"  (b) submit -> reply.issued p50 / raw p50:     {r['b_reply_p50_over_raw_p50']:.1f}x")
+    out.append(f"  (a) submit -> all 3 tasks p50 / raw p50:      {r['a_tasks_p50_over_raw_p50']:.1f}x")
+    out.append("  (critical path holds 3 sequential Kafka hops: application.received, task.assigned, reply.issued;")
+    out.append("   plus store reads/writes, outbox relays and 4 HTTP requests)")
+    out.append("")
+    out.append("MEMORY (VmRSS from /proc/<pid>/status; 'at rest' = stack healthy, before any load; "
+               "'after' = after raw + pipeline load):")
+    out.extend(fmt_mem(res["memory"]["at_rest"], res["memory"]["after_load"]))
+    out.append("=" * 100)
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------- main
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=200, help="applications to push (default 200)")
+    ap.add_argument("--concurrency", type=int, default=8, help="intake POSTs in flight (default 8)")
+    ap.add_argument("--answer-concurrency", type=int, default=16, help="answer POSTs in flight (default 16)")
+    ap.add_argument("--raw-n", type=int, default=500, help="sequential raw round trips (default 500)")
+    ap.add_argument("--raw-pipelined", type=int, default=20000, help="pipelined raw messages (default 20000)")
+    ap.add_argument("--raw-size", type=int, default=1024, help="raw payload bytes (default 1024, ~an event)")
+    ap.add_argument("--timeout", type=float, default=600, help="overall pipeline timeout, s (default 600)")
+    ap.add_argument("--stall-timeout", type=float, default=90, help="fail if nothing progresses this long, s")
+    ap.add_argument("--settle", type=float, default=5, help="seconds to let the stack settle before 'at rest' RSS")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra environment for the services, e.g. GONGKAI_OUTBOX_POLL_SECONDS=0.05 (repeatable)")
+    ap.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary run dir (logs) after a success")
+    args = ap.parse_args(argv)
+    if args.n < 1:
+        ap.error("--n must be >= 1")
+
+    cfg = StackConfig(run_dir=Path(tempfile.mkdtemp(prefix="gk-bench-")), kafka_port=39092,
+                      kafka_controller_port=39093, store_port=37117, http_base=38100,
+                      smtp_port=3525, webhook_port=38109)
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            ap.error(f"--env wants KEY=VALUE, got {item!r}")
+        cfg.extra_env[key] = value
+    ports = [cfg.kafka_port, cfg.kafka_controller_port, cfg.store_port, cfg.smtp_port, cfg.webhook_port,
+             *(cfg.port(s) for s in SERVICES)]
+    busy = [p for p in ports if port_in_use(p)]
+    if busy:
+        print(f"benchmark: ERROR: ports already in use: {busy} (another benchmark running?)", file=sys.stderr)
+        shutil.rmtree(cfg.run_dir, ignore_errors=True)
+        return 2
+
+    # SIGTERM: unwind like Ctrl-C so that the finally block tears the stack down.
+    def on_term(signum, frame):  # noqa: ANN001, ARG001
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+
+    stack = Stack(cfg)
+    mail = hooks = None
+    ok = False
+    run_id = uuid.uuid4().hex[:8]
+    res: dict[str, Any] = {
+        "run_id": run_id,
+        "machine": {"cpus": os.cpu_count(), "loadavg_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+                    "python": platform.python_version()},
+        "stack": {"kafka": cfg.kafka_bootstrap, "store": cfg.mongo_url, "http": f"{cfg.port('intake')}-{cfg.port('audit')}",
+                  "smtp": cfg.smtp_port, "webhook": cfg.webhook_port, "run_dir": str(cfg.run_dir),
+                  "extra_env": dict(cfg.extra_env)},
+    }
+    try:
+        print(f"benchmark: starting private stack in {cfg.run_dir} ...", flush=True)
+        t0 = time.perf_counter()
+        mail = MailSink(port=cfg.smtp_port).start()
+        hooks = WebhookSink(port=cfg.webhook_port).start()
+        if not hooks.server.started:
+            raise BenchError(f"webhook sink did not start on :{cfg.webhook_port}")
+        stack.up(with_sinks=False)
+        res["stack"]["startup_seconds"] = time.perf_counter() - t0
+        print(f"benchmark: stack healthy after {res['stack']['startup_seconds']:.1f} s; settling {args.settle:.0f} s",
+              flush=True)
+        time.sleep(args.settle)
+        res["memory"] = {"at_rest": memory_snapshot(stack)}
+
+        async def body() -> None:
+            print(f"benchmark: raw broker: {args.raw_n} round trips, {args.raw_pipelined} pipelined ...", flush=True)
+            res["raw_broker"] = await raw_broker_bench(cfg.kafka_bootstrap, args.raw_n, args.raw_pipelined,
+                                                       args.raw_size, timeout=60)
+            print(f"benchmark: pipeline: {args.n} applications ...", flush=True)
+            res["pipeline"] = await run_pipeline(cfg, args.n, args.concurrency, args.answer_concurrency,
+                                                 args.timeout, args.stall_timeout, run_id)
+            res["notices"] = await wait_notices(mail, hooks, 2 * args.n, timeout=60)
+
+        asyncio.run(body())
+        res["memory"]["after_load"] = memory_snapshot(stack)
+        for name, snap in res["memory"]["after_load"].items():
+            if snap.get("pid") is None and name in SERVICES:
+                raise BenchError(f"service {name} is no longer running; see {stack.log_path(name)}")
+        raw_p50 = res["raw_broker"]["roundtrip_ms"]["p50"]
+        lat = res["pipeline"]["latency_ms"]
+        res["ratios"] = {
+            "b_reply_p50_over_raw_p50": lat["b_submit_to_reply_issued"]["p50"] / raw_p50,
+            "a_tasks_p50_over_raw_p50": lat["a_submit_to_all_3_tasks"]["p50"] / raw_p50,
+        }
+        print(report(res), flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False))
+            print(f"benchmark: JSON written to {args.json}")
+        ok = True
+        return 0
+    except BenchError as exc:
+        print(f"benchmark: ERROR: {exc}", file=sys.stderr)
+        print(f"benchmark: service logs kept in {stack.svc_dir}, broker/store logs in {cfg.run_dir}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("benchmark: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # do not interrupt the teardown
+        print("benchmark: tearing down ...", flush=True)
+        try:
+            stack.down()
+        except Exception as exc:  # noqa: BLE001
+            print(f"benchmark: WARNING: teardown failed: {exc!r}", file=sys.stderr)
+        for sink in (hooks, mail):
+            if sink is not None:
+                with contextlib.suppress(Exception):
+                    sink.stop()
+        if ok and not args.keep:
+            shutil.rmtree(cfg.run_dir, ignore_errors=True)
+        else:
+            print(f"benchmark: run dir kept: {cfg.run_dir}", file=sys.stderr)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
