@@ -153,7 +153,7 @@ class NoticeDelivered(EventData):
     delivered_at: datetime
 
 
-ALL_EVENTS: tuple[type[EventData], ...] = (
+CORE_EVENTS: tuple[type[EventData], ...] = (
     ApplicationReceived,
     ContactRegistered,
     CaseRouted,
@@ -164,6 +164,14 @@ ALL_EVENTS: tuple[type[EventData], ...] = (
     NoticeDelivered,
 )
 
+def _all_events() -> tuple[type[EventData], ...]:
+    # Capabilities keep their events in modules of their own (contracts/events_<area>.py).
+    from contracts import events_ledger, events_procedure, events_routing
+
+    return CORE_EVENTS + events_procedure.EVENTS + events_routing.EVENTS + events_ledger.EVENTS
+
+
+ALL_EVENTS: tuple[type[EventData], ...] = _all_events()
 REGISTRY: dict[str, type[EventData]] = {m.ce_type(): m for m in ALL_EVENTS}
 
 
