@@ -5,6 +5,7 @@ person would see duplicated."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections import Counter
 
 import pytest
@@ -123,3 +124,20 @@ async def test_notify_killed_mid_case(stack, mail, hooks) -> None:
     stack.wait_healthy("notify")
     await _assert_each_case_once(stack, client, mail, hooks, cases)
     await client.close()
+
+
+async def test_sigterm_shuts_down_gracefully(stack) -> None:
+    """SIGTERM: the service stops consuming, closes broker and store connections, logs it, exits."""
+    log = stack.log_path("audit")
+    before = log.read_text(errors="replace").count('"event": "service_stopped"')
+    pid = stack.pid("audit")
+    assert pid
+    stack.signal("audit", signal.SIGTERM)
+    for _ in range(150):
+        if not stack.pid("audit"):
+            break
+        await asyncio.sleep(0.1)
+    assert not stack.pid("audit"), "audit did not exit within 15 s of SIGTERM"
+    assert log.read_text(errors="replace").count('"event": "service_stopped"') == before + 1
+    stack.start("audit")
+    stack.wait_healthy("audit")
