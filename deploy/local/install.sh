@@ -3,10 +3,12 @@
 #   - the Python venv at $VENV with requirements.lock;
 #   - the Kafka broker's jars (Maven Central) under .local/kafka/libs;
 #   - the document store's jars under .local/store/libs and its compiled main under
-#     .local/store/classes.
+#     .local/store/classes;
+#   - the Debian packages the reply documents need (a CJK font and HarfBuzz's subsetter for the
+#     PDFs, poppler-utils for the document tests), with apt-get, only when one is missing.
 # Idempotent: each step keeps a stamp (sha256 of its inputs) and is skipped while its inputs have
-# not changed. Needs python3 (3.11+), java/javac 17+ and mvn on PATH; downloads go through pip and
-# mvn only (Maven caches jars in ~/.m2).
+# not changed (Debian packages: while dpkg has them installed). Needs python3 (3.11+), java/javac
+# 17+ and mvn on PATH; downloads go through pip, mvn (Maven caches jars in ~/.m2) and apt-get.
 set -euo pipefail
 
 LOCAL_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -110,12 +112,55 @@ install_store() {
     say "store main: compiled into ${STORE_CLASSES#"$GONGKAI_HOME"/}"
 }
 
+# ---------------------------------------------------------------- Debian packages
+# Reply documents are rendered to PDF by WeasyPrint, which needs a CJK font: WenQuanYi Micro Hei
+# (1.6 MB download; fonts-wqy-zenhei is 7.5 MB, fonts-arphic-uming 7.9 MB, fonts-noto-cjk 57 MB);
+# fontconfig names it "WenQuanYi Micro Hei".
+# libharfbuzz-subset0 lets WeasyPrint subset that font in milliseconds (its fontTools fallback
+# takes ~1.5 s per PDF and is deprecated). poppler-utils gives pdftotext/pdffonts/pdftoppm to the
+# document tests.
+DEB_PACKAGES=(fonts-wqy-microhei libharfbuzz-subset0 poppler-utils)
+
+deb_installed() {
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+}
+
+install_debs() {
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        say "debian packages: not a Debian system; install a CJK font and poppler-utils yourself"
+        return
+    fi
+    local p missing=()
+    for p in "${DEB_PACKAGES[@]}"; do
+        deb_installed "$p" || missing+=("$p")
+    done
+    if ((${#missing[@]} == 0)); then
+        say "debian packages: up to date (${DEB_PACKAGES[*]})"
+        return
+    fi
+    need apt-get "Debian's apt installs ${missing[*]}"
+    local as_root=()
+    if ((EUID != 0)); then
+        need sudo "root rights install ${missing[*]}"
+        as_root=(sudo)
+    fi
+    say "debian packages: apt-get install ${missing[*]}"
+    "${as_root[@]}" apt-get update -q
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+    for p in "${missing[@]}"; do
+        deb_installed "$p" || die "apt-get did not install $p"
+    done
+    say "debian packages: installed ${missing[*]}"
+}
+
 what="${1:-all}"
 case "$what" in
-    all) install_python; install_kafka; install_store ;;
+    all) install_python; install_kafka; install_store; install_debs ;;
     python) install_python ;;
+    debs) install_debs ;;
     kafka) install_kafka ;;
     store) install_store ;;
-    *) die "usage: install.sh [all|python|kafka|store]" ;;
+    *) die "usage: install.sh [all|python|kafka|store|debs]" ;;
 esac
 say "done in $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"

@@ -24,6 +24,7 @@ from contracts.envelope import (
 )
 from contracts.events import (
     ALL_EVENTS,
+    CORE_EVENTS,
     REGISTRY,
     Answer,
     AnswerRecorded,
@@ -80,11 +81,12 @@ def make(data: EventData, **kw) -> CloudEvent:
     return new_event(data, **kw)
 
 
-def test_every_event_type_has_a_sample():
-    assert set(SAMPLES) == set(ALL_EVENTS)
+def test_every_core_event_type_has_a_sample():
+    # Capability events (contracts/events_<area>.py) are sampled in their capability's tests.
+    assert set(SAMPLES) == set(CORE_EVENTS)
 
 
-@pytest.mark.parametrize("model", ALL_EVENTS, ids=lambda m: m.event_name)
+@pytest.mark.parametrize("model", list(SAMPLES), ids=lambda m: m.event_name)
 def test_round_trip_through_encode_and_decode(model):
     event = make(SAMPLES[model], causation_id="cause-1", time=AT)
     raw = encode(event)
@@ -97,7 +99,7 @@ def test_round_trip_through_encode_and_decode(model):
         assert back.time == AT
 
 
-@pytest.mark.parametrize("model", ALL_EVENTS, ids=lambda m: m.event_name)
+@pytest.mark.parametrize("model", list(SAMPLES), ids=lambda m: m.event_name)
 def test_envelope_attributes(model):
     event = make(SAMPLES[model])
     assert event.specversion == "1.0"
@@ -280,7 +282,7 @@ def test_committed_json_schemas_are_current():
         assert committed[name] == text, f"{name} is stale: run python -m contracts.jsonschema_export"
 
 
-@pytest.mark.parametrize("model", ALL_EVENTS, ids=lambda m: m.event_name)
+@pytest.mark.parametrize("model", list(SAMPLES), ids=lambda m: m.event_name)
 def test_json_schema_names_the_event(model):
     schema = jsonschema_export.schemas()[f"{model.event_name}.v{model.schema_version}.json"]
     assert schema["$id"] == model.dataschema()
