@@ -6,6 +6,37 @@ EVENTS so that contracts.events.REGISTRY, the JSON Schema export and the audit l
 
 from __future__ import annotations
 
-from contracts.envelope import EventData
+from datetime import datetime
 
-EVENTS: tuple[type[EventData], ...] = ()
+from pydantic import Field
+
+from contracts.envelope import EventData
+from contracts.topics import PREFIX, TopicSpec
+
+
+class CheckpointSigned(EventData):
+    """The audit service signed a checkpoint of its ledger (RFC 9162 Merkle tree): anyone holding
+    the public key can check it, and later ones, with inclusion and consistency proofs."""
+
+    event_name = "ledger.checkpoint.signed"
+
+    origin: str = Field(description="The log's name, first line of the checkpoint")
+    tree_size: int = Field(ge=0, description="Number of leaves (ledger entries) covered")
+    root_hash: str = Field(description="Merkle tree root of the first tree_size leaves, base64")
+    signed_at: datetime
+    key_id: str = Field(description="Signed-note key id of the signing key, hex (4 bytes)")
+    note: str = Field(description="The whole signed checkpoint (C2SP tlog-checkpoint, signed note)")
+
+
+# The checkpoints topic. Keyed by the origin (not a case id); the audit service does not record
+# its own checkpoints as ledger leaves (a checkpoint commits to the ledger, it is not part of it).
+LEDGER_CHECKPOINTS = TopicSpec(
+    name=f"{PREFIX}.ledger.checkpoints",
+    event_types=(CheckpointSigned.event_name,),
+    description="Signed checkpoints of the audit ledger (tree size, root hash, time, Ed25519 signature).",
+    key="log origin",
+    partitions=1,
+    has_dlt=False,
+)
+
+EVENTS: tuple[type[EventData], ...] = (CheckpointSigned,)

@@ -1,11 +1,12 @@
-"""Audit service: records every event of every shared topic in the append-only ledger and serves
-a case's timeline."""
+"""Audit service: records every event of every shared topic in the append-only ledger (a Merkle
+tree, RFC 9162), signs and publishes checkpoints, serves proofs, case timelines and case files."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
@@ -13,10 +14,16 @@ from pydantic import ValidationError
 from contracts import topics
 from contracts.envelope import decode
 from contracts.events import REGISTRY
+from contracts.events_ledger import LEDGER_CHECKPOINTS, CheckpointSigned
+from services.audit import keys
+from services.audit.api_cases import cases_router
+from services.audit.api_ledger import ledger_router
+from services.audit.api_statistics import statistics_router
+from services.audit.checkpoint_log import CheckpointLog, Signer
 from services.audit.ledger import Ledger
 from services.audit.settings import AuditSettings
-from services.audit.timeline import causal_order
 from servicekit.consumer import send_to_dlt
+from servicekit.kafka import ensure_topics
 from servicekit.metrics import EVENTS_CONSUMED
 from servicekit.runtime import ServiceRuntime
 
@@ -27,12 +34,21 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
     ledger = Ledger(rt.db)
     rt.on_setup(ledger.setup)
 
+    key, key_origin = keys.load_signing_key(settings.signing_key, settings.key_file or None)
+    signer = Signer(key, settings.origin or f"gongkai.audit/{rt.common.agency_code}")
+    cplog = CheckpointLog(rt.db, ledger, signer)
+    rt.log.info("ledger_signing_key", source=key_origin, origin=signer.origin, key_id=signer.key_id,
+                public_key=keys.public_b64(key.public_key()))
+    rt.publishes(LEDGER_CHECKPOINTS.name, CheckpointSigned)
+
     # The ledger needs the exact bytes and the record's position, so this subscriber reads the
     # raw record itself rather than going through servicekit.consumer.subscribe.
     @rt.broker.subscriber(pattern=topics.AUDITED_PATTERN, group_id="audit", auto_offset_reset="earliest",
                           ack_policy=AckPolicy.NACK_ON_ERROR, title="ledger-append")
     async def record(msg: KafkaMessage) -> None:
         rec = msg.raw_message
+        if rec.topic == LEDGER_CHECKPOINTS.name:
+            return  # the ledger's own checkpoints commit to it; they are not leaves of it
         raw = rec.value or b""
         try:
             event = decode(raw, REGISTRY)
@@ -42,23 +58,41 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
         seq = await ledger.append(event, raw, rec.topic, rec.partition, rec.offset)
         EVENTS_CONSUMED.labels(rec.topic, "ok" if seq else "duplicate").inc()
 
-    app = rt.app("Gongkai audit", "审计台账、一案一档时间线")
+    @rt.loop
+    async def sign_checkpoints() -> None:
+        while True:
+            await asyncio.sleep(settings.checkpoint_seconds)
+            try:
+                doc, created = await cplog.sign_now(allow_empty=False)
+                if created and doc is not None:
+                    rt.log.info("checkpoint_signed", tree_size=doc["tree_size"], root_hash=doc["root_hash"])
+            except Exception as exc:  # noqa: BLE001 - store down: next round
+                rt.log.warning("checkpoint_failed", error=repr(exc))
 
-    @app.get("/cases/{case_id}/timeline", tags=["cases"])
-    async def timeline(case_id: str) -> dict[str, Any]:
-        entries = await ledger.case_events(case_id)
-        if not entries:
-            raise HTTPException(404, "未找到该案件的记录")
-        ordered = causal_order([{**e, "id": e["event_id"]} for e in entries])
-        return {"case_id": case_id, "events": [
-            {"seq": e["_id"], "id": e["event_id"], "type": e["type"], "source": e["source"],
-             "time": e["time"].isoformat(), "causationid": e["causationid"], "topic": e["topic"]}
-            for e in ordered]}
+    @rt.loop
+    async def publish_checkpoints() -> None:
+        await rt.kafka.connected.wait()
+        while True:
+            try:
+                await ensure_topics(rt.common.kafka_bootstrap, [LEDGER_CHECKPOINTS])
+                break
+            except Exception as exc:  # noqa: BLE001 - broker down: retry
+                rt.log.warning("checkpoint_topic_unavailable", error=repr(exc))
+                await asyncio.sleep(settings.publish_retry_seconds)
+        while True:
+            cplog.signed.clear()
+            try:
+                await cplog.publish_pending(rt.kafka.publish_many)
+            except Exception as exc:  # noqa: BLE001 - broker or store down: retry
+                rt.log.warning("checkpoint_publish_failed", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(cplog.signed.wait(), timeout=settings.publish_retry_seconds)
 
-    @app.get("/ledger/verify", tags=["ledger"])
-    async def verify() -> dict[str, Any]:
-        v = await ledger.verify()
-        return {"ok": v.ok, "checked": v.checked, "first_bad_seq": v.first_bad_seq, "reason": v.reason}
-
+    app = rt.app("Gongkai audit", "审计台账（默克尔树、签名检查点、证明）、一案一档、时间线")
+    app.include_router(ledger_router(ledger, cplog))
+    app.include_router(cases_router(ledger, cplog, settings.query_code_secret))
+    app.include_router(statistics_router(ledger, rt.common.agency_code))
     app.state.runtime = rt
+    app.state.ledger = ledger
+    app.state.checkpoints = cplog
     return app

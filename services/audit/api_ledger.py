@@ -1,0 +1,109 @@
+"""HTTP API of the ledger: checkpoints, the public key, inclusion and consistency proofs, export,
+verification. Thin: the work is in merkle, checkpoints, export and the store adapters."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from services.audit import export, keys
+from services.audit.checkpoint_log import CheckpointLog, public_doc
+from services.audit.checkpoints import note_verifier_key
+from services.audit.ledger import Ledger
+
+
+def _b64(items: list[bytes]) -> list[str]:
+    return [base64.b64encode(x).decode() for x in items]
+
+
+async def checkpoint_covering(cplog: CheckpointLog, leaf_index: int) -> dict[str, Any]:
+    """The latest checkpoint, signing a new one now if the latest does not cover the leaf."""
+    latest = await cplog.latest()
+    if latest is None or latest["tree_size"] <= leaf_index:
+        latest, _ = await cplog.sign_now()
+    assert latest is not None
+    return latest
+
+
+def public_key_doc(cplog: CheckpointLog) -> dict[str, Any]:
+    pub = cplog.signer.key.public_key()
+    return {"algorithm": "Ed25519", "origin": cplog.signer.origin, "key_id": cplog.signer.key_id,
+            "public_key_base64": keys.public_b64(pub), "public_key_pem": keys.public_pem(pub),
+            "note_verifier_key": note_verifier_key(cplog.signer.origin, pub)}
+
+
+def ledger_router(ledger: Ledger, cplog: CheckpointLog) -> APIRouter:
+    r = APIRouter(tags=["ledger"])
+
+    async def checkpoint_at(size: int | None) -> dict[str, Any]:
+        doc = await (cplog.latest() if size is None else cplog.at_size(size))
+        if doc is None:
+            raise HTTPException(404, "没有该规模的签名检查点" if size is not None else "尚无签名检查点")
+        return doc
+
+    @r.post("/checkpoints", status_code=200)
+    async def sign_checkpoint() -> dict[str, Any]:
+        doc, created = await cplog.sign_now()
+        assert doc is not None
+        return {"created": created, "checkpoint": public_doc(doc)}
+
+    @r.get("/checkpoints/latest")
+    async def latest_checkpoint() -> dict[str, Any]:
+        return public_doc(await checkpoint_at(None))
+
+    @r.get("/checkpoints/{tree_size}")
+    async def checkpoint(tree_size: int) -> dict[str, Any]:
+        return public_doc(await checkpoint_at(tree_size))
+
+    @r.get("/public-key")
+    async def public_key() -> dict[str, Any]:
+        return public_key_doc(cplog)
+
+    @r.get("/proofs/inclusion")
+    async def inclusion(event_id: str = Query(min_length=1), tree_size: int | None = None) -> dict[str, Any]:
+        entry = await ledger.by_event_id(event_id)
+        if entry is None:
+            raise HTTPException(404, "台账中没有该事件")
+        index = int(entry["_id"]) - 1
+        cp = await (checkpoint_covering(cplog, index) if tree_size is None else checkpoint_at(tree_size))
+        if cp["tree_size"] <= index:
+            raise HTTPException(409, "该检查点不包含此事件（事件在检查点之后记入）")
+        tree = await ledger.tree()
+        return {"event_id": event_id, "leaf_index": index, "tree_size": cp["tree_size"],
+                "leaf_hash": base64.b64encode(tree.leaf(index)).decode(),
+                "proof": _b64(tree.inclusion_proof(index, cp["tree_size"])), "checkpoint": public_doc(cp)}
+
+    @r.get("/proofs/consistency")
+    async def consistency(first: int = Query(ge=1), second: int | None = None) -> dict[str, Any]:
+        cp1, cp2 = await checkpoint_at(first), await checkpoint_at(second)
+        if cp2["tree_size"] < first:
+            raise HTTPException(422, "第二个检查点的规模不能小于第一个")
+        tree = await ledger.tree()
+        return {"first": first, "second": cp2["tree_size"],
+                "proof": _b64(tree.consistency_proof(first, cp2["tree_size"])),
+                "first_checkpoint": public_doc(cp1), "second_checkpoint": public_doc(cp2)}
+
+    @r.get("/ledger/export")
+    async def export_ledger(tree_size: int | None = None) -> dict[str, Any]:
+        """The whole ledger up to a checkpoint (default: a checkpoint of the tree as it is now), in
+        the gongkai-ledger-export/1 format (services/audit/export.py)."""
+        if tree_size is None:
+            cp, _ = await cplog.sign_now()
+        else:
+            cp = await checkpoint_at(tree_size)
+        assert cp is not None
+        earlier = [n for n in await cplog.notes() if n != cp["note"]]
+        entries = [export.entry(d) async for d in ledger.iter_entries(limit=cp["tree_size"])]
+        return export.build(cp["origin"], cp["note"], earlier, entries)
+
+    @r.get("/ledger/verify")
+    async def verify() -> dict[str, Any]:
+        v = await ledger.verify(await cplog.all_roots())
+        bad = v.first_bad_leaf
+        return {"ok": v.ok, "checked": v.checked, "first_bad_seq": v.first_bad_seq, "reason": v.reason,
+                "first_bad_leaf": None if bad is None else {"index": bad.index, "event_id": bad.event_id,
+                                                             "reason": bad.reason}}
+
+    return r

@@ -1,0 +1,39 @@
+"""The ledger export format (JSON). Pure logic.
+
+``gongkai-ledger-export/1``::
+
+    {
+      "format": "gongkai-ledger-export/1",
+      "origin": "<log origin>",
+      "checkpoint": "<signed note of the checkpoint the entries are proved against>",
+      "checkpoints": ["<every earlier signed note, by size>", ...],
+      "entries": [
+        {"index": 0, "event_id": "...", "topic": "...", "leaf_hash": "<hex H(0x00||value)>",
+         "value": "<the event exactly as it was on the bus, a JSON text>"},
+        ...
+      ]
+    }
+
+``entries`` are the first ``tree size`` leaves of the checkpoint, in order. The leaf is the UTF-8
+bytes of ``value``; anyone can recompute the tree with RFC 9162 §2.1 and compare its root with the
+signed one (``python -m services.audit.verify export.json --public-key key.pem``). ``leaf_hash`` is
+the hash the ledger stored: it lets the verifier name an altered leaf; it is not trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+FORMAT = "gongkai-ledger-export/1"
+
+
+def entry(doc: dict[str, Any]) -> dict[str, Any]:
+    """An export entry from a stored ledger entry."""
+    return {"index": int(doc["_id"]) - 1, "event_id": doc["event_id"], "topic": doc.get("topic"),
+            "leaf_hash": doc.get("leaf_hash"), "value": doc["value"]}
+
+
+def build(origin: str, checkpoint_note: str, earlier_notes: Iterable[str], entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return {"format": FORMAT, "origin": origin, "checkpoint": checkpoint_note,
+            "checkpoints": list(earlier_notes), "entries": list(entries)}

@@ -1,0 +1,85 @@
+"""A case's timeline as the applicant sees it, and the query code that opens it. Pure logic.
+
+The applicant gives the tracking number and the 8-digit query code printed on the receipt; the
+code is HMAC-SHA256(secret, case id) -> first 8 bytes, big-endian, mod 10^8, zero-padded (the
+same derivation as intake's, with the same secret). The view names each step in Chinese and keeps
+its date and time; it leaves out internal details: producing services, topics, routing rules,
+department answers before the reply, officers, reasons of internal steps, event ids and causation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from typing import Any
+
+from services.audit.casefile import short_type
+
+STEP_LABELS: dict[str, str] = {
+    "application.received": "申请已登记",
+    "case.routed": "已分送承办部门办理",
+    "task.assigned": "承办部门已接收",
+    "answer.recorded": "承办部门已提出答复意见",
+    "reply.issued": "已作出答复",
+    "notice.delivered": "已通知申请人",
+    "correction.requested": "已发出补正通知",
+    "correction.received": "已收到补正后的申请",
+    "application.abandoned": "申请视为放弃",
+    "extension.approved": "答复期限已依法延长",
+    "consultation.started": "已征求第三方或有关机关意见（期间不计入答复期限）",
+    "consultation.ended": "征求意见已结束",
+    "fee.notice.issued": "已发出信息处理费缴费通知",
+}
+DEFAULT_LABEL = "办理进展"
+NOTICE_LABELS = {"received": "已发送登记通知", "reply_issued": "已发送答复通知"}
+CHANNEL_LABELS = {"email": "电子邮件", "webhook": "网络推送"}
+DECISION_LABELS = {
+    "already_public": "已主动公开，告知获取方式",
+    "disclosed": "予以公开",
+    "partially_disclosed": "部分公开",
+    "not_disclosed": "不予公开",
+    "not_exist": "经检索没有所申请的信息",
+    "not_this_agency": "不属于本机关负责公开",
+    "repeat": "重复申请，不予重复处理",
+    "other_law": "依照其他法律法规办理",
+}
+
+
+def query_code(secret: str, case_id: str) -> str:
+    digest = hmac.new(secret.encode(), case_id.encode(), hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 10**8:08d}"
+
+
+def code_matches(secret: str, case_id: str, given: str) -> bool:
+    return hmac.compare_digest(query_code(secret, case_id).encode(), given.strip().encode())
+
+
+def applicant_step(event: dict[str, Any]) -> dict[str, Any]:
+    """One step of the applicant's view of a (decoded) event."""
+    kind = short_type(event.get("type", ""))
+    data = event.get("data") or {}
+    step: dict[str, Any] = {"time": event.get("time"), "step": STEP_LABELS.get(kind, DEFAULT_LABEL)}
+    if kind == "application.received":
+        step["detail"] = f"受理编号 {data.get('tracking_number', '')}，收到申请之日 {data.get('received_on', '')}"
+    elif kind == "task.assigned":
+        step["detail"] = f"承办部门：{data.get('dept_name', '')}"
+    elif kind == "reply.issued":
+        step["detail"] = f"答复结果：{DECISION_LABELS.get(data.get('decision', ''), '')}"
+        step["document"] = data.get("document_text")
+    elif kind == "correction.requested":
+        step["detail"] = f"请于 {data.get('due_on', '')} 前补正"
+    elif kind == "extension.approved":
+        step["detail"] = f"延长后的答复期限：{data.get('new_due_on', '')}"
+    elif kind == "notice.delivered":
+        step["step"] = NOTICE_LABELS.get(data.get("kind", ""), step["step"])
+        step["detail"] = f"通知方式：{CHANNEL_LABELS.get(data.get('channel', ''), '')}"
+    return step
+
+
+def applicant_view(tracking_number: str, ordered_events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The applicant's timeline from a case's decoded events in timeline order."""
+    steps = [applicant_step(e) for e in ordered_events if short_type(e.get("type", "")) in STEP_LABELS]
+    kinds = {short_type(e.get("type", "")) for e in ordered_events}
+    status = "已办结" if "reply.issued" in kinds else "已终止（视为放弃）" if "application.abandoned" in kinds else "办理中"
+    return {"tracking_number": tracking_number, "status": status, "steps": steps}
