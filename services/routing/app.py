@@ -1,106 +1,162 @@
 """Routing service: turns each received application into one task per responsible department,
-published to that department's own inbox topic, and announces the routing of the case."""
+published to that department's own inbox topic, and announces the routing of the case. Unsure
+cases go to the OGI office's triage queue. The OGI office changes the departments of a case,
+withdraws tasks and refers cases to other agencies; directory admins change the directory (each
+change a new version). See services/routing/README.md."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
-from pymongo.errors import DuplicateKeyError
+from fastapi import Depends, FastAPI, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import topics
-from contracts.envelope import CloudEvent, deterministic_id, new_event
-from contracts.events import ApplicationReceived, CaseRouted, RoutedTask, TaskAssigned, registry_of
-from services.routing import directory as directory_mod
-from services.routing.rules import route
+from contracts.envelope import CloudEvent
+from contracts.events import ApplicationReceived, CaseRouted, TaskAssigned, registry_of
+from contracts.events_routing import CaseReferred, CaseRerouted, ReferralRecorded, TaskWithdrawn
+from services.routing.auth import require
+from services.routing.casework import REFERRALS_TOPIC, CaseworkError, open_tasks
+from services.routing.directory import CHANGE_OPS, DirectoryError
 from services.routing.settings import RoutingSettings
-from servicekit import outbox
+from services.routing.store import DirectoryStore, RoutingStore, VersionConflict
 from servicekit.consumer import subscribe
 from servicekit.kafka import ensure_topics
 from servicekit.runtime import ServiceRuntime
 
 
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContactIn(_In):
+    address: str = ""
+    phone: str = ""
+    office_hours: str = ""
+
+
+class ChangeMeta(_In):
+    actor: str = Field(min_length=1, max_length=100, description="Who makes the change (name)")
+    note: str = Field(default="", max_length=500, description="Why (recorded with the version)")
+    base_version: str | None = Field(default=None, description="Refuse (409) if the directory moved on")
+
+
+class DepartmentIn(ChangeMeta):
+    name: str = Field(min_length=2, max_length=100)
+    subjects: list[str] = Field(min_length=1)
+    keywords: list[str] = Field(default_factory=list)
+    weak_keywords: list[str] = Field(default_factory=list)
+    catalogue: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    contact: ContactIn = Field(default_factory=ContactIn)
+
+
+class AgencyIn(ChangeMeta):
+    name: str = Field(min_length=2, max_length=100)
+    division_code: str = Field(pattern=r"^[1-9]\d{5}$")
+    division_name: str = ""
+    on_bus: bool = False
+    contact: ContactIn = Field(default_factory=ContactIn)
+    subjects: list[str] = Field(default_factory=list)
+
+
+class DepartmentsChangeIn(_In):
+    add: list[str] = Field(default_factory=list)
+    remove: list[str] = Field(default_factory=list)
+    reason: str = Field(min_length=2, max_length=500)
+    actor: str = Field(min_length=1, max_length=100)
+
+
+class WithdrawalIn(_In):
+    reason: str = Field(min_length=2, max_length=500)
+    actor: str = Field(min_length=1, max_length=100)
+
+
+class ReferralIn(_In):
+    target_agency_code: str | None = Field(default=None, description="Code of an agency in the directory")
+    target_agency_name: str | None = Field(default=None, description="Name, if the agency is not in the directory")
+    target_contact: ContactIn | None = None
+    reason: str = Field(min_length=2, max_length=500)
+    actor: str = Field(min_length=1, max_length=100)
+    whole_case: bool = True
+    part: str | None = Field(default=None, max_length=1000, description="The part referred, if not the whole case")
+
+
+def _task_view(t: dict[str, Any]) -> dict[str, Any]:
+    return {k: t[k] for k in ("task_id", "dept_code", "dept_name", "rule", "confidence") if k in t}
+
+
+def _routing_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "case_id": doc["_id"],
+        "tracking_number": doc.get("tracking_number"),
+        "directory_version": doc["directory_version"],
+        "tasks": [_task_view(t) for t in open_tasks(doc["tasks"])],
+        "withdrawn_tasks": [{**_task_view(t), "reason": t.get("withdrawn_reason"), "withdrawn_by": t.get("withdrawn_by")}
+                            for t in doc["tasks"] if t.get("status") == "withdrawn"],
+        "triage": {"open": doc.get("triage_open", False), **(doc.get("decision") or {})},
+        "changes": doc.get("changes", []),
+        "referrals": doc.get("referrals", []),
+    }
+
+
 def build(settings: RoutingSettings | None = None) -> FastAPI:
     settings = settings or RoutingSettings()
     rt = ServiceRuntime("routing", settings.db_name)
-    directory = directory_mod.load(settings.directory_path)
-    routings = rt.db["routings"]
+    directories = DirectoryStore(rt.db, settings.directory_path)
+    store = RoutingStore(rt.db, settings.source)
+    admin = require("directory-admin", settings.admin_token)
+    officer = require("ogi-officer", settings.officer_token)
 
-    @rt.on_setup
-    async def setup() -> None:
-        await outbox.ensure_indexes(routings)
-        inboxes = [topics.department_inbox(code) for code in directory.all_codes]
-        created = await ensure_topics(rt.common.kafka_bootstrap, topics.with_dead_letters(inboxes))
+    async def ensure_inboxes(codes: list[str]) -> None:
+        specs = [topics.department_inbox(c) for c in codes]
+        created = await ensure_topics(rt.common.kafka_bootstrap, topics.with_dead_letters(specs))
         if created:
             rt.log.info("inbox_topics_created", topics=created)
 
-    relay = rt.outbox(routings)
+    background: set[asyncio.Task] = set()
+
+    def ensure_inboxes_soon(codes: list[str]) -> None:
+        """Create new inbox topics in the background (the HTTP answer does not wait for Kafka). If
+        Kafka is down they are created at the next start; the relay retries its records until then."""
+
+        async def run() -> None:
+            try:
+                await ensure_inboxes(codes)
+            except Exception as exc:  # noqa: BLE001
+                rt.log.warning("inbox_topics_not_created", codes=codes, error=repr(exc))
+
+        task = asyncio.create_task(run())
+        background.add(task)
+        task.add_done_callback(background.discard)
+
+    @rt.on_setup
+    async def setup() -> None:
+        await store.setup()
+        await directories.setup()
+        directory = await directories.current()
+        await ensure_inboxes(directory.all_codes)
+        created = await ensure_topics(rt.common.kafka_bootstrap, topics.with_dead_letters([REFERRALS_TOPIC]))
+        if created:
+            rt.log.info("topics_created", topics=created)
+
+    relay = rt.outbox(store.routings)
     rt.publishes(topics.CASES_ROUTED.name, CaseRouted)
+    rt.publishes(topics.CASES_ROUTED.name, CaseRerouted, "The departments of a case changed (OGI office).")
+    rt.publishes(topics.CASES_ROUTED.name, ReferralRecorded, "The case is another agency's (Art. 36(5)).")
     rt.publishes(topics.DEPARTMENT_INBOX_TEMPLATE, TaskAssigned, "One inbox topic per department.")
+    rt.publishes(topics.DEPARTMENT_INBOX_TEMPLATE, TaskWithdrawn, "A task withdrawn from the department.")
+    rt.publishes(REFERRALS_TOPIC.name, CaseReferred, REFERRALS_TOPIC.description)
 
     async def on_received(event: CloudEvent[Any]) -> None:
-        app_: ApplicationReceived = event.data
-        if await routings.find_one({"_id": app_.case_id}, {"_id": 1}):
-            return  # already routed: its outbox publishes (or published) the tasks
-        picks = route(directory, app_.description, app_.target_departments)
-        tasks = [
-            RoutedTask(
-                task_id=deterministic_id("task", app_.case_id, p.dept_code),
-                dept_code=p.dept_code,
-                dept_name=p.dept_name,
-                rule=p.rule,
-            )
-            for p in picks
-        ]
-        routed = new_event(
-            CaseRouted(
-                case_id=app_.case_id,
-                tracking_number=app_.tracking_number,
-                agency_code=app_.agency_code,
-                agency_name=directory.agency_name,
-                received_on=app_.received_on,
-                directory_version=directory.version,
-                tasks=tasks,
-            ),
-            source=settings.source,
-            subject=app_.case_id,
-            event_id=deterministic_id("case.routed", app_.case_id),
-            causation_id=event.id,
-        )
-        records = [outbox.record(topics.CASES_ROUTED.name, routed)]
-        for task in tasks:
-            assigned = new_event(
-                TaskAssigned(
-                    case_id=app_.case_id,
-                    task_id=task.task_id,
-                    tracking_number=app_.tracking_number,
-                    agency_code=app_.agency_code,
-                    dept_code=task.dept_code,
-                    dept_name=task.dept_name,
-                    description=app_.description,
-                    rule=task.rule,
-                    received_on=app_.received_on,
-                ),
-                source=settings.source,
-                subject=app_.case_id,
-                event_id=deterministic_id("task.assigned", task.task_id),
-                causation_id=event.id,
-            )
-            records.append(outbox.record(topics.department_inbox(task.dept_code).name, assigned))
-        doc = {
-            "_id": app_.case_id,
-            "tracking_number": app_.tracking_number,
-            "directory_version": directory.version,
-            "tasks": [t.model_dump() for t in tasks],
-            "routed_at": routed.time,
-            **outbox.new_doc_fields(records),
-        }
-        try:
-            await routings.insert_one(doc)
-        except DuplicateKeyError:
+        directory = await directories.current()
+        doc = await store.route(event, directory)
+        if doc is None:
             return
         relay.wake()
-        rt.log.info("case_routed", departments=[t.dept_code for t in tasks])
+        rt.log.info("case_routed", departments=[t["dept_code"] for t in doc["tasks"]],
+                    triage=doc["triage_open"], directory_version=directory.version)
 
     subscribe(
         rt.broker,
@@ -109,29 +165,145 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
         registry=registry_of(ApplicationReceived),
         handle=on_received,
         max_attempts=rt.common.max_handler_attempts,
-              patience_seconds=rt.common.handler_patience_seconds,
+        patience_seconds=rt.common.handler_patience_seconds,
         title="route-application",
     )
 
-    app = rt.app("Gongkai routing", "分办：按目录与规则确定承办部门")
+    app = rt.app("Gongkai routing", "分办：按目录与规则确定承办部门；分办台、转办、目录维护")
 
+    def casework_error(exc: CaseworkError) -> HTTPException:
+        return HTTPException(exc.status, exc.message)
+
+    # ---------------------------------------------------------------- directory
     @app.get("/directory", tags=["directory"])
     async def get_directory() -> dict:
+        directory = await directories.current()
         return {
             "version": directory.version,
-            "agency": {"code": directory.agency_code, "name": directory.agency_name},
+            "agency": {"code": directory.agency_code, "name": directory.agency_name,
+                       "division_code": directory.home.division_code},
             "departments": [
-                {"code": d.code, "name": d.name, "subjects": list(d.subjects), "inbox": topics.department_inbox(d.code).name}
+                {"code": d.code, "name": d.name, "subjects": list(d.subjects), "catalogue": list(d.catalogue),
+                 "contact": d.contact.as_dict(), "inbox": topics.department_inbox(d.code).name}
                 for d in (directory.ogi_office, *directory.departments)
+            ],
+            "agencies": [
+                {"code": a.code, "name": a.name, "division_code": a.division_code, "division_name": a.division_name,
+                 "on_bus": a.on_bus, "contact": a.contact.as_dict()}
+                for a in directory.agencies
             ],
         }
 
+    @app.get("/directory/versions", tags=["directory"])
+    async def directory_history() -> dict:
+        return {"versions": await directories.history()}
+
+    @app.get("/directory/versions/{version}", tags=["directory"])
+    async def directory_version(version: str) -> dict:
+        doc = await directories.version(version)
+        if doc is None:
+            raise HTTPException(404, "没有该版本的目录")
+        return {"version": doc["version"], "changed_by": doc["changed_by"], "changed_at": doc["changed_at"],
+                "change": doc["change"], "directory": doc["raw"]}
+
+    async def change_directory(op: str, agency_code: str, payload: dict[str, Any], principal: str,
+                               meta: ChangeMeta) -> dict:
+        assert op in CHANGE_OPS
+        try:
+            directory = await directories.change(op, agency_code, payload, principal, meta.actor, meta.note,
+                                                 meta.base_version)
+        except DirectoryError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        except VersionConflict as exc:
+            raise HTTPException(409, str(exc)) from exc
+        if op == "upsert_department" and agency_code == directory.agency_code:
+            ensure_inboxes_soon([payload["code"]])
+        rt.log.info("directory_changed", version=directory.version, op=op, by=principal)
+        return {"version": directory.version}
+
+    @app.put("/directory/agencies/{agency_code}/departments/{code}", tags=["directory"], status_code=201)
+    async def put_department(agency_code: str, code: str, body: DepartmentIn,
+                             principal: str = Depends(admin)) -> dict:
+        payload = {"code": code, **body.model_dump(exclude={"actor", "note", "base_version"})}
+        return await change_directory("upsert_department", agency_code, payload, principal, body)
+
+    @app.delete("/directory/agencies/{agency_code}/departments/{code}", tags=["directory"])
+    async def delete_department(agency_code: str, code: str, actor: str, principal: str = Depends(admin),
+                                note: str = "", base_version: str | None = None) -> dict:
+        meta = ChangeMeta(actor=actor, note=note, base_version=base_version)
+        return await change_directory("remove_department", agency_code, {"code": code}, principal, meta)
+
+    @app.put("/directory/agencies/{agency_code}", tags=["directory"], status_code=201)
+    async def put_agency(agency_code: str, body: AgencyIn, principal: str = Depends(admin)) -> dict:
+        payload = body.model_dump(exclude={"actor", "note", "base_version"})
+        return await change_directory("upsert_agency", agency_code, payload, principal, body)
+
+    # ---------------------------------------------------------------- cases
     @app.get("/cases/{case_id}/routing", tags=["routing"])
     async def get_routing(case_id: str) -> dict:
-        doc = await routings.find_one({"_id": case_id}, {"outbox": 0})
+        doc = await store.get(case_id)
         if doc is None:
             raise HTTPException(404, "该案件尚未分办")
-        return {"case_id": doc["_id"], "directory_version": doc["directory_version"], "tasks": doc["tasks"]}
+        return _routing_view(doc)
+
+    @app.get("/triage", tags=["triage"])
+    async def triage_queue(principal: str = Depends(officer)) -> dict:
+        docs = await store.open_triage()
+        return {"cases": [{**_routing_view(d), "description": d["description"], "routed_at": d["routed_at"]}
+                          for d in docs]}
+
+    @app.post("/cases/{case_id}/departments", tags=["triage"])
+    async def change_departments(case_id: str, body: DepartmentsChangeIn,
+                                 principal: str = Depends(officer)) -> dict:
+        if not body.add and not body.remove:
+            raise HTTPException(422, "请指定要增加或移除的部门")
+        directory = await directories.current()
+        if body.add:
+            ensure_inboxes_soon(body.add)
+        try:
+            result = await store.change_departments(case_id, directory, add=body.add, remove=body.remove,
+                                                    reason=body.reason, actor=f"{body.actor}（{principal}）")
+        except CaseworkError as exc:
+            raise casework_error(exc) from exc
+        relay.wake()
+        return _change_view(result)
+
+    @app.post("/cases/{case_id}/tasks/{task_id}/withdrawal", tags=["triage"])
+    async def withdraw_task(case_id: str, task_id: str, body: WithdrawalIn,
+                            principal: str = Depends(officer)) -> dict:
+        directory = await directories.current()
+        try:
+            result = await store.change_departments(case_id, directory, task_ids=[task_id], reason=body.reason,
+                                                    actor=f"{body.actor}（{principal}）")
+        except CaseworkError as exc:
+            raise casework_error(exc) from exc
+        relay.wake()
+        return _change_view(result)
+
+    @app.post("/cases/{case_id}/referral", tags=["triage"])
+    async def refer(case_id: str, body: ReferralIn, principal: str = Depends(officer)) -> dict:
+        directory = await directories.current()
+        try:
+            result = await store.refer(
+                case_id, directory, target_agency_code=body.target_agency_code,
+                target_agency_name=body.target_agency_name,
+                target_contact=body.target_contact.model_dump() if body.target_contact else None,
+                reason=body.reason, actor=f"{body.actor}（{principal}）", whole_case=body.whole_case, part=body.part)
+        except CaseworkError as exc:
+            raise casework_error(exc) from exc
+        relay.wake()
+        return result
 
     app.state.runtime = rt
+    app.state.directories = directories
+    app.state.store = store
+    app.state.background = background
     return app
+
+
+def _change_view(result: dict[str, Any]) -> dict[str, Any]:
+    out = dict(result)
+    for key in ("added", "withdrawn", "tasks"):
+        if key in out:
+            out[key] = [_task_view(t) for t in out[key]]
+    return out

@@ -13,3 +13,6 @@ class RoutingSettings(BaseSettings):
     db_name: str = "gongkai_routing"
     source: str = "/gongkai/routing"
     directory_path: Path = DEFAULT_PATH
+    # Bearer tokens (comma-separated, each "token" or "name:token"); empty = nobody is let in.
+    admin_token: str = ""  # directory admins: change the directory
+    officer_token: str = ""  # OGI officers: triage, change departments, withdraw, refer

@@ -1,0 +1,236 @@
+"""Routing's storage: the directory versions and the routed cases (each with its outbox).
+
+``directory_versions``: one document per version (``_id`` = its number; ``version`` = the same as a
+string). Version 1 is the data file; each change through the API inserts the next number, with
+who, when and what. The insert of number n+1 is the concurrency check: two admins changing the
+same version at once cannot both win (the loser gets ``VersionConflict``).
+
+``routings``: one document per case. Every change to a case is one single-document update that
+sets the new task list and appends its outbox records, filtered on the document's revision
+(``rev``) so that two concurrent officers cannot both apply a change computed from the same state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from contracts.envelope import CloudEvent, utcnow
+from contracts.events import ApplicationReceived
+from services.routing import casework
+from services.routing.casework import CaseworkError
+from services.routing.directory import Directory, DirectoryError, apply_change, load_raw, parse
+from services.routing.rules import decide
+from servicekit import outbox
+
+
+class VersionConflict(Exception):
+    pass
+
+
+class DirectoryStore:
+    def __init__(self, db: AsyncDatabase, file_path: Path) -> None:
+        self.versions = db["directory_versions"]
+        self.file_path = file_path
+        self._cache: dict[int, Directory] = {}
+
+    async def setup(self) -> None:
+        """Version 1 from the file; a changed file later becomes a new version of its own."""
+        raw = load_raw(self.file_path)
+        parse(raw, "1")  # refuse to start on an invalid file
+        digest = hashlib.sha256(self.file_path.read_bytes()).hexdigest()
+        latest_file = await self.versions.find_one({"source": "file"}, sort=[("_id", DESCENDING)])
+        if latest_file is not None and latest_file.get("file_sha256") == digest:
+            return
+        latest = await self.versions.find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)])
+        seq = 1 if latest is None else latest["_id"] + 1
+        doc = {
+            "_id": seq, "version": str(seq), "raw": raw, "source": "file", "file_sha256": digest,
+            "changed_by": {"principal": "file", "actor": str(self.file_path.name)}, "changed_at": utcnow(),
+            "change": {"op": "load_file", "summary": f"从文件 {self.file_path.name} 载入"},
+        }
+        try:
+            await self.versions.insert_one(doc)
+        except DuplicateKeyError:
+            pass  # another instance loaded it at the same moment
+
+    def _parse(self, doc: dict[str, Any]) -> Directory:
+        directory = self._cache.get(doc["_id"])
+        if directory is None:
+            directory = parse(doc["raw"], doc["version"])
+            self._cache[doc["_id"]] = directory
+        return directory
+
+    async def current(self) -> Directory:
+        doc = await self.versions.find_one({}, sort=[("_id", DESCENDING)])
+        if doc is None:
+            raise RuntimeError("directory not loaded (setup has not run)")
+        return self._parse(doc)
+
+    async def version(self, version: str) -> dict[str, Any] | None:
+        if not version.isdigit():
+            return None
+        return await self.versions.find_one({"_id": int(version)})
+
+    async def history(self) -> list[dict[str, Any]]:
+        docs = await self.versions.find({}, {"raw": 0}, sort=[("_id", ASCENDING)]).to_list()
+        return [{"version": d["version"], "source": d["source"], "changed_by": d["changed_by"],
+                 "changed_at": d["changed_at"], "change": d["change"]} for d in docs]
+
+    async def change(self, op: str, agency_code: str, payload: dict[str, Any], principal: str, actor: str,
+                     note: str, base_version: str | None = None) -> Directory:
+        """Apply one change to the latest version and store the result as the next version."""
+        latest = await self.versions.find_one({}, sort=[("_id", DESCENDING)])
+        if latest is None:
+            raise RuntimeError("directory not loaded (setup has not run)")
+        if base_version is not None and base_version != latest["version"]:
+            raise VersionConflict(f"目录已更新为第 {latest['version']} 版，请基于最新版本修改")
+        raw, summary = apply_change(latest["raw"], op, agency_code, payload)
+        seq = latest["_id"] + 1
+        directory = parse(raw, str(seq))  # DirectoryError: invalid result, nothing stored
+        doc = {
+            "_id": seq, "version": str(seq), "raw": raw, "source": "api", "parent": latest["version"],
+            "changed_by": {"principal": principal, "actor": actor}, "changed_at": utcnow(),
+            "change": {"op": op, "agency_code": agency_code, "code": payload.get("code"), "summary": summary,
+                       "note": note},
+        }
+        try:
+            await self.versions.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise VersionConflict("目录正被同时修改，请重试") from exc
+        self._cache[seq] = directory
+        return directory
+
+
+class RoutingStore:
+    def __init__(self, db: AsyncDatabase, source: str) -> None:
+        self.routings = db["routings"]
+        self.source = source
+
+    async def setup(self) -> None:
+        await outbox.ensure_indexes(self.routings)
+        await self.routings.create_index([("triage_open", ASCENDING), ("routed_at", ASCENDING)])
+
+    async def get(self, case_id: str) -> dict[str, Any] | None:
+        return await self.routings.find_one({"_id": case_id}, {"outbox": 0})
+
+    async def route(self, event: CloudEvent[Any], directory: Directory, time: datetime | None = None) -> dict | None:
+        """Route a received application once; None if it was routed before (a redelivery)."""
+        app_: ApplicationReceived = event.data
+        if await self.routings.find_one({"_id": app_.case_id}, {"_id": 1}):
+            return None  # already routed: its outbox publishes (or published) the tasks
+        decision = decide(directory, app_.description, app_.target_departments)
+        now = time or utcnow()
+        doc: dict[str, Any] = {
+            "_id": app_.case_id,
+            "tracking_number": app_.tracking_number,
+            "agency_code": app_.agency_code,
+            "received_on": app_.received_on.isoformat(),
+            "description": app_.description,
+            "applicant_ref": app_.applicant_ref,
+            "applicant_type": app_.applicant_type.value,
+            "channel": app_.channel.value,
+            "delivery_form": app_.delivery_form.value,
+            "delivery_method": app_.delivery_method.value,
+            "directory_version": directory.version,
+            "tasks": [casework.task_dict(app_.case_id, p) for p in decision.picks],
+            "decision": {
+                "triage": decision.triage,
+                "reasons": list(decision.reasons),
+                "suggestions": [{"dept_code": p.dept_code, "dept_name": p.dept_name, "rule": p.rule,
+                                 "confidence": p.confidence} for p in decision.suggestions],
+            },
+            "triage_open": decision.triage,
+            "routed_at": now,
+            "rev": 0,
+            "change_seq": 0,
+            "changes": [],
+            "referrals": [],
+        }
+        records = casework.routing_records(doc, directory.agency_name, self.source, event.id, time=now)
+        doc.update(outbox.new_doc_fields(records))
+        try:
+            await self.routings.insert_one(doc)
+        except DuplicateKeyError:
+            return None
+        return doc
+
+    async def open_triage(self) -> list[dict[str, Any]]:
+        docs = await self.routings.find({"triage_open": True}, {"outbox": 0},
+                                        sort=[("routed_at", ASCENDING)]).to_list()
+        return docs
+
+    async def _load(self, case_id: str) -> dict[str, Any]:
+        doc = await self.routings.find_one({"_id": case_id}, {"outbox": 0})
+        if doc is None:
+            raise CaseworkError(404, "该案件尚未分办")
+        return doc
+
+    async def _commit(self, doc: dict[str, Any], set_fields: dict[str, Any], push: dict[str, Any],
+                      records: list[dict[str, Any]]) -> None:
+        update = outbox.merge_updates(
+            {"$set": set_fields, "$push": push, "$inc": {"rev": 1}},
+            outbox.append_update(records),
+        )
+        done = await self.routings.update_one({"_id": doc["_id"], "rev": doc.get("rev", 0)}, update)
+        if done.matched_count == 0:
+            raise CaseworkError(409, "案件正被同时修改，请刷新后重试")
+
+    async def change_departments(self, case_id: str, directory: Directory, *, add: list[str] = (),
+                                 remove: list[str] = (), task_ids: list[str] = (), reason: str, actor: str,
+                                 time: datetime | None = None) -> dict[str, Any]:
+        """Add / remove / reassign departments or withdraw tasks; one atomic update with its events."""
+        doc = await self._load(case_id)
+        plan = casework.plan_change(doc, directory, list(add), list(remove), reason, actor, list(task_ids))
+        if not plan.changed:
+            return {"changed": False, "change_seq": doc.get("change_seq", 0), "tasks": casework.open_tasks(doc["tasks"])}
+        seq = doc.get("change_seq", 0) + 1
+        now = time or utcnow()
+        records = casework.change_records(doc, plan, seq, directory, reason, actor, self.source, time=now)
+        change = {"seq": seq, "operation": plan.operation, "added": [t["task_id"] for t in plan.added],
+                  "withdrawn": [t["task_id"] for t in plan.withdrawn], "reason": reason, "changed_by": actor,
+                  "changed_at": now, "directory_version": directory.version,
+                  "triage_resolved": plan.triage_resolved}
+        set_fields: dict[str, Any] = {"tasks": plan.tasks, "change_seq": seq}
+        if plan.triage_resolved:
+            set_fields["triage_open"] = False
+        await self._commit(doc, set_fields, {"changes": change}, records)
+        return {"changed": True, "change_seq": seq, "operation": plan.operation,
+                "added": plan.added, "withdrawn": plan.withdrawn, "tasks": casework.open_tasks(plan.tasks),
+                "triage_resolved": plan.triage_resolved}
+
+    async def refer(self, case_id: str, directory: Directory, *, target_agency_code: str | None,
+                    target_agency_name: str | None, target_contact: dict[str, str] | None, reason: str,
+                    actor: str, whole_case: bool = True, part: str | None = None,
+                    time: datetime | None = None) -> dict[str, Any]:
+        """Record that the case (or a part) is another agency's; hand it over if that one is on the bus."""
+        doc = await self._load(case_id)
+        plan = casework.plan_referral(doc, directory, target_agency_code, target_agency_name, target_contact,
+                                      reason, actor, whole_case, part)
+        existing = next((r for r in doc.get("referrals", []) if r["referral_id"] == plan.referral_id), None)
+        if existing is not None:
+            return {"created": False, **existing}
+        if doc.get("referred_whole"):
+            raise CaseworkError(409, "该案件已整体转至其他机关")
+        now = time or utcnow()
+        records = casework.referral_records(doc, plan, directory, reason, actor, self.source, time=now)
+        referral = {"referral_id": plan.referral_id, "target_agency_code": plan.target_code,
+                    "target_agency_name": plan.target_name, "target_contact": plan.contact.model_dump(),
+                    "handed_over": plan.handed_over, "whole_case": plan.whole_case, "part": plan.part,
+                    "reason": reason, "recorded_by": actor, "recorded_at": now,
+                    "withdrawn": [t["task_id"] for t in plan.withdrawn],
+                    "message": casework.referral_message(doc, plan)}
+        set_fields: dict[str, Any] = {"tasks": plan.tasks}
+        if whole_case:
+            set_fields.update(referred_whole=True, triage_open=False)
+        await self._commit(doc, set_fields, {"referrals": referral}, records)
+        return {"created": True, **referral}
+
+
+__all__ = ["DirectoryError", "DirectoryStore", "RoutingStore", "VersionConflict"]
