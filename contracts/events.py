@@ -74,6 +74,7 @@ class CaseRouted(EventData):
     agency_code: str
     agency_name: str
     received_on: date
+    channel: Channel | None = Field(default=None, description="Acceptance channel (decides the Art. 31 rule)")
     directory_version: str
     tasks: list[RoutedTask] = Field(min_length=1)
 

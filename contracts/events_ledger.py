@@ -11,7 +11,7 @@ from datetime import datetime
 from pydantic import Field
 
 from contracts.envelope import EventData
-from contracts.topics import PREFIX, TopicSpec
+from contracts import topics
 
 
 class CheckpointSigned(EventData):
@@ -30,13 +30,6 @@ class CheckpointSigned(EventData):
 
 # The checkpoints topic. Keyed by the origin (not a case id); the audit service does not record
 # its own checkpoints as ledger leaves (a checkpoint commits to the ledger, it is not part of it).
-LEDGER_CHECKPOINTS = TopicSpec(
-    name=f"{PREFIX}.ledger.checkpoints",
-    event_types=(CheckpointSigned.event_name,),
-    description="Signed checkpoints of the audit ledger (tree size, root hash, time, Ed25519 signature).",
-    key="log origin",
-    partitions=1,
-    has_dlt=False,
-)
+LEDGER_CHECKPOINTS = topics.LEDGER_CHECKPOINTS  # the catalogue (contracts.topics) owns the topic
 
 EVENTS: tuple[type[EventData], ...] = (CheckpointSigned,)

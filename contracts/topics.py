@@ -40,8 +40,37 @@ APPLICATIONS_RECEIVED = TopicSpec(
 )
 CASES_ROUTED = TopicSpec(
     name=f"{PREFIX}.cases.routed",
-    event_types=("case.routed",),
-    description="The routing decision of a case: every department task created for it.",
+    event_types=("case.routed", "case.rerouted", "referral.recorded"),
+    description="The routing of a case: the department tasks created for it, later changes of the set "
+    "(added, removed, reassigned, withdrawn) and referrals to another agency (Art. 36(5)).",
+)
+CASES_REFERRED = TopicSpec(
+    name=f"{PREFIX}.cases.referred",
+    event_types=("case.referred",),
+    description="Cases handed to another agency's intake (Art. 36(5)); personal data only by reference.",
+)
+CASES_PROCEDURE = TopicSpec(
+    name=f"{PREFIX}.cases.procedure",
+    event_types=(
+        "correction.requested", "correction.received", "application.abandoned", "extension.approved",
+        "consultation.started", "consultation.ended", "deadline.changed", "deadline.warning.issued",
+        "case.overdue", "triage.recorded",
+    ),
+    description="The legal clock and procedure of each case (reply service): corrections, extensions, "
+    "consultations, deadline changes, warnings, overdue cases, triage answers.",
+)
+APPLICATIONS_SCREENED = TopicSpec(
+    name=f"{PREFIX}.applications.screened",
+    event_types=("repeat.flagged", "fee.notice.issued"),
+    description="Intake's screening of an application: repeat flags (Arts. 35, 36(6)) and fee notices (Art. 42).",
+)
+LEDGER_CHECKPOINTS = TopicSpec(
+    name=f"{PREFIX}.ledger.checkpoints",
+    event_types=("ledger.checkpoint.signed",),
+    description="Signed checkpoints of the audit ledger (tree size, root hash, time, Ed25519 signature).",
+    key="log origin",
+    partitions=1,
+    has_dlt=False,
 )
 ANSWERS_SUBMITTED = TopicSpec(
     name=f"{PREFIX}.answers.submitted",
@@ -79,6 +108,10 @@ STATIC_TOPICS: tuple[TopicSpec, ...] = (
     REPLIES_ISSUED,
     NOTICES_DELIVERED,
     PRIVATE_CONTACTS,
+    CASES_REFERRED,
+    CASES_PROCEDURE,
+    APPLICATIONS_SCREENED,
+    LEDGER_CHECKPOINTS,
 )
 
 DEPARTMENT_INBOX_TEMPLATE = PREFIX + ".dept.{dept_code}.tasks"
@@ -91,7 +124,7 @@ def department_inbox(dept_code: str) -> TopicSpec:
         raise ValueError(f"invalid department code {dept_code!r}")
     return TopicSpec(
         name=DEPARTMENT_INBOX_TEMPLATE.format(dept_code=dept_code),
-        event_types=("task.assigned",),
+        event_types=("task.assigned", "task.withdrawn"),
         description=f"Inbox of department {dept_code}: the tasks assigned to it.",
     )
 

@@ -20,7 +20,36 @@ class IntakeStore:
 
     async def setup(self) -> None:
         await self.applications.create_index("tracking_number", unique=True)
+        await self.applications.create_index([("applicant_ref", 1), ("agency_code", 1)])
         await outbox.ensure_indexes(self.applications)
+
+    async def earlier_applications(self, applicant_ref: str, agency_code: str, limit: int = 500) -> list[dict[str, Any]]:
+        """The applicant's earlier applications to the agency (newest first), for repeat detection."""
+        cursor = self.applications.find(
+            {"applicant_ref": applicant_ref, "agency_code": agency_code},
+            {"_id": 1, "application": 1, "received_on": 1, "tracking_number": 1},
+            sort=[("received_on", -1)],
+            limit=limit,
+        )
+        return await cursor.to_list()
+
+    async def next_in_month(self, applicant_ref: str, agency_code: str, month: str) -> int:
+        """The rank of a new application among the applicant's applications to the agency in the
+        month (国办函〔2020〕109号 counts per applicant per calendar month). Atomic."""
+        doc = await self.counters.find_one_and_update(
+            {"_id": f"monthly:{applicant_ref}:{agency_code}:{month}"},
+            {"$inc": {"n": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(doc["n"])
+
+    async def confirm_fee_notice(self, case_id: str, update: dict[str, Any]) -> bool:
+        """Mark the drafted fee notice confirmed (once), with the update's outbox records."""
+        result = await self.applications.update_one(
+            {"_id": case_id, "screening.fee_notice.confirmed": False}, update
+        )
+        return result.modified_count == 1
 
     async def next_sequence(self, agency: str, on: date) -> int:
         doc = await self.counters.find_one_and_update(

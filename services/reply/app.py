@@ -8,10 +8,12 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 
-from contracts import topics
+from contracts import events_procedure, topics
 from contracts.envelope import CloudEvent
 from contracts.events import Answer, AnswerRecorded, AnswerSubmitted, CaseRouted, ReplyIssued, registry_of
 from services.reply.cases import AnswerRefused, CaseStore, TaskNotYetKnown
+from services.reply.clock.http import add_routes as add_clock_routes
+from services.reply.clock.service import CalendarSource, ClockService
 from services.reply.schemas import AnswerIn
 from services.reply.settings import ReplySettings
 from servicekit.consumer import Unprocessable, subscribe
@@ -26,6 +28,23 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     relay = rt.outbox(store.cases)
     rt.publishes(topics.ANSWERS_RECORDED.name, AnswerRecorded)
     rt.publishes(topics.REPLIES_ISSUED.name, ReplyIssued)
+    # The case clock: deadlines, corrections, extensions, consultations, warnings (Arts. 30-33).
+    clock_topic = topics.CASES_PROCEDURE.name
+    clock = ClockService(store.cases, settings.source, CalendarSource(settings.calendar_dir).get, clock_topic)
+    store.clock = clock
+    for model in events_procedure.EVENTS:
+        if model.event_name in topics.CASES_PROCEDURE.event_types:
+            rt.publishes(clock_topic, model)
+
+    @rt.loop
+    async def clock_loop() -> None:
+        while True:
+            try:
+                if await clock.sweep():
+                    relay.wake()
+            except Exception as exc:  # noqa: BLE001 - store down: try again next round
+                rt.log.warning("clock_sweep_failed", error=repr(exc))
+            await asyncio.sleep(settings.clock_seconds)
 
     @rt.loop
     async def sweep_loop() -> None:
@@ -55,7 +74,8 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
               max_attempts=rt.common.max_handler_attempts,
               patience_seconds=rt.common.handler_patience_seconds, title="record-answer")
 
-    app = rt.app("Gongkai reply", "部门答复、汇总答复")
+    app = rt.app("Gongkai reply", "部门答复、汇总答复、答复期限")
+    add_clock_routes(app, clock, relay.wake)
 
     @app.get("/departments/{dept_code}/tasks", tags=["tasks"])
     async def open_tasks(dept_code: str) -> dict:

@@ -48,14 +48,19 @@ class CaseStore:
     def __init__(self, db: AsyncDatabase, source: str) -> None:
         self.cases = db["cases"]
         self.source = source
+        # The case clock (services.reply.clock.service.ClockService), set by the app: it adds the
+        # procedural history, the first deadline and its event to a new case.
+        self.clock: Any = None
 
     async def setup(self) -> None:
         await self.cases.create_index("tasks.task_id")
         await self.cases.create_index("tasks.dept_code")
         await self.cases.create_index("reply_issued")
+        await self.cases.create_index("clock.due_on")
         await outbox.ensure_indexes(self.cases)
 
     async def open_case(self, routed: CaseRouted) -> bool:
+        clock_fields, records = self.clock.opening(routed.case_id, routed.received_on, routed.channel) if self.clock else ({}, [])
         doc = {
             "_id": routed.case_id,
             "tracking_number": routed.tracking_number,
@@ -67,7 +72,8 @@ class CaseStore:
             "answers": [],
             "answered_count": 0,
             "reply_issued": False,
-            **outbox.new_doc_fields([]),
+            **clock_fields,
+            **outbox.new_doc_fields(records),
         }
         try:
             await self.cases.insert_one(doc)

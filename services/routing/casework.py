@@ -33,11 +33,7 @@ from services.routing.directory import Agency, Directory
 from services.routing.rules import Pick
 from servicekit import outbox
 
-REFERRALS_TOPIC = topics.TopicSpec(
-    name=f"{topics.PREFIX}.cases.referred",
-    event_types=("case.referred",),
-    description="Cases handed to another agency's intake (Art. 36(5)); personal data only by reference.",
-)
+REFERRALS_TOPIC = topics.CASES_REFERRED
 
 
 class CaseworkError(Exception):
@@ -100,7 +96,7 @@ def routing_records(doc: dict[str, Any], agency_name: str, source: str, causatio
     routed = new_event(
         CaseRouted(case_id=doc["_id"], tracking_number=doc["tracking_number"], agency_code=doc["agency_code"],
                    agency_name=agency_name, received_on=date.fromisoformat(doc["received_on"]),
-                   directory_version=doc["directory_version"], tasks=[routed_task(t) for t in doc["tasks"]]),
+                   channel=doc.get("channel"), directory_version=doc["directory_version"], tasks=[routed_task(t) for t in doc["tasks"]]),
         source=source, subject=doc["_id"], event_id=deterministic_id("case.routed", doc["_id"]),
         causation_id=causation_id, time=time,
     )

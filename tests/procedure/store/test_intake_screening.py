@@ -1,0 +1,89 @@
+"""Intake's screening on the real local store, through its HTTP API: repeat flags and the monthly
+rank that drafts a fee notice (国办函〔2020〕109号), confirmed once by an officer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from services.intake.app import build
+from services.intake.settings import IntakeSettings
+
+pytestmark = pytest.mark.asyncio
+
+
+def application(description: str, id_number: str = "11010519491231002X") -> dict:
+    return {
+        "applicant": {"name": "张三", "id_number": id_number},
+        "contact": {"email": "zhangsan@example.com"},
+        "description": description,
+    }
+
+
+@pytest_asyncio.fixture
+async def intake(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
+    monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
+    name = "t_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
+    app = build(IntakeSettings(db_name=name))
+    rt = app.state.runtime
+    await rt.client.drop_database(name)
+    for fn in rt._setup:  # the indexes (the lifespan, which would also start Kafka, is not run)
+        await fn()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
+    try:
+        yield client, rt
+    finally:
+        await client.aclose()
+        await rt.client.drop_database(name)
+        await rt.client.close()
+
+
+async def test_repeat_is_flagged_with_the_earlier_case(intake):
+    http, _ = intake
+    first = (await http.post("/applications", json=application("申请公开2023年度XX区城市更新项目的立项批复文件"))).json()
+    other = await http.post("/applications", json=application("申请公开XX路拓宽工程的规划许可证"))
+    assert other.status_code == 201
+    again = (await http.post("/applications", json=application("请公开XX区2023年度城市更新项目立项批复文件。"))).json()
+    s = (await http.get(f"/applications/{again['case_id']}/screening")).json()
+    assert [(r["case_id"], r["tracking_number"]) for r in s["repeats"]] == [(first["case_id"], first["tracking_number"])]
+    assert 0.78 <= s["repeats"][0]["similarity"] < 1
+    # Another applicant with the same text: no flag; the first application itself: no flag.
+    stranger = (await http.post("/applications", json=application("申请公开2023年度XX区城市更新项目的立项批复文件", "110105194912310011"))).json()
+    assert (await http.get(f"/applications/{stranger['case_id']}/screening")).json()["repeats"] == []
+    assert (await http.get(f"/applications/{first['case_id']}/screening")).json()["repeats"] == []
+
+
+async def test_the_11th_application_of_the_month_drafts_a_fee_notice_confirmed_once(intake):
+    http, rt = intake
+    ids = []
+    for i in range(11):
+        r = await http.post("/applications", json=application(f"申请公开第{i + 1}号文件"))
+        assert r.status_code == 201
+        ids.append(r.json()["case_id"])
+    tenth = (await http.get(f"/applications/{ids[9]}/screening")).json()
+    assert tenth["rank_in_month"] == 10 and tenth["fee_notice"] is None
+    eleventh = (await http.get(f"/applications/{ids[10]}/screening")).json()
+    assert eleventh["rank_in_month"] == 11
+    assert eleventh["fee_notice"]["amount_yuan"] == 100 and eleventh["fee_notice"]["confirmed"] is False
+    assert "第11件" in eleventh["fee_notice"]["text_zh"]
+    assert (await http.post(f"/applications/{ids[9]}/fee-notice", headers={"X-User": "officer-1"})).status_code == 409
+    assert (await http.post(f"/applications/{ids[10]}/fee-notice")).status_code == 403
+    r = await http.post(f"/applications/{ids[10]}/fee-notice", headers={"X-User": "officer-1"})
+    assert r.status_code == 201 and r.json()["amount_yuan"] == 100
+    assert (await http.post(f"/applications/{ids[10]}/fee-notice", headers={"X-User": "officer-1"})).status_code == 409
+    doc = await rt.db["applications"].find_one({"_id": ids[10]})
+    assert doc["screening"]["fee_notice"]["confirmed"] is True and doc["screening"]["fee_notice"]["confirmed_by"] == "officer-1"
+    # The officer may charge per page instead, for a free-by-count application: 101 pages → ¥720.
+    r = await http.post(f"/applications/{ids[0]}/fee-notice", headers={"X-User": "officer-1"}, json={"pages": 101})
+    assert r.status_code == 201 and r.json()["amount_yuan"] == 720
+
+
+async def test_the_public_receipt_is_unchanged(intake):
+    http, _ = intake
+    r = await http.post("/applications", json=application("申请公开某文件"))
+    assert r.status_code == 201
+    assert set(r.json()) == {"case_id", "tracking_number", "query_code", "received_on", "receipt_rule", "message"}
