@@ -64,6 +64,11 @@ APPLICATIONS_SCREENED = TopicSpec(
     event_types=("repeat.flagged", "fee.notice.issued"),
     description="Intake's screening of an application: repeat flags (Arts. 35, 36(6)) and fee notices (Art. 42).",
 )
+CASES_REMEDIES = TopicSpec(
+    name=f"{PREFIX}.cases.remedies",
+    event_types=("remedy.recorded",),
+    description="Administrative review and litigation about a case, and their outcomes (annual report).",
+)
 LEDGER_CHECKPOINTS = TopicSpec(
     name=f"{PREFIX}.ledger.checkpoints",
     event_types=("ledger.checkpoint.signed",),
@@ -79,13 +84,14 @@ ANSWERS_SUBMITTED = TopicSpec(
 )
 ANSWERS_RECORDED = TopicSpec(
     name=f"{PREFIX}.answers.recorded",
-    event_types=("answer.recorded",),
-    description="Answers accepted by the reply service, whichever way they came (HTTP or topic).",
+    event_types=("answer.recorded", "answer.refused", "contradiction.flagged", "case.closed"),
+    description="Answers accepted (or refused, with the reason) by the reply service, whichever way they "
+    "came (HTTP or topic); contradictions flagged to the OGI office; cases closed with answers missing.",
 )
 REPLIES_ISSUED = TopicSpec(
     name=f"{PREFIX}.replies.issued",
-    event_types=("reply.issued",),
-    description="The one consolidated reply of a case.",
+    event_types=("reply.issued", "reply.amended"),
+    description="The one consolidated reply of a case, and its amendments (answers that came after it).",
 )
 NOTICES_DELIVERED = TopicSpec(
     name=f"{PREFIX}.notices.delivered",
@@ -111,6 +117,7 @@ STATIC_TOPICS: tuple[TopicSpec, ...] = (
     CASES_REFERRED,
     CASES_PROCEDURE,
     APPLICATIONS_SCREENED,
+    CASES_REMEDIES,
     LEDGER_CHECKPOINTS,
 )
 

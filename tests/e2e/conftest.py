@@ -4,6 +4,7 @@ server and webhook receiver run by the tests themselves."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +14,11 @@ import pytest
 from deploy.local.sinks import MailSink, WebhookSink
 from deploy.local.stack import SERVICES, Stack, StackConfig
 
-TEST_PORTS = {"kafka_port": 29092, "kafka_controller_port": 29093, "store_port": 27217,
-              "http_base": 28100, "smtp_port": 2625, "webhook_port": 28109}
+# GONGKAI_E2E_PORT_SHIFT moves every port (e.g. 1000), so that two suites can run side by side.
+_SHIFT = int(os.environ.get("GONGKAI_E2E_PORT_SHIFT", "0"))
+TEST_PORTS = {name: port + _SHIFT for name, port in {
+    "kafka_port": 29092, "kafka_controller_port": 29093, "store_port": 27217,
+    "http_base": 28100, "smtp_port": 2625, "webhook_port": 28109}.items()}
 
 # Short timings so that retries and sweeps happen within a test's patience.
 FAST = {
