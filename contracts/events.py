@@ -95,15 +95,50 @@ class TaskAssigned(EventData):
     received_on: date
 
 
+class WithheldItem(_Part):
+    """A part of the requested information not provided (Art. 37), with its own reason."""
+
+    description: str = Field(min_length=1, description="Which part is withheld (Chinese)")
+    reason_code: str = Field(description="An outcome code of contracts.decisions that gives nothing")
+    explanation: str = Field(min_length=1, description="The concrete reason (Chinese)")
+    item_key: str | None = Field(default=None, description="The item withheld, if the department names it")
+
+
+class ResponsibleAgencyRef(_Part):
+    """The agency responsible for information that is not this agency's (Art. 36(5))."""
+
+    name: str = Field(min_length=1)
+    address: str = Field(min_length=1)
+    phone: str = Field(min_length=1)
+
+
+class ConfidentialityReview(_Part):
+    """The confidentiality review (保密审查) sign-off of an answer: who reviewed it and when."""
+
+    reviewer: str = Field(min_length=1)
+    reviewed_at: datetime
+
+
 class Answer(_Part):
     reply_type: ReplyType
-    reason: str | None = Field(default=None, description="Reason code or text (e.g. exemption)")
+    reason: str | None = Field(default=None, description="Reason in words (e.g. the exemption)")
     text: str = Field(min_length=1, description="The department's answer, in Chinese")
     material_refs: list[str] = Field(default_factory=list)
+    outcome_code: str | None = Field(
+        default=None,
+        description="Outcome code of contracts.decisions; may be left out only when the reply type has "
+        "exactly one outcome (disclosed, already_public, partially_disclosed, not_this_agency)",
+    )
+    withheld: list[WithheldItem] = Field(default_factory=list, description="Partial disclosure: each part withheld")
+    item_keys: list[str] = Field(
+        default_factory=list, description="Explicit keys of the items the answer is about (contradiction check)"
+    )
+    responsible_agency: ResponsibleAgencyRef | None = Field(default=None, description="Not this agency's only")
 
 
 class AnswerSubmitted(EventData):
-    """A department's answer to its task, published by an integrator's system."""
+    """A department's answer to its task, published by an integrator's system. The department is
+    identified by ``dept_code``; Kafka ACLs authenticate who may write to the topic."""
 
     event_name = "answer.submitted"
 
@@ -111,10 +146,14 @@ class AnswerSubmitted(EventData):
     task_id: str
     dept_code: str
     answer: Answer
+    review: ConfidentialityReview | None = Field(
+        default=None, description="The 保密审查 sign-off; without it the answer is a draft, never released"
+    )
 
 
 class AnswerRecorded(EventData):
-    """The reply service accepted an answer (from HTTP or from the answers topic)."""
+    """The reply service accepted an answer (from HTTP or from the answers topic). Recorded again
+    (another event id) when a draft gets its confidentiality sign-off."""
 
     event_name = "answer.recorded"
 
@@ -123,6 +162,63 @@ class AnswerRecorded(EventData):
     dept_code: str
     via: str = Field(description="'http' or 'topic'")
     answer: Answer
+    review: ConfidentialityReview | None = None
+    draft: bool = Field(default=False, description="True while the sign-off is missing (cannot be released)")
+    late: bool = Field(default=False, description="Recorded after the reply was released: it amends it")
+
+
+class AnswerRefused(EventData):
+    """An answer the reply service refused (someone else's task, a withdrawn task, a conflict)."""
+
+    event_name = "answer.refused"
+
+    case_id: str
+    task_id: str
+    dept_code: str = Field(description="The department that answered")
+    via: str
+    code: str = Field(description="not_your_task | task_withdrawn | conflicting_answer | invalid_answer")
+    status: int = Field(description="The HTTP status the refusal answers with (403, 409, 422)")
+    message: str = Field(description="The reason, Chinese")
+
+
+class ContradictionEntry(_Part):
+    task_id: str
+    dept_code: str
+    dept_name: str
+    stance: str = Field(description="'given', or the outcome code withholding the item")
+
+
+class ContradictionFlagged(EventData):
+    """Two departments decided differently about the same item: the release is held until the OGI
+    office resolves it."""
+
+    event_name = "contradiction.flagged"
+
+    case_id: str
+    tracking_number: str
+    contradiction_id: str
+    item_key: str = Field(description="The item: a material reference or an explicit item key")
+    entries: list[ContradictionEntry] = Field(min_length=2)
+    message: str = Field(description="Chinese, for the OGI office")
+
+
+class MissingAnswer(_Part):
+    task_id: str
+    dept_code: str
+    dept_name: str
+
+
+class CaseClosed(EventData):
+    """The OGI office closed the case with answers missing; the reply follows from what is there."""
+
+    event_name = "case.closed"
+
+    case_id: str
+    tracking_number: str
+    closed_by: str
+    reason: str
+    missing: list[MissingAnswer] = Field(default_factory=list)
+    statement: str = Field(description="The missing answers stated, Chinese (printed in the reply)")
 
 
 class ReplyPart(_Part):
@@ -130,9 +226,14 @@ class ReplyPart(_Part):
     dept_code: str
     dept_name: str
     answer: Answer
+    outcome_code: str | None = Field(default=None, description="Outcome code of this part (contracts.decisions)")
+    review: ConfidentialityReview | None = None
 
 
 class ReplyIssued(EventData):
+    """The one reply of a case. ``cc`` lists the departments it is copied (抄送) to: each department's
+    system reads it from the replies topic and keeps the parts whose ``dept_code`` is its own."""
+
     event_name = "reply.issued"
 
     case_id: str
@@ -141,6 +242,28 @@ class ReplyIssued(EventData):
     decision: ReplyType
     parts: list[ReplyPart] = Field(min_length=1)
     document_text: str = Field(description="The consolidated reply (答复书), Chinese")
+    outcome: str | None = Field(default=None, description="Overall outcome code (contracts.decisions)")
+    document_id: str | None = Field(default=None, description="GET /cases/{case_id}/reply.pdf|.html")
+    cc: list[str] = Field(default_factory=list, description="Department codes the reply is copied to (抄送)")
+    missing: list[MissingAnswer] = Field(default_factory=list, description="Closed with these answers missing")
+
+
+class ReplyAmended(EventData):
+    """An answer that came after the reply was released: an amendment with its own document."""
+
+    event_name = "reply.amended"
+
+    case_id: str
+    tracking_number: str
+    agency_code: str
+    amendment_seq: int = Field(ge=1)
+    reply_event_id: str = Field(description="The reply.issued event amended")
+    parts: list[ReplyPart] = Field(min_length=1, description="The answers that came late")
+    decision: ReplyType = Field(description="The combined decision of the reply with the amendment")
+    outcome: str
+    document_id: str
+    document_text: str
+    cc: list[str] = Field(default_factory=list)
 
 
 class NoticeDelivered(EventData):
@@ -163,6 +286,10 @@ CORE_EVENTS: tuple[type[EventData], ...] = (
     AnswerRecorded,
     ReplyIssued,
     NoticeDelivered,
+    AnswerRefused,
+    ContradictionFlagged,
+    CaseClosed,
+    ReplyAmended,
 )
 
 def _all_events() -> tuple[type[EventData], ...]:

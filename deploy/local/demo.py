@@ -18,12 +18,20 @@ from aiokafka import AIOKafkaConsumer
 
 from contracts import topics
 from deploy.local.stack import Stack
+from services.reply.auth import dev_token
 
 DEMO_ANSWERS = {
     "zrzy": ("disclosed", None, "现公开该村2025年征地补偿标准批复文件。"),
     "czt": ("already_public", None, "该预算已在本厅门户网站“财政预决算”栏目主动公开。"),
     "sthjt": ("partially_disclosed", "第十五条：涉及第三方商业秘密的监测点位信息不予公开", "公开该河段2025年水质月报，删除涉及企业商业秘密的内容。"),
 }
+# Partial disclosure names each part withheld with its reason code (Art. 37).
+DEMO_WITHHELD = {
+    "sthjt": [{"description": "涉及企业的监测点位信息", "reason_code": "withheld.third_party",
+               "explanation": "涉及第三方商业秘密，公开会对第三方合法权益造成损害"}],
+}
+# Local development department tokens (services/reply/auth.py; REPLY_DEV_TOKEN_SECRET's default).
+DEV_TOKEN_SECRET = "gongkai-local-dev"
 
 
 def step(msg: str) -> None:
@@ -92,7 +100,10 @@ async def main() -> int:
         for _ in range(100):
             r = await http.post(cfg.url("reply") + f"/tasks/{task['task_id']}/answer",
                                 json={"dept_code": dept, "reply_type": reply_type, "reason": reason, "text": text,
-                                      "material_refs": [f"{dept}-2025-001.pdf"]})
+                                      "material_refs": [f"{dept}-2025-001.pdf"],
+                                      "withheld": DEMO_WITHHELD.get(dept, []),
+                                      "review": {"reviewer": f"{task['dept_name']}保密审查员"}},
+                                headers={"Authorization": f"Bearer {dev_token(DEV_TOKEN_SECRET, dept)}"})
             if r.status_code != 404:
                 break
             await asyncio.sleep(0.2)

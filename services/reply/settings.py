@@ -15,3 +15,14 @@ class ReplySettings(BaseSettings):
     sweep_seconds: float = 10.0
     clock_seconds: float = 60.0  # how often open cases' deadlines, warnings and overdue are checked
     calendar_dir: Path = DEFAULT_DIR  # operator calendar files (<YEAR>.json)
+    # Department authentication (see services/reply/auth.py): JSON {"<dept code>": "<token>"} or
+    # the path of a file holding it. When empty, the local development tokens derived from
+    # ``dev_token_secret`` are accepted (never in production: set the tokens, or set the secret empty).
+    department_tokens: str = ""
+    dev_token_secret: str = "gongkai-local-dev"
+    # What the reply documents print about the issuing agency (placeholders of the sample directory).
+    agency_office: str = "云南省人民政府办公厅政府信息公开办公室"
+    agency_address: str = "云南省昆明市五华区五华山（省政府信息公开申请受理中心）"
+    agency_phone: str = "0871-60000101"
+    review_body: str = "云南省人民政府"  # 行政复议机关
+    render_documents: bool = True  # HTML and PDF of every reply (False: plain text only)

@@ -13,6 +13,15 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from deploy.local.stack import Stack
+from services.reply.auth import dev_token
+
+DEV_TOKEN_SECRET = "gongkai-local-dev"  # the reply service's default (REPLY_DEV_TOKEN_SECRET)
+REVIEW = {"reviewer": "保密审查员（测试）"}  # the confidentiality review sign-off of every test answer
+
+
+def dept_headers(dept: str) -> dict[str, str]:
+    """The department's bearer token (local development derivation, see services/reply/auth.py)."""
+    return {"Authorization": f"Bearer {dev_token(DEV_TOKEN_SECRET, dept)}"}
 
 T = TypeVar("T")
 
@@ -72,17 +81,21 @@ class Client:
 
     async def wait_task_open(self, case_id: str, dept: str, timeout: float = 60) -> dict[str, Any]:
         async def probe() -> dict | None:
-            resp = await self.http.get(self.url("reply", f"/departments/{dept}/tasks"))
+            resp = await self.http.get(self.url("reply", f"/departments/{dept}/tasks"), headers=dept_headers(dept))
             if resp.status_code != 200:
                 return None
             return next((t for t in resp.json()["tasks"] if t["case_id"] == case_id), None)
         return await eventually(probe, timeout, what=f"open task of {dept} for {case_id}")
 
     async def answer(self, task_id: str, dept: str, reply_type: str = "disclosed", text: str = "现予公开，详见附件。",
-                     reason: str | None = None) -> httpx.Response:
+                     reason: str | None = None, *, as_dept: str | None = None,
+                     **extra: Any) -> httpx.Response:
+        """Answer as ``as_dept`` (default: ``dept``) with its token, signed off (保密审查) unless
+        ``review=None`` is given; ``extra`` adds fields (outcome_code, withheld, responsible_agency …)."""
         body = {"dept_code": dept, "reply_type": reply_type, "text": text, "reason": reason,
-                "material_refs": [f"{dept}-material-1.pdf"]}
-        return await self.http.post(self.url("reply", f"/tasks/{task_id}/answer"), json=body)
+                "material_refs": [f"{dept}-material-1.pdf"], "review": REVIEW, **extra}
+        return await self.http.post(self.url("reply", f"/tasks/{task_id}/answer"), json=body,
+                                    headers=dept_headers(as_dept or dept))
 
     async def reply(self, case_id: str, timeout: float = 60) -> dict[str, Any]:
         async def probe() -> dict | None:

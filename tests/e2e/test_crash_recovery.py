@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
 from contracts import topics
 from contracts.envelope import deterministic_id, encode, kafka_headers, new_event
-from contracts.events import Answer, AnswerSubmitted
+from contracts.events import Answer, AnswerSubmitted, ConfidentialityReview
 from tests.e2e.helpers import Client, application, eventually, events_of, mails_for, produce, tag
 
 pytestmark = pytest.mark.e2e
 
 DEPTS = ["zjt", "slt", "nynct"]
+REVIEWED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CASES = 4
 
 
@@ -40,7 +42,8 @@ async def _publish_answer(bootstrap: str, case_id: str, dept: str) -> None:
     task_id = deterministic_id("task", case_id, dept)
     event = new_event(
         AnswerSubmitted(case_id=case_id, task_id=task_id, dept_code=dept,
-                        answer=Answer(reply_type="disclosed", text=f"{dept} 对本案的答复")),
+                        answer=Answer(reply_type="disclosed", text=f"{dept} 对本案的答复"),
+                        review=ConfidentialityReview(reviewer="保密审查员（测试）", reviewed_at=REVIEWED_AT)),
         source=f"/integrator/{dept}", subject=case_id, event_id=deterministic_id("integrator-answer", task_id))
     headers = [(k, v.encode()) for k, v in kafka_headers(event).items()]
     await produce(bootstrap, topics.ANSWERS_SUBMITTED.name, encode(event), key=case_id.encode(), headers=headers)

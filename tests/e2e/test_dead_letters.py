@@ -4,6 +4,7 @@ goes on with the next application."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -71,12 +72,14 @@ async def test_answer_to_someone_elses_task_is_dead_lettered(stack) -> None:
     case_id = accepted["case_id"]
     task = await client.wait_task_open(case_id, "jtyst")
     from contracts.envelope import encode, kafka_headers, new_event
-    from contracts.events import Answer, AnswerSubmitted
+    from contracts.events import Answer, AnswerSubmitted, ConfidentialityReview
+
+    review = ConfidentialityReview(reviewer="保密审查员（测试）", reviewed_at=datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
 
     def submitted(dept: str):  # noqa: ANN202
         event = new_event(
             AnswerSubmitted(case_id=case_id, task_id=task["task_id"], dept_code=dept,
-                            answer=Answer(reply_type="disclosed", text=f"{dept} 的答复")),
+                            answer=Answer(reply_type="disclosed", text=f"{dept} 的答复"), review=review),
             source="/integrator/test", subject=case_id, event_id=deterministic_id("test-answer", case_id, dept))
         return encode(event), [(k, v.encode()) for k, v in kafka_headers(event).items()]
 

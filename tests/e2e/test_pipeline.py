@@ -28,10 +28,12 @@ async def test_three_departments_one_reply(stack, mail, hooks) -> None:
         inbox_events[dept] = await events_of(stack.cfg.kafka_bootstrap, topics.department_inbox(dept).name, case_id)
         assert len(inbox_events[dept]) == 1, f"{dept} inbox must hold exactly one task for the case"
 
-    answers = {"zrzy": ("disclosed", None), "czt": ("already_public", None), "sthjt": ("not_disclosed", "第十五条 商业秘密")}
-    for dept, (reply_type, reason) in answers.items():
+    answers = {"zrzy": ("disclosed", None, None), "czt": ("already_public", None, None),
+               "sthjt": ("not_disclosed", "第十五条 商业秘密", "withheld.third_party")}
+    for dept, (reply_type, reason, outcome_code) in answers.items():
         task = await client.wait_task_open(case_id, dept)
-        resp = await client.answer(task["task_id"], dept, reply_type, text=f"{DEPARTMENTS[dept]}的答复内容", reason=reason)
+        resp = await client.answer(task["task_id"], dept, reply_type, text=f"{DEPARTMENTS[dept]}的答复内容", reason=reason,
+                                   outcome_code=outcome_code)
         assert resp.status_code == 201, resp.text
 
     reply = await client.reply(case_id)

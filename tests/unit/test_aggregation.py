@@ -141,3 +141,124 @@ def test_order_parts_breaks_ties_by_task_id():
     b = part("t-a", "zrzy", "云南省自然资源厅", R.NOT_EXIST, "乙")
     assert [p.task_id for p in order_parts([a, b])] == ["t-a", "t-b"]
     assert [p.task_id for p in order_parts([b, a])] == ["t-a", "t-b"]
+
+
+# --- outcome codes, withheld parts, contradictions, readiness (issue #5) ---------------------------
+
+from contracts.decisions import OUTCOMES  # noqa: E402
+from contracts.events import ResponsibleAgencyRef, WithheldItem  # noqa: E402
+from services.reply.aggregation import (  # noqa: E402
+    AnswerInvalid,
+    check_answer,
+    contradictions,
+    overall_outcome,
+    readiness,
+)
+
+ELSEWHERE = ResponsibleAgencyRef(name="昆明市人民政府", address="昆明市呈贡区", phone="0871-1")
+PRIVACY = WithheldItem(description="被征收户名单", reason_code="withheld.third_party", explanation="个人隐私", item_key="名单")
+
+
+def test_outcome_code_is_needed_exactly_when_a_reply_type_has_several():
+    for rt in ReplyType:
+        codes = [o.code for o in OUTCOMES if o.reply_type is rt]
+        kw = {"responsible_agency": ELSEWHERE} if rt is R.NOT_THIS_AGENCY else {}
+        if rt is R.PARTIALLY_DISCLOSED:
+            kw = {"withheld": [PRIVACY], "material_refs": ["a.pdf"]}
+        answer = Answer(reply_type=rt, text="答复", **kw)
+        if len(codes) == 1:
+            assert check_answer(answer) == codes[0]
+        else:
+            with pytest.raises(AnswerInvalid, match="outcome_code"):
+                check_answer(answer)
+        for code in codes:
+            assert check_answer(Answer(reply_type=rt, text="答复", outcome_code=code, **kw)) == code
+
+
+def test_outcome_code_of_another_reply_type_is_refused():
+    with pytest.raises(AnswerInvalid, match="不符"):
+        check_answer(Answer(reply_type=R.DISCLOSED, text="x", outcome_code="withheld.state_secret"))
+
+
+def test_partial_disclosure_names_each_withheld_part_with_a_withholding_reason():
+    with pytest.raises(AnswerInvalid, match="第三十七条"):
+        check_answer(Answer(reply_type=R.PARTIALLY_DISCLOSED, text="x", material_refs=["a"]))
+    giving = WithheldItem(description="x", reason_code="disclosed", explanation="x")
+    with pytest.raises(AnswerInvalid, match="理由代码"):
+        check_answer(Answer(reply_type=R.PARTIALLY_DISCLOSED, text="x", material_refs=["a"], withheld=[giving]))
+    with pytest.raises(AnswerInvalid, match="只有部分公开"):
+        check_answer(Answer(reply_type=R.DISCLOSED, text="x", withheld=[PRIVACY]))
+
+
+def test_not_this_agency_names_the_responsible_agency():
+    with pytest.raises(AnswerInvalid, match="第三十六条第五项"):
+        check_answer(Answer(reply_type=R.NOT_THIS_AGENCY, text="x"))
+    with pytest.raises(AnswerInvalid):
+        check_answer(Answer(reply_type=R.DISCLOSED, text="x", responsible_agency=ELSEWHERE))
+
+
+def rp(task: str, dept: str, answer: Answer) -> ReplyPart:
+    return ReplyPart(task_id=task, dept_code=dept, dept_name=dept, answer=answer)
+
+
+def test_overall_outcome():
+    give = rp("t1", "a", Answer(reply_type=R.DISCLOSED, text="x"))
+    secret = rp("t2", "b", Answer(reply_type=R.NOT_DISCLOSED, outcome_code="withheld.deliberative", text="x"))
+    none = rp("t3", "c", Answer(reply_type=R.NOT_EXIST, outcome_code="unavailable.needs_compiling", text="x"))
+    assert overall_outcome(R.PARTIALLY_DISCLOSED, [give, secret]) == "partial"
+    assert overall_outcome(R.DISCLOSED, [give]) == "disclosed"
+    assert overall_outcome(combined_decision([R.NOT_DISCLOSED, R.NOT_EXIST]), [none, secret]) == "withheld.deliberative"
+    assert overall_outcome(R.NOT_EXIST, [none]) == "unavailable.needs_compiling"
+
+
+def test_same_material_given_by_one_and_withheld_by_another_is_a_contradiction():
+    a = rp("t1", "zrzy", Answer(reply_type=R.DISCLOSED, text="x", material_refs=["批复.pdf", "公告.pdf"]))
+    b = rp("t2", "czt", Answer(reply_type=R.NOT_DISCLOSED, outcome_code="withheld.deliberative", text="x",
+                               material_refs=["批复.pdf"]))
+    [c] = contradictions([b, a])
+    assert c.item_key == "批复.pdf"
+    assert {(e.dept_code, e.stance) for e in c.entries} == {("zrzy", "given"), ("czt", "withheld:withheld.deliberative")}
+    assert "批复.pdf" in c.message() and "不予提供" in c.message()
+    assert c.signature == contradictions([a, b])[0].signature  # order-free
+
+
+def test_explicit_item_keys_and_withheld_items_count_as_the_same_item():
+    a = rp("t1", "zrzy", Answer(reply_type=R.DISCLOSED, text="x", item_keys=["名单"]))
+    b = rp("t2", "czt", Answer(reply_type=R.PARTIALLY_DISCLOSED, text="x", material_refs=["b.pdf"], withheld=[PRIVACY]))
+    assert [c.item_key for c in contradictions([a, b])] == ["名单"]
+
+
+def test_agreeing_or_unrelated_answers_are_no_contradiction():
+    a = rp("t1", "zrzy", Answer(reply_type=R.DISCLOSED, text="x", material_refs=["a.pdf"]))
+    b = rp("t2", "czt", Answer(reply_type=R.ALREADY_PUBLIC, text="x", material_refs=["a.pdf"]))
+    c = rp("t3", "sthjt", Answer(reply_type=R.NOT_DISCLOSED, outcome_code="withheld.deliberative", text="x",
+                                 material_refs=["c.pdf"]))
+    assert contradictions([a, b, c]) == []
+    # Two withholding reasons for one item are a contradiction too (the applicant is told one reason).
+    d = rp("t4", "fgw", Answer(reply_type=R.NOT_DISCLOSED, outcome_code="withheld.state_secret", text="x",
+                               material_refs=["c.pdf"]))
+    assert [x.item_key for x in contradictions([c, d])] == ["c.pdf"]
+
+
+def test_readiness():
+    tasks = ["t1", "t2"]
+    assert readiness(tasks, ["t1", "t2"], ["t1", "t2"], [], False).ready
+    r = readiness(tasks, ["t1"], ["t1", "t2"], [], False)
+    assert not r.ready and r.unsigned == ("t2",)
+    r = readiness(tasks, ["t1"], ["t1"], [], False)
+    assert not r.ready and r.unanswered == ("t2",)
+    assert readiness(tasks, ["t1"], ["t1"], [], True).ready  # closed by the OGI office
+    assert not readiness(tasks, ["t1", "t2"], ["t1", "t2"], ["sig"], False).ready  # held by a contradiction
+    assert not readiness(tasks, [], [], [], True).ready  # nothing to reply with
+    assert readiness([], [], [], [], False, extra_parts=1).ready  # a whole-case referral
+
+
+def test_document_lists_withheld_parts_and_the_responsible_agency():
+    parts = [
+        rp("t1", "zrzy", Answer(reply_type=R.PARTIALLY_DISCLOSED, text="部分公开。", material_refs=["a.pdf"],
+                                withheld=[PRIVACY])),
+        rp("t2", "jtyst", Answer(reply_type=R.NOT_THIS_AGENCY, text="请向负责机关申请。", responsible_agency=ELSEWHERE)),
+    ]
+    doc = document(parts, R.PARTIALLY_DISCLOSED)
+    assert "被征收户名单" in doc and "涉及商业秘密、个人隐私等" in doc and "个人隐私" in doc
+    assert "昆明市人民政府" in doc and "0871-1" in doc

@@ -28,13 +28,22 @@ from contracts.events import (
     REGISTRY,
     Answer,
     AnswerRecorded,
+    AnswerRefused,
     AnswerSubmitted,
     ApplicationReceived,
+    CaseClosed,
     CaseRouted,
+    ConfidentialityReview,
     ContactRegistered,
+    ContradictionEntry,
+    ContradictionFlagged,
+    MissingAnswer,
     NoticeDelivered,
+    ReplyAmended,
     ReplyIssued,
     ReplyPart,
+    ResponsibleAgencyRef,
+    WithheldItem,
     RoutedTask,
     TaskAssigned,
     registry_of,
@@ -43,6 +52,17 @@ from contracts.events import (
 AT = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
 ON = date(2026, 11, 23)
 ANSWER = Answer(reply_type="disclosed", text="见附件。", material_refs=["a.pdf"])
+PARTIAL = Answer(
+    reply_type="partially_disclosed", text="部分公开。", material_refs=["b.pdf"], item_keys=["补偿标准"],
+    withheld=[WithheldItem(description="被征收人名单", reason_code="withheld.third_party", explanation="个人隐私",
+                           item_key="名单")],
+)
+ELSEWHERE = Answer(
+    reply_type="not_this_agency", text="请向昆明市人民政府申请。",
+    responsible_agency=ResponsibleAgencyRef(name="昆明市人民政府", address="昆明市", phone="0871-1"),
+)
+REVIEW = ConfidentialityReview(reviewer="李审查", reviewed_at=AT)
+MISSING = MissingAnswer(task_id="t2", dept_code="czt", dept_name="财政厅")
 
 SAMPLES: dict[type[EventData], EventData] = {
     ApplicationReceived: ApplicationReceived(
@@ -63,12 +83,32 @@ SAMPLES: dict[type[EventData], EventData] = {
         case_id="c1", task_id="t1", tracking_number="YN-20261123-00001", agency_code="yn-gov-office",
         dept_code="zrzy", dept_name="自然资源厅", description="征地补偿", rule="keyword:征地", received_on=ON,
     ),
-    AnswerSubmitted: AnswerSubmitted(case_id="c1", task_id="t1", dept_code="zrzy", answer=ANSWER),
-    AnswerRecorded: AnswerRecorded(case_id="c1", task_id="t1", dept_code="zrzy", via="topic", answer=ANSWER),
+    AnswerSubmitted: AnswerSubmitted(case_id="c1", task_id="t1", dept_code="zrzy", answer=PARTIAL, review=REVIEW),
+    AnswerRecorded: AnswerRecorded(case_id="c1", task_id="t1", dept_code="zrzy", via="topic", answer=ELSEWHERE,
+                                   review=REVIEW, late=True),
     ReplyIssued: ReplyIssued(
         case_id="c1", tracking_number="YN-20261123-00001", agency_code="yn-gov-office", decision="disclosed",
-        parts=[ReplyPart(task_id="t1", dept_code="zrzy", dept_name="自然资源厅", answer=ANSWER)],
-        document_text="政府信息公开申请答复书……",
+        parts=[ReplyPart(task_id="t1", dept_code="zrzy", dept_name="自然资源厅", answer=ANSWER,
+                         outcome_code="disclosed", review=REVIEW)],
+        document_text="政府信息公开申请答复书……", outcome="disclosed", document_id="d1", cc=["zrzy"],
+        missing=[MISSING],
+    ),
+    AnswerRefused: AnswerRefused(case_id="c1", task_id="t1", dept_code="czt", via="http", code="not_your_task",
+                                 status=403, message="任务 t1 不属于部门 czt，不能答复"),
+    ContradictionFlagged: ContradictionFlagged(
+        case_id="c1", tracking_number="YN-20261123-00001", contradiction_id="x1", item_key="a.pdf",
+        entries=[ContradictionEntry(task_id="t1", dept_code="zrzy", dept_name="自然资源厅", stance="given"),
+                 ContradictionEntry(task_id="t2", dept_code="czt", dept_name="财政厅",
+                                    stance="withheld:withheld.third_party")],
+        message="各部门对同一事项的答复不一致",
+    ),
+    CaseClosed: CaseClosed(case_id="c1", tracking_number="YN-20261123-00001", closed_by="王主任", reason="逾期未答复",
+                           missing=[MISSING], statement="财政厅尚未答复"),
+    ReplyAmended: ReplyAmended(
+        case_id="c1", tracking_number="YN-20261123-00001", agency_code="yn-gov-office", amendment_seq=1,
+        reply_event_id="e1", parts=[ReplyPart(task_id="t2", dept_code="czt", dept_name="财政厅", answer=PARTIAL,
+                                              outcome_code="partial", review=REVIEW)],
+        decision="partially_disclosed", outcome="partial", document_id="d2", document_text="补充答复书", cc=["czt"],
     ),
     NoticeDelivered: NoticeDelivered(
         case_id="c1", notice_id="n1:email", kind="reply_issued", channel="email", attempts=2, delivered_at=AT

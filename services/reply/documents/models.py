@@ -334,3 +334,4 @@ class DepartmentDecision(_Model):
 class ConsolidatedReply(ReplyContext):
     decision: ReplyType  # the combined decision (see services.reply.aggregation)
     departments: list[DepartmentDecision] = Field(min_length=1)
+    notes: list[Text] = Field(default_factory=list)  # e.g. answers still missing, or what an amendment adds to

@@ -1,0 +1,76 @@
+"""The consolidated reply as a document (HTML and PDF) from the reply's parts (services.reply.documents).
+
+``consolidated_context`` is pure (parts → ``ConsolidatedReply``); ``render`` runs the CPU-bound
+rendering in a worker thread. The applicant and the departments get the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from contracts.events import ReplyPart
+from contracts.vocabulary import ReplyType
+from services.reply.aggregation import part_outcome
+from services.reply.documents import CONSOLIDATED, RenderedDocument, render_document
+from services.reply.documents import models as m
+
+APPLICANT = "申请人"  # the applicant's name is personal data and does not reach this service
+
+
+@dataclass(frozen=True)
+class AgencyInfo:
+    name: str
+    office: str
+    address: str
+    phone: str
+    review_body: str
+
+
+def department_decision(part: ReplyPart) -> m.DepartmentDecision:
+    a = part.answer
+    text = a.text + (f"（理由：{a.reason}）" if a.reason else "")
+    return m.DepartmentDecision(
+        dept_name=part.dept_name,
+        outcome_code=part_outcome(part),
+        text=text,
+        materials=[m.Material(title=ref) for ref in a.material_refs],
+        withheld=[m.WithheldPart(description=w.description, reason_code=w.reason_code, explanation=w.explanation)
+                  for w in a.withheld],
+        responsible_agency=m.ResponsibleAgency(
+            name=a.responsible_agency.name,
+            contact=m.Contact(address=a.responsible_agency.address, phone=a.responsible_agency.phone),
+        ) if a.responsible_agency else None,
+    )
+
+
+def consolidated_context(
+    *,
+    tracking_number: str,
+    agency: AgencyInfo,
+    received_on: date,
+    issued_on: date,
+    request_summary: str,
+    parts: Sequence[ReplyPart],
+    decision: ReplyType,
+    notes: Sequence[str] = (),
+) -> m.ConsolidatedReply:
+    return m.ConsolidatedReply(
+        case_number=tracking_number,
+        agency=m.Agency(name=agency.name, office=agency.office,
+                        contact=m.Contact(address=agency.address, phone=agency.phone)),
+        received_on=received_on,
+        issued_on=max(issued_on, received_on),
+        applicant_name=APPLICANT,
+        request_summary=request_summary,
+        remedies=m.Remedies(review_body=agency.review_body),
+        decision=decision,
+        departments=[department_decision(p) for p in parts],
+        notes=list(notes),
+    )
+
+
+async def render(context: m.ConsolidatedReply) -> RenderedDocument:
+    return await asyncio.to_thread(render_document, CONSOLIDATED, context)

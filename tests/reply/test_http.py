@@ -1,0 +1,112 @@
+"""The reply service's HTTP API on the real store (no broker: the app is driven without its
+lifespan, so nothing is consumed or published; the outbox is inspected instead)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from datetime import date
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from contracts.events import CaseRouted, RoutedTask
+from services.reply.auth import dev_token
+
+SECRET = "test-secret"
+
+
+def hdr(dept: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {dev_token(SECRET, dept)}"}
+
+
+@pytest_asyncio.fixture
+async def api(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterator:
+    name = "h_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
+    monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
+    monkeypatch.setenv("REPLY_DB_NAME", name)
+    monkeypatch.setenv("REPLY_DEV_TOKEN_SECRET", SECRET)
+    from services.reply.app import build
+    from services.reply.settings import ReplySettings
+
+    app = build(ReplySettings())
+    st = app.state.store
+    await st.cases.database.client.drop_database(name)
+    await st.setup()
+    routed = CaseRouted(case_id="c1", tracking_number="YN-1", agency_code="ag", agency_name="云南省人民政府办公厅",
+                        received_on=date(2026, 11, 23), directory_version="v1",
+                        tasks=[RoutedTask(task_id="t-zrzy", dept_code="zrzy", dept_name="云南省自然资源厅", rule="r"),
+                               RoutedTask(task_id="t-czt", dept_code="czt", dept_name="云南省财政厅", rule="r")])
+    await st.open_case(routed)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply")
+    try:
+        yield client, st
+    finally:
+        await client.aclose()
+        await st.cases.database.client.drop_database(name)
+        await app.state.runtime.client.close()
+
+
+BODY = {"dept_code": "zrzy", "reply_type": "disclosed", "text": "现予公开。", "material_refs": ["a.pdf"]}
+
+
+async def test_tokens_guard_the_task_list_and_answers(api):
+    client, _ = api
+    assert (await client.get("/departments/zrzy/tasks")).status_code == 401
+    assert (await client.get("/departments/zrzy/tasks", headers=hdr("czt"))).status_code == 403
+    r = await client.get("/departments/zrzy/tasks", headers=hdr("zrzy"))
+    assert r.status_code == 200 and [t["task_id"] for t in r.json()["tasks"]] == ["t-zrzy"]
+    r = await client.post("/tasks/t-zrzy/answer", json=BODY, headers=hdr("czt"))
+    assert r.status_code == 403  # czt's token does not make it zrzy
+    r = await client.post("/tasks/t-zrzy/answer", json=BODY | {"dept_code": "czt"}, headers=hdr("czt"))
+    assert r.status_code == 403 and "不属于部门 czt" in r.json()["detail"]
+
+
+async def test_draft_then_review_then_reply_documents(api):
+    client, st = api
+    r = await client.post("/tasks/t-zrzy/answer", json=BODY, headers=hdr("zrzy"))
+    assert r.status_code == 201 and r.json()["draft"] is True
+    r = await client.post("/tasks/t-czt/answer", headers=hdr("czt"), json={
+        "dept_code": "czt", "reply_type": "partially_disclosed", "text": "部分公开。", "material_refs": ["预算.pdf"],
+        "withheld": [{"description": "供应商报价", "reason_code": "withheld.third_party", "explanation": "商业秘密"}],
+        "review": {"reviewer": "财政厅审查员"}})
+    assert r.status_code == 201 and r.json()["draft"] is False
+    assert (await client.get("/cases/c1/reply")).json()["issued"] is False  # zrzy is only a draft
+    assert (await client.get("/cases/c1/reply.pdf")).status_code == 404
+    r = await client.post("/tasks/t-zrzy/review", json={"dept_code": "zrzy", "reviewer": "自然资源厅审查员"},
+                          headers=hdr("zrzy"))
+    assert r.status_code == 200 and r.json()["status"] == "signed_off"
+    state = (await client.get("/cases/c1/reply")).json()
+    assert state["issued"] and state["reply"]["outcome"] == "partial" and state["signed_off"] == 2
+    pdf = await client.get("/cases/c1/reply.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content[:5] == b"%PDF-"
+    html = await client.get("/cases/c1/reply.html")
+    assert "供应商报价" in html.text and "云南省自然资源厅" in html.text
+    # The duplicate answer: 200 and nothing new in the outbox.
+    before = (await st.cases.find_one({"_id": "c1"}))["outbox_len"]
+    r = await client.post("/tasks/t-zrzy/answer", json=BODY, headers=hdr("zrzy"))
+    assert r.status_code == 200 and r.json()["status"] == "already_recorded"
+    assert (await st.cases.find_one({"_id": "c1"}))["outbox_len"] == before
+
+
+async def test_invalid_answer_is_422_in_chinese(api):
+    client, st = api
+    r = await client.post("/tasks/t-zrzy/answer", headers=hdr("zrzy"),
+                          json=BODY | {"reply_type": "not_disclosed", "review": {"reviewer": "x"}})
+    assert r.status_code == 422 and "outcome_code" in r.json()["detail"]
+    doc = await st.cases.find_one({"_id": "c1"})
+    assert [json.loads(x["value"])["type"] for x in doc["outbox"]][-1] == "cn.gongkai.answer.refused.v1"
+
+
+async def test_close_needs_an_officer(api):
+    client, _ = api
+    assert (await client.post("/cases/c1/close", json={"reason": "超期"})).status_code == 401
+    r = await client.post("/cases/c1/close", json={"reason": "超期"}, headers={"X-User": "ogi"})
+    assert r.status_code == 409  # nothing signed off yet
+    await client.post("/tasks/t-zrzy/answer", json=BODY | {"review": {"reviewer": "x"}}, headers=hdr("zrzy"))
+    r = await client.post("/cases/c1/close", json={"reason": "超期"}, headers={"X-User": "ogi"})
+    assert r.status_code == 200 and [m["dept_code"] for m in r.json()["missing"]] == ["czt"]
+    state = (await client.get("/cases/c1/reply")).json()
+    assert state["issued"] and state["reply"]["missing"][0]["dept_code"] == "czt"
