@@ -78,6 +78,12 @@ GIVING_TYPES = frozenset({ReplyType.ALREADY_PUBLIC, ReplyType.DISCLOSED, ReplyTy
 class NoticeKind(StrEnum):
     RECEIVED = "received"  # 申请已登记
     REPLY_ISSUED = "reply_issued"  # 答复已作出
+    CORRECTION_REQUESTED = "correction_requested"  # 补正告知
+    EXTENSION_APPROVED = "extension_approved"  # 延期答复告知
+    APPLICATION_ABANDONED = "application_abandoned"  # 视为放弃
+    FEE_NOTICE_ISSUED = "fee_notice_issued"  # 收费通知
+    REFERRAL_RECORDED = "referral_recorded"  # 非本机关负责公开告知
+    REPLY_AMENDED = "reply_amended"  # 答复补充、更正
 
 
 class NoticeChannel(StrEnum):

@@ -1,4 +1,6 @@
 """Intake service: accepts applications at every channel, stores them, then publishes them.
+It also accepts, once each, the applications other agencies on the bus refer to this one
+(Art. 36(5); see ``referrals``).
 
 The application is written, with the events it produces, in one document before anything goes to
 Kafka; the outbox relay publishes them when the broker is reachable. So an application accepted
@@ -16,15 +18,17 @@ from fastapi import Body, FastAPI, Header, HTTPException
 from fastapi.responses import JSONResponse
 
 from contracts import events_procedure, topics
-from contracts.envelope import deterministic_id, new_event
-from contracts.events import ApplicationReceived, ContactRegistered
-from services.intake import fees, repeats
+from contracts.envelope import CloudEvent, deterministic_id, new_event
+from contracts.events import ApplicationReceived, ContactRegistered, registry_of
+from contracts.events_routing import CaseReferred
+from services.intake import fees, referrals, repeats
 from services.intake.identity import applicant_ref, query_code, tracking_number
 from services.intake.receipt import ReceiptDateError, receipt_date
 from services.intake.schemas import ApplicationAccepted, ApplicationIn
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore
 from servicekit import outbox
+from servicekit.consumer import subscribe
 from servicekit.runtime import ServiceRuntime
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -44,6 +48,24 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
     rt.publishes(screening_topic, events_procedure.RepeatFlagged)
     rt.publishes(screening_topic, events_procedure.FeeNoticeIssued)
     agency_default = rt.common.agency_code
+
+    async def on_referred(event: CloudEvent) -> None:
+        """A referral from another agency (Art. 36(5)): accept it once if it is for this agency."""
+        now = datetime.now(UTC)
+        result = await referrals.accept(store, event.data, event_id=event.id, agency_code=agency_default,
+                                        tracking_prefix=settings.tracking_prefix, source=settings.source, now=now,
+                                        today=now.astimezone(CHINA).date())
+        if result is None:
+            return  # for another agency
+        relay.wake()
+        rt.log.info("referral_accepted", case_id=result[0]["_id"], tracking_number=result[0]["tracking_number"],
+                    referral_id=event.data.referral_id, created=result[1])
+
+    # One consumer group per agency: every agency's intake reads every referral and keeps its own.
+    subscribe(rt.broker, group_id=f"intake-{agency_default}", topics=(topics.CASES_REFERRED.name,),
+              registry=registry_of(CaseReferred), handle=on_referred,
+              max_attempts=rt.common.max_handler_attempts,
+              patience_seconds=rt.common.handler_patience_seconds, title="accept-referral")
 
     app = rt.app("Gongkai intake", "受理政府信息公开申请（网上、当面、信函、传真）")
 
@@ -191,6 +213,15 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
             "received_on": doc["received_on"],
             "published": not doc.get("outbox_pending", False),
         }
+
+    @app.get("/referrals/{referral_id}", tags=["officers"])
+    async def referral_of(referral_id: str) -> dict:
+        """The application(s) this agency created for a referral from another agency."""
+        docs = await store.by_referral(referral_id)
+        return {"referral_id": referral_id, "applications": [
+            {"case_id": d["_id"], "tracking_number": d["tracking_number"], "received_on": d["received_on"],
+             "receipt_rule": d["receipt_rule"], "contact": d["contact"], **d["referral"],
+             "published": not d.get("outbox_pending", False)} for d in docs]}
 
     @app.get("/applications/{case_id}/screening", tags=["officers"])
     async def screening_of(case_id: str) -> dict:

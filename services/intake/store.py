@@ -21,6 +21,7 @@ class IntakeStore:
     async def setup(self) -> None:
         await self.applications.create_index("tracking_number", unique=True)
         await self.applications.create_index([("applicant_ref", 1), ("agency_code", 1)])
+        await self.applications.create_index("referral.referral_id")
         await outbox.ensure_indexes(self.applications)
 
     async def earlier_applications(self, applicant_ref: str, agency_code: str, limit: int = 500) -> list[dict[str, Any]]:
@@ -59,6 +60,11 @@ class IntakeStore:
             return_document=ReturnDocument.AFTER,
         )
         return int(doc["n"])
+
+    async def by_referral(self, referral_id: str) -> list[dict[str, Any]]:
+        """The applications created for a referral from another agency (one, once accepted)."""
+        cursor = self.applications.find({"referral.referral_id": referral_id}, {"outbox": 0})
+        return await cursor.to_list()
 
     async def get(self, case_id: str) -> dict[str, Any] | None:
         return await self.applications.find_one({"_id": case_id})

@@ -1,23 +1,33 @@
-"""Notify service: tells applicants that their application was received and that the reply was
-issued, by e-mail (SMTP) and webhook; records each delivery; retries; never sends a notice twice."""
+"""Notify service: tells applicants of every step of their case, by e-mail (SMTP) and webhook —
+received, correction requested (Art. 30), extension (Art. 33), abandoned, fee notice (Art. 42),
+referral (Art. 36(5)), reply issued and amended — and tells officers (the OGI office and each
+department whose task is open) of deadline warnings and overdue cases, by e-mail. Records each
+delivery; retries; never sends a notice twice (notice ids derive from the event ids).
+
+Each consumed topic is subscribed with a registry of every event type the catalogue lists for it,
+so that the types notify does not act on (deadline.changed, triage, case.routed, repeat.flagged …)
+are acknowledged and skipped instead of being dead-lettered.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
 
 from contracts import topics
-from contracts.envelope import CloudEvent, deterministic_id
-from contracts.events import ApplicationReceived, ContactRegistered, NoticeDelivered, ReplyIssued, registry_of
-from contracts.vocabulary import NoticeKind
-from services.notify import messages
+from contracts.envelope import CloudEvent, EventData
+from contracts.events import ApplicationReceived, ContactRegistered, NoticeDelivered, registry_of
+from services.notify.handlers import NoticeHandlers, topic_registry
 from services.notify.notices import Dispatcher, NoticeStore
 from services.notify.senders import SmtpSender, WebhookSender
 from services.notify.settings import NotifySettings
 from servicekit.consumer import subscribe
 from servicekit.runtime import ServiceRuntime
+
+Handler = Callable[[CloudEvent[Any]], Awaitable[None]]
 
 
 def build(settings: NotifySettings | None = None) -> FastAPI:
@@ -59,29 +69,20 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
         await store.save_contact(event.data)
         wake.set()
 
-    async def on_received(event: CloudEvent[Any]) -> None:
-        data: ApplicationReceived = event.data
-        await store.create(notice_id=deterministic_id("notice", event.id), case_id=data.case_id,
-                           tracking_number=data.tracking_number, kind=NoticeKind.RECEIVED,
-                           message=messages.received(data), cause_event_id=event.id)
-        wake.set()
-
-    async def on_reply(event: CloudEvent[Any]) -> None:
-        data: ReplyIssued = event.data
-        await store.create(notice_id=deterministic_id("notice", event.id), case_id=data.case_id,
-                           tracking_number=data.tracking_number, kind=NoticeKind.REPLY_ISSUED,
-                           message=messages.reply_issued(data), cause_event_id=event.id)
-        wake.set()
+    h = NoticeHandlers(store, settings, wake.set)
 
     common = {"group_id": "notify", "max_attempts": rt.common.max_handler_attempts,
               "patience_seconds": rt.common.handler_patience_seconds}
-    subscribe_all = (
-        (topics.PRIVATE_CONTACTS.name, ContactRegistered, on_contact, "save-contact"),
-        (topics.APPLICATIONS_RECEIVED.name, ApplicationReceived, on_received, "notice-received"),
-        (topics.REPLIES_ISSUED.name, ReplyIssued, on_reply, "notice-reply"),
+    subscriptions: tuple[tuple[str, dict[str, type[EventData]], Handler, str], ...] = (
+        (topics.PRIVATE_CONTACTS.name, registry_of(ContactRegistered), h.on_contact, "save-contact"),
+        (topics.APPLICATIONS_RECEIVED.name, registry_of(ApplicationReceived), h.on_received, "notice-received"),
+        (topics.REPLIES_ISSUED.name, topic_registry(topics.REPLIES_ISSUED), h.on_reply, "notice-reply"),
+        (topics.CASES_PROCEDURE.name, topic_registry(topics.CASES_PROCEDURE), h.on_procedure, "notice-procedure"),
+        (topics.APPLICATIONS_SCREENED.name, topic_registry(topics.APPLICATIONS_SCREENED), h.on_screened, "notice-fee"),
+        (topics.CASES_ROUTED.name, topic_registry(topics.CASES_ROUTED), h.on_routed, "notice-referral"),
     )
-    for topic, model, handler, title in subscribe_all:
-        subscribe(rt.broker, topics=(topic,), registry=registry_of(model), handle=handler, title=title, **common)
+    for topic, registry, handler, title in subscriptions:
+        subscribe(rt.broker, topics=(topic,), registry=registry, handle=handler, title=title, **common)
 
     app = rt.app("Gongkai notify", "通知申请人：电子邮件、回调")
 
@@ -89,7 +90,8 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
     async def notices(case_id: str) -> dict:
         docs = await store.list_for_case(case_id)
         return {"case_id": case_id, "notices": [
-            {"notice_id": d["_id"], "kind": d["kind"], "status": d["status"], "subject": d["subject"],
+            {"notice_id": d["_id"], "kind": d["kind"], "audience": d.get("audience", "applicant"),
+             "recipient": d.get("recipient"), "status": d["status"], "subject": d["subject"],
              "deliveries": {ch: {k: v for k, v in dl.items() if k != "to"} for ch, dl in d["deliveries"].items()}}
             for d in docs]}
 

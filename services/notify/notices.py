@@ -1,10 +1,15 @@
-"""Notices to applicants and their deliveries, one per channel, each delivered at most once.
+"""Notices to applicants (and officers) and their deliveries, one per channel, each delivered at most once.
 
 A notice is created once per fact (its id derives from the event id), so a redelivered event
 changes nothing. The dispatcher sends what is due, records the delivery together with its
 ``notice.delivered`` event (one atomic write, outbox in the same document), and retries failures
 with exponential backoff. A delivery marked ``sending`` when the process died is retried: that is
 the one at-least-once window, covered by the stable Message-ID / Idempotency-Key.
+
+Applicant notices wait for the applicant's contact (``awaiting_contact``) and go by e-mail and
+webhook. Officer notices (deadline warnings, overdue cases) are one notice per event and recipient,
+e-mail only, addressed when created; no ``notice.delivered`` event is published for them (that
+topic records what the applicant was told).
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from pymongo.errors import DuplicateKeyError
 from contracts import topics
 from contracts.envelope import deterministic_id, new_event
 from contracts.events import ContactRegistered, NoticeDelivered
-from contracts.vocabulary import NoticeChannel, NoticeKind
+from contracts.vocabulary import NoticeChannel
+from services.notify.kinds import Audience, Kind, contract_kind
 from services.notify.messages import Message, backoff_seconds
 from services.notify.senders import SmtpSender, WebhookSender
 from services.notify.settings import NotifySettings
@@ -41,6 +47,7 @@ class NoticeStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.notices = db["notices"]
         self.contacts = db["contacts"]
+        self.cases = db["cases"]
 
     async def setup(self) -> None:
         await self.notices.create_index([("status", ASCENDING), ("next_at", ASCENDING)])
@@ -54,18 +61,34 @@ class NoticeStore:
             upsert=True,
         )
 
-    async def create(self, *, notice_id: str, case_id: str, tracking_number: str, kind: NoticeKind,
-                     message: Message, cause_event_id: str) -> bool:
+    async def save_case(self, case_id: str, tracking_number: str) -> None:
+        """Remember a case's tracking number: procedure events carry only the case id."""
+        await self.cases.update_one({"_id": case_id}, {"$set": {"tracking_number": tracking_number}}, upsert=True)
+
+    async def tracking_number(self, case_id: str) -> str | None:
+        doc = await self.cases.find_one({"_id": case_id})
+        return doc.get("tracking_number") if doc else None
+
+    async def create(self, *, notice_id: str, case_id: str, tracking_number: str | None, kind: Kind,
+                     message: Message, cause_event_id: str, officer: tuple[str, str] | None = None) -> bool:
+        """Create a notice once (a second create with the same id changes nothing).
+
+        ``officer`` is (recipient key, e-mail) for an officer notice: e-mail only, addressed now."""
+        deliveries: dict[str, Any] = {}
+        if officer is not None:
+            deliveries[NoticeChannel.EMAIL.value] = {"status": "pending", "attempts": 0, "to": officer[1]}
         doc = {
             "_id": notice_id,
             "case_id": case_id,
             "tracking_number": tracking_number,
             "kind": kind.value,
+            "audience": (Audience.OFFICER if officer else Audience.APPLICANT).value,
+            "recipient": officer[0] if officer else None,
             "subject": message.subject,
             "body": message.body,
             "cause_event_id": cause_event_id,
-            "status": AWAITING_CONTACT,
-            "deliveries": {},
+            "status": PENDING if officer else AWAITING_CONTACT,
+            "deliveries": deliveries,
             "next_at": now(),
             "created_at": now(),
             **outbox.new_doc_fields([]),
@@ -150,21 +173,20 @@ class Dispatcher:
                         attempt=attempts, final=failed, error=repr(exc))
             return
         delivered_at = now()
-        event = new_event(
-            NoticeDelivered(case_id=notice["case_id"], notice_id=key, kind=NoticeKind(notice["kind"]),
-                            channel=channel, attempts=attempts, delivered_at=delivered_at),
-            source=self.settings.source,
-            subject=notice["case_id"],
-            event_id=deterministic_id("notice.delivered", key),
-            causation_id=notice["cause_event_id"],
-        )
-        await self.store.notices.update_one(
-            {"_id": notice["_id"]},
-            outbox.merge_updates(
-                {"$set": {f"{field}.status": "delivered", f"{field}.delivered_at": delivered_at}},
-                outbox.append_update([outbox.record(topics.NOTICES_DELIVERED.name, event)]),
-            ),
-        )
+        update: dict[str, Any] = {"$set": {f"{field}.status": "delivered", f"{field}.delivered_at": delivered_at}}
+        kind = contract_kind(notice["kind"])
+        if notice.get("audience", Audience.APPLICANT.value) == Audience.APPLICANT.value and kind is not None:
+            event = new_event(
+                NoticeDelivered(case_id=notice["case_id"], notice_id=key, kind=kind,
+                                channel=channel, attempts=attempts, delivered_at=delivered_at),
+                source=self.settings.source,
+                subject=notice["case_id"],
+                event_id=deterministic_id("notice.delivered", key),
+                causation_id=notice["cause_event_id"],
+            )
+            record = outbox.record(topics.NOTICES_DELIVERED.name, event)
+            update = outbox.merge_updates(update, outbox.append_update([record]))
+        await self.store.notices.update_one({"_id": notice["_id"]}, update)
         self.wake_relay()
         log.info("notice_delivered", case_id=notice["case_id"], channel=channel.value, kind=notice["kind"])
 

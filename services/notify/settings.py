@@ -17,3 +17,11 @@ class NotifySettings(BaseSettings):
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     poll_seconds: float = 1.0
+    # Officers' mailboxes for deadline warnings and overdue cases (issue #4), as JSON:
+    # {"ogi": "ogi@agency.gov.cn", "<dept code>": "..."}. A key not listed gets <key>@<officer_email_domain>.
+    officer_emails: dict[str, str] = {}
+    officer_email_domain: str = "gongkai.local"
+
+    def officer_email(self, key: str) -> str:
+        """The mailbox of the OGI office (``ogi``) or of a department (its code)."""
+        return self.officer_emails.get(key) or f"{key}@{self.officer_email_domain}"

@@ -151,6 +151,10 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
 
     async def on_received(event: CloudEvent[Any]) -> None:
         directory = await directories.current()
+        if event.data.agency_code != directory.agency_code:
+            # Each agency runs its own routing; an application to another agency on the same bus
+            # (e.g. a referral it accepted) is routed there, not here.
+            return
         doc = await store.route(event, directory)
         if doc is None:
             return

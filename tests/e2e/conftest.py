@@ -20,6 +20,10 @@ TEST_PORTS = {name: port + _SHIFT for name, port in {
     "kafka_port": 29092, "kafka_controller_port": 29093, "store_port": 27217,
     "http_base": 28100, "smtp_port": 2625, "webhook_port": 28109}.items()}
 
+# Bearer tokens of the routing service's OGI officers and directory admins (tests/e2e/test_referral.py).
+OFFICER_TOKEN = "e2e-officer-token"
+ADMIN_TOKEN = "e2e-admin-token"
+
 # Short timings so that retries and sweeps happen within a test's patience.
 FAST = {
     "GONGKAI_OUTBOX_POLL_SECONDS": "0.5",
@@ -27,6 +31,8 @@ FAST = {
     "NOTIFY_BACKOFF_BASE_SECONDS": "0.5",
     "NOTIFY_BACKOFF_MAX_SECONDS": "3",
     "NOTIFY_POLL_SECONDS": "0.5",
+    "ROUTING_OFFICER_TOKEN": f"ogi-1:{OFFICER_TOKEN}",
+    "ROUTING_ADMIN_TOKEN": f"admin-1:{ADMIN_TOKEN}",
 }
 
 

@@ -1,0 +1,126 @@
+"""What notify does with each event it consumes: create the notices (once), or skip the event.
+
+One method per consumed topic. Each topic is subscribed with every event type it carries (see
+``topic_registry``), so an event that is not for notify is acknowledged here and skipped — never
+dead-lettered. Notice ids derive from the event ids, so a redelivered event creates nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from contracts import events as contract_events
+from contracts.envelope import CloudEvent, EventData, deterministic_id
+from contracts.events import ALL_EVENTS, ApplicationReceived, ReplyIssued
+from contracts.events_procedure import (
+    ApplicationAbandoned,
+    CaseOverdue,
+    CorrectionRequested,
+    DeadlineWarning,
+    ExtensionApproved,
+    FeeNoticeIssued,
+)
+from contracts.events_routing import ReferralRecorded
+from contracts.topics import TopicSpec
+from services.notify import messages
+from services.notify.kinds import Kind
+from services.notify.notices import NoticeStore
+from services.notify.settings import NotifySettings
+
+# reply.amended: acted on when contracts.events has its model (ReplyAmended).
+ReplyAmended: type[EventData] | None = getattr(contract_events, "ReplyAmended", None)
+
+OGI = "ogi"  # the recipient key of the OGI office in NOTIFY_OFFICER_EMAILS
+
+
+def topic_registry(spec: TopicSpec) -> dict[str, type[EventData]]:
+    """Every event type of a topic that has a model (so none of them is dead-lettered as unknown)."""
+    return {m.ce_type(): m for m in ALL_EVENTS if m.event_name in spec.event_types}
+
+
+def amendment_text(data: EventData) -> str:
+    """The text of an amendment (``document_text`` of ReplyAmended)."""
+    for name in ("document_text", "amendment_text", "text"):
+        value = getattr(data, name, None)
+        if isinstance(value, str) and value.strip():
+            return value
+    return "本机关对原答复予以补充，详见本机关出具的答复书。"
+
+
+def officer_recipients(open_departments: list[str]) -> list[str]:
+    """Issue #4: warnings go to the OGI office and to each department whose task is still open."""
+    return [OGI, *dict.fromkeys(d for d in open_departments if d != OGI)]
+
+
+class NoticeHandlers:
+    def __init__(self, store: NoticeStore, settings: NotifySettings, wake: Callable[[], None]) -> None:
+        self.store, self.settings, self.wake = store, settings, wake
+
+    async def _applicant(self, event: CloudEvent[Any], kind: Kind, message: messages.Message,
+                         tracking_number: str | None) -> None:
+        await self.store.create(notice_id=deterministic_id("notice", event.id), case_id=event.data.case_id,
+                                tracking_number=tracking_number, kind=kind, message=message, cause_event_id=event.id)
+        self.wake()
+
+    async def _officers(self, event: CloudEvent[Any], kind: Kind, message: messages.Message,
+                        open_departments: list[str], tracking_number: str | None) -> None:
+        for key in officer_recipients(open_departments):
+            await self.store.create(
+                notice_id=deterministic_id("notice", event.id, "officer", key), case_id=event.data.case_id,
+                tracking_number=tracking_number, kind=kind, message=message, cause_event_id=event.id,
+                officer=(key, self.settings.officer_email(key)),
+            )
+        self.wake()
+
+    async def on_contact(self, event: CloudEvent[Any]) -> None:
+        await self.store.save_contact(event.data)
+        self.wake()
+
+    async def on_received(self, event: CloudEvent[Any]) -> None:
+        data: ApplicationReceived = event.data
+        await self.store.save_case(data.case_id, data.tracking_number)
+        await self._applicant(event, Kind.RECEIVED, messages.received(data), data.tracking_number)
+
+    async def on_reply(self, event: CloudEvent[Any]) -> None:
+        data = event.data
+        if isinstance(data, ReplyIssued):
+            await self._applicant(event, Kind.REPLY_ISSUED, messages.reply_issued(data), data.tracking_number)
+        elif ReplyAmended is not None and isinstance(data, ReplyAmended):
+            number = getattr(data, "tracking_number", None) or await self.store.tracking_number(data.case_id)
+            await self._applicant(event, Kind.REPLY_AMENDED, messages.reply_amended(number, amendment_text(data)),
+                                  number)
+
+    async def on_procedure(self, event: CloudEvent[Any]) -> None:
+        data = event.data
+        if not isinstance(data, (CorrectionRequested, ExtensionApproved, ApplicationAbandoned, DeadlineWarning,
+                                 CaseOverdue)):
+            return  # deadline.changed, correction.received, consultations, triage: not for the applicant
+        number = await self.store.tracking_number(data.case_id)
+        if isinstance(data, CorrectionRequested):
+            await self._applicant(event, Kind.CORRECTION_REQUESTED, messages.correction_requested(data, number), number)
+        elif isinstance(data, ExtensionApproved):
+            await self._applicant(event, Kind.EXTENSION_APPROVED, messages.extension_approved(data, number), number)
+        elif isinstance(data, ApplicationAbandoned):
+            await self._applicant(event, Kind.APPLICATION_ABANDONED, messages.application_abandoned(data, number),
+                                  number)
+        elif isinstance(data, DeadlineWarning):
+            await self._officers(event, Kind.DEADLINE_WARNING, messages.deadline_warning(data, number),
+                                 data.open_departments, number)
+        else:
+            await self._officers(event, Kind.CASE_OVERDUE, messages.case_overdue(data, number),
+                                 data.open_departments, number)
+
+    async def on_screened(self, event: CloudEvent[Any]) -> None:
+        data = event.data
+        if isinstance(data, FeeNoticeIssued):  # repeat.flagged is for the officers, shown by intake
+            number = await self.store.tracking_number(data.case_id)
+            await self._applicant(event, Kind.FEE_NOTICE_ISSUED, messages.fee_notice_issued(data, number), number)
+
+    async def on_routed(self, event: CloudEvent[Any]) -> None:
+        data = event.data
+        if isinstance(data, ReferralRecorded):
+            await self.store.save_case(data.case_id, data.tracking_number)
+            await self._applicant(event, Kind.REFERRAL_RECORDED, messages.referral_recorded(data),
+                                  data.tracking_number)
+        # case.routed / case.rerouted: nothing to tell the applicant
