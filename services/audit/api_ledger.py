@@ -7,6 +7,7 @@ import base64
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import StreamingResponse
 
 from services.audit import export, keys
 from services.audit.checkpoint_log import CheckpointLog, public_doc
@@ -85,18 +86,26 @@ def ledger_router(ledger: Ledger, cplog: CheckpointLog) -> APIRouter:
                 "proof": _b64(tree.consistency_proof(first, cp2["tree_size"])),
                 "first_checkpoint": public_doc(cp1), "second_checkpoint": public_doc(cp2)}
 
-    @r.get("/ledger/export")
-    async def export_ledger(tree_size: int | None = None) -> dict[str, Any]:
+    @r.get("/ledger/export", response_class=StreamingResponse,
+           responses={200: {"content": {"application/json": {}}}})
+    async def export_ledger(tree_size: int | None = None) -> StreamingResponse:
         """The whole ledger up to a checkpoint (default: a checkpoint of the tree as it is now), in
-        the gongkai-ledger-export/1 format (services/audit/export.py)."""
+        the gongkai-ledger-export/1 format (services/audit/export.py), streamed: entries are read
+        from the store in batches and sent as they come, never held in memory all at once."""
         if tree_size is None:
             cp, _ = await cplog.sign_now()
         else:
             cp = await checkpoint_at(tree_size)
         assert cp is not None
         earlier = [n for n in await cplog.notes() if n != cp["note"]]
-        entries = [export.entry(d) async for d in ledger.iter_entries(limit=cp["tree_size"])]
-        return export.build(cp["origin"], cp["note"], earlier, entries)
+
+        async def entries():  # noqa: ANN202
+            async for d in ledger.iter_entries(limit=cp["tree_size"]):
+                yield export.entry(d)
+
+        return StreamingResponse(export.stream(cp["origin"], cp["note"], earlier, entries()),
+                                 media_type="application/json",
+                                 headers={"Content-Disposition": f'attachment; filename="ledger-{cp["tree_size"]}.json"'})
 
     @r.get("/ledger/verify")
     async def verify() -> dict[str, Any]:

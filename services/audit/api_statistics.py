@@ -1,4 +1,4 @@
-"""HTTP API of the statistics: annual report table (JSON, CSV, XLSX), quarterly statistics,
+"""HTTP API of the statistics: annual report tables 三 and 四 (JSON, CSV, XLSX), quarterly statistics,
 on-time rates, heat map (HTML), repeated requests. Computed from the ledger's events on request."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.audit.ledger import Ledger
 from services.audit.statistics import annual, heatmap, periodic, repeated
 from services.audit.statistics.cases import TYPES, Case, fold
+from services.audit.statistics.remedies import REMEDY_TYPES, Remedy, fold_remedies
 
 
 def statistics_router(ledger: Ledger, default_agency: str) -> APIRouter:
@@ -21,10 +22,16 @@ def statistics_router(ledger: Ledger, default_agency: str) -> APIRouter:
         folded, _ = fold(await ledger.events_of_types(TYPES))
         return list(folded.values())
 
+    async def cases_and_remedies() -> tuple[list[Case], list[Remedy], list[str]]:
+        events = await ledger.events_of_types(TYPES + REMEDY_TYPES)
+        folded, problems = fold(events)
+        return list(folded.values()), list(fold_remedies(events).values()), problems
+
     @r.get("/annual", responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
     async def annual_report(year: int = Query(ge=2008, le=2100), agency: str | None = None,
                             format: Literal["json", "csv", "xlsx"] = "json") -> Any:  # noqa: A002
-        table = annual.annual_table(await cases(), agency or default_agency, year)
+        all_cases, remedies, problems = await cases_and_remedies()
+        table = annual.annual_table(all_cases, agency or default_agency, year, remedies)
         name = f"annual-{table.agency_code}-{year}"
         if format == "csv":
             return Response(("\ufeff" + annual.to_csv(table)).encode("utf-8"), media_type="text/csv; charset=utf-8",
@@ -33,7 +40,8 @@ def statistics_router(ledger: Ledger, default_agency: str) -> APIRouter:
             return Response(annual.to_xlsx(table),
                             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
-        return table.as_dict()
+        # Events the statistics could not place (e.g. a reply of a case with no application).
+        return {**table.as_dict(), "problems": problems}
 
     @r.get("/quarterly")
     async def quarterly(year: int = Query(ge=2008, le=2100), agency: str | None = None) -> dict[str, Any]:

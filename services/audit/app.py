@@ -14,13 +14,16 @@ from pydantic import ValidationError
 from contracts import topics
 from contracts.envelope import decode
 from contracts.events import REGISTRY
-from contracts.events_ledger import LEDGER_CHECKPOINTS, CheckpointSigned
+from contracts.events_ledger import CASES_REMEDIES, LEDGER_CHECKPOINTS, CheckpointSigned, RemedyRecorded
 from services.audit import keys
 from services.audit.api_cases import cases_router
 from services.audit.api_ledger import ledger_router
+from services.audit.api_remedies import remedies_router
+from services.audit.auth import officer
 from services.audit.api_statistics import statistics_router
 from services.audit.checkpoint_log import CheckpointLog, Signer
 from services.audit.ledger import Ledger
+from services.audit.remedies import RemedyStore
 from services.audit.settings import AuditSettings
 from servicekit.consumer import send_to_dlt
 from servicekit.kafka import ensure_topics
@@ -40,6 +43,12 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
     rt.log.info("ledger_signing_key", source=key_origin, origin=signer.origin, key_id=signer.key_id,
                 public_key=keys.public_b64(key.public_key()))
     rt.publishes(LEDGER_CHECKPOINTS.name, CheckpointSigned)
+    # Review and litigation records: an outbox of their own (the ledger is insert-only); the
+    # ledger records the published events like any other.
+    remedies = RemedyStore(rt.db)
+    rt.on_setup(remedies.setup)
+    relay = rt.outbox(remedies.docs)
+    rt.publishes(CASES_REMEDIES.name, RemedyRecorded)
 
     # The ledger needs the exact bytes and the record's position, so this subscriber reads the
     # raw record itself rather than going through servicekit.consumer.subscribe.
@@ -92,6 +101,7 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
     app.include_router(ledger_router(ledger, cplog))
     app.include_router(cases_router(ledger, cplog, settings.query_code_secret))
     app.include_router(statistics_router(ledger, rt.common.agency_code))
+    app.include_router(remedies_router(ledger, remedies, officer(settings.officer_token), relay.wake))
     app.state.runtime = rt
     app.state.ledger = ledger
     app.state.checkpoints = cplog

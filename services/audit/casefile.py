@@ -31,6 +31,7 @@ DOCUMENT_FIELDS: tuple[tuple[str, str, str, str], ...] = (
     ("application.received", "data.description", "application-description", "申请内容描述"),
     ("answer.recorded", "data.answer.text", "answer-{dept}", "承办部门答复意见"),
     ("reply.issued", "data.document_text", "reply", "政府信息公开申请答复书"),
+    ("reply.amended", "data.document_text", "reply-amendment", "补充答复书"),
 )
 
 

@@ -22,7 +22,8 @@ the hash the ledger stored: it lets the verifier name an altered leaf; it is not
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import Any
 
 FORMAT = "gongkai-ledger-export/1"
@@ -37,3 +38,23 @@ def entry(doc: dict[str, Any]) -> dict[str, Any]:
 def build(origin: str, checkpoint_note: str, earlier_notes: Iterable[str], entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"format": FORMAT, "origin": origin, "checkpoint": checkpoint_note,
             "checkpoints": list(earlier_notes), "entries": list(entries)}
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+async def stream(origin: str, checkpoint_note: str, earlier_notes: Iterable[str],
+                 entries: AsyncIterable[dict[str, Any]], chunk: int = 256) -> AsyncIterator[bytes]:
+    """The same document as ``build``, as UTF-8 JSON text in pieces: the head, then the entries a
+    few hundred at a time, so that an export of any size is never held in memory whole."""
+    head = {"format": FORMAT, "origin": origin, "checkpoint": checkpoint_note, "checkpoints": list(earlier_notes)}
+    yield (_dump(head)[:-1] + ',"entries":[').encode("utf-8")
+    first, buf = True, []
+    async for e in entries:
+        buf.append(("" if first else ",") + _dump(e))
+        first = False
+        if len(buf) >= chunk:
+            yield "".join(buf).encode("utf-8")
+            buf = []
+    yield ("".join(buf) + "]}").encode("utf-8")

@@ -146,6 +146,12 @@ class Ledger:
         cursor = self.entries.find({"subject": case_id}, projection).sort("_id", ASCENDING)
         return [doc async for doc in cursor]
 
+    async def application_of(self, case_id: str) -> dict[str, Any] | None:
+        """The case's (first) application.received event, decoded, or None."""
+        doc = await self.entries.find_one({"subject": case_id, "type": "cn.gongkai.application.received.v1"},
+                                          {"value": 1}, sort=[("_id", ASCENDING)])
+        return json.loads(doc["value"]) if doc else None
+
     async def case_of_tracking_number(self, tracking_number: str) -> str | None:
         doc = await self.entries.find_one({"tracking_number": tracking_number}, {"subject": 1},
                                           sort=[("_id", ASCENDING)])

@@ -30,7 +30,11 @@ STEP_LABELS: dict[str, str] = {
     "consultation.started": "已征求第三方或有关机关意见（期间不计入答复期限）",
     "consultation.ended": "征求意见已结束",
     "fee.notice.issued": "已发出信息处理费缴费通知",
+    "reply.amended": "已补充答复（后到的承办部门答复）",
+    "remedy.recorded": "行政复议、行政诉讼情况",
 }
+REMEDY_LABELS = {"review": "行政复议", "litigation": "行政诉讼"}
+REMEDY_RESULTS = {"upheld": "结果维持", "corrected": "结果纠正", "other": "其他结果"}
 DEFAULT_LABEL = "办理进展"
 NOTICE_LABELS = {"received": "已发送登记通知", "reply_issued": "已发送答复通知"}
 CHANNEL_LABELS = {"email": "电子邮件", "webhook": "网络推送"}
@@ -67,6 +71,14 @@ def applicant_step(event: dict[str, Any]) -> dict[str, Any]:
     elif kind == "reply.issued":
         step["detail"] = f"答复结果：{DECISION_LABELS.get(data.get('decision', ''), '')}"
         step["document"] = data.get("document_text")
+    elif kind == "reply.amended":
+        step["detail"] = f"补充后的答复结果：{DECISION_LABELS.get(data.get('decision', ''), '')}"
+        step["document"] = data.get("document_text")
+    elif kind == "remedy.recorded":
+        what = REMEDY_LABELS.get(data.get("kind", ""), "")
+        step["step"] = f"{what}已登记" if data.get("stage") == "filed" else f"{what}已审结"
+        step["detail"] = (f"提起日期 {data.get('filed_on', '')}" if data.get("stage") == "filed"
+                          else f"{REMEDY_RESULTS.get(data.get('result', ''), '')}，审结日期 {data.get('decided_on', '')}")
     elif kind == "correction.requested":
         step["detail"] = f"请于 {data.get('due_on', '')} 前补正"
     elif kind == "extension.approved":

@@ -16,5 +16,8 @@ class AuditSettings(BaseSettings):
     # A checkpoint is signed this often when the tree grew, and on demand (POST /checkpoints).
     checkpoint_seconds: float = 60.0
     publish_retry_seconds: float = 5.0
+    # Bearer tokens of the OGI officers who record administrative review and litigation
+    # (comma-separated, each "token" or "name:token"); empty = nobody may record them.
+    officer_token: str = ""
     # Same secret as intake's query codes (applicant's view of the timeline).
     query_code_secret: str = "local-dev-only-secret"

@@ -33,3 +33,23 @@ def test_extension_shows_the_new_deadline_and_the_case_stays_open():
     view = applicant_view("T", events)
     assert view["status"] == "办理中"
     assert view["steps"] == [{"time": "2026-04-01T01:00:00Z", "step": "答复期限已依法延长", "detail": "延长后的答复期限：2026-04-30"}]
+
+
+def test_amended_reply_and_review_steps_show_no_officer_or_note():
+    def remedy(time: str, **data) -> dict:
+        return {"type": "cn.gongkai.remedy.recorded.v1", "source": "/gongkai/audit", "time": time, "data": data}
+
+    events = [
+        ev("reply.issued", "2026-03-20T01:00:00Z", decision="partially_disclosed", document_text="答复书"),
+        ev("reply.amended", "2026-04-02T01:00:00Z", decision="disclosed", document_text="补充答复书"),
+        remedy("2026-05-06T01:00:00Z", kind="review", stage="filed", filed_on="2026-05-05",
+           recorded_by="officer-9", note="内部备注：申请人情绪激动"),
+        remedy("2026-07-01T01:00:00Z", kind="litigation", route="direct", stage="decided",
+           filed_on="2026-05-20", result="corrected", decided_on="2026-06-30", recorded_by="officer-9", note="内部"),
+    ]
+    view = applicant_view("T", events)
+    assert [s["step"] for s in view["steps"]] == ["已作出答复", "已补充答复（后到的承办部门答复）", "行政复议已登记", "行政诉讼已审结"]
+    assert view["steps"][1]["detail"] == "补充后的答复结果：予以公开" and view["steps"][1]["document"] == "补充答复书"
+    assert view["steps"][3]["detail"] == "结果纠正，审结日期 2026-06-30"
+    text = json.dumps(view, ensure_ascii=False)
+    assert "officer-9" not in text and "备注" not in text and "内部" not in text

@@ -141,12 +141,17 @@ def test_csv_and_xlsx_hold_the_same_rows():
     table = annual.annual_table(fold(events)[0].values(), AGENCY, 2026)
     rows = list(csv.reader(io.StringIO(annual.to_csv(table))))
     assert rows[0] == ["项目", "自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]
-    assert [r[0] for r in rows[1:]] == list(annual.ROWS)
+    n = len(annual.ROWS)
+    assert [r[0] for r in rows[1:n + 1]] == list(annual.ROWS)
     assert [int(x) for x in rows[1][1:]] == [want[annual.NEW][c] for c in COLS]
+    # Table 四 below it (no remedies in this year: all zero, 15 columns).
+    assert rows[n + 1] == [] and rows[n + 2] == ["四、政府信息公开行政复议、行政诉讼情况"]
+    assert len(rows[n + 3]) == 15 and rows[n + 4] == ["0"] * 15 and len(rows) == n + 5
     wb = openpyxl.load_workbook(io.BytesIO(annual.to_xlsx(table)))
-    ws = wb.active
+    ws = wb.worksheets[0]
     got = [[c.value for c in r] for r in ws.iter_rows(min_row=3)]
-    assert got == [[r[0], *map(int, r[1:])] for r in rows[1:]]
+    assert got == [[r[0], *map(int, r[1:])] for r in rows[1:n + 1]]
+    assert [[c.value for c in r] for r in wb.worksheets[1].iter_rows(min_row=2)] == [rows[n + 3], [0] * 15]
 
 
 def test_quarterly_and_on_time():

@@ -33,6 +33,7 @@ FAST = {
     "NOTIFY_POLL_SECONDS": "0.5",
     "ROUTING_OFFICER_TOKEN": f"ogi-1:{OFFICER_TOKEN}",
     "ROUTING_ADMIN_TOKEN": f"admin-1:{ADMIN_TOKEN}",
+    "AUDIT_OFFICER_TOKEN": f"e2e-officer:{OFFICER_TOKEN}",
 }
 
 

@@ -6,6 +6,9 @@ Columns: the applicant types (自然人; 法人或其他组织: 商业企业, �
 replied before it); 三、本年度办理结果, one row per report row of contracts.decisions (replies
 issued in the year to new or carried-over applications) and （七）总计; 四、结转下年度继续办理 (not
 replied by the end of the year). Self-check per column: 一 + 二 = 三（七） + 四.
+
+The report's table 四 (administrative review and litigation, statistics/remedies.py) goes with it
+(``remedies``): in the JSON, below the table in the CSV, on a second sheet of the XLSX.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from contracts.decisions import REPORT_ROWS
 from contracts.vocabulary import ApplicantType
 from services.audit.statistics.cases import Case
+from services.audit.statistics.remedies import TITLE as REMEDIES_TITLE
+from services.audit.statistics.remedies import Remedy, RemedyTable, remedy_table
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     (ApplicantType.NATURAL_PERSON.value, "自然人"),
@@ -43,6 +48,7 @@ class AnnualTable:
     agency_code: str
     year: int
     cells: dict[str, dict[str, int]]  # row -> column key -> count
+    remedies: RemedyTable | None = field(default=None)  # table 四
 
     def row(self, name: str) -> list[int]:
         return [self.cells[name][key] for key, _ in COLUMNS]
@@ -58,10 +64,12 @@ class AnnualTable:
 
     def as_dict(self) -> dict[str, Any]:
         return {"agency_code": self.agency_code, "year": self.year, "columns": [label for _, label in COLUMNS],
-                "rows": [{"row": r, "values": self.row(r)} for r in ROWS], "self_check_errors": self.self_check()}
+                "rows": [{"row": r, "values": self.row(r)} for r in ROWS], "self_check_errors": self.self_check(),
+                "remedies": None if self.remedies is None else self.remedies.as_dict()}
 
 
-def annual_table(cases: Iterable[Case], agency_code: str, year: int) -> AnnualTable:
+def annual_table(cases: Iterable[Case], agency_code: str, year: int,
+                 remedies: Iterable[Remedy] = ()) -> AnnualTable:
     start, end = date(year, 1, 1), date(year + 1, 1, 1)
     cells = {r: {key: 0 for key, _ in COLUMNS} for r in ROWS}
     known = {key for key, _ in COLUMNS}
@@ -86,7 +94,7 @@ def annual_table(cases: Iterable[Case], agency_code: str, year: int) -> AnnualTa
             count(HANDLED_TOTAL, case)
         else:
             count(CARRIED_FORWARD, case)
-    return AnnualTable(agency_code, year, cells)
+    return AnnualTable(agency_code, year, cells, remedy_table(remedies, agency_code, year))
 
 
 def to_csv(table: AnnualTable) -> str:
@@ -95,6 +103,11 @@ def to_csv(table: AnnualTable) -> str:
     w.writerow(["项目", *[label for _, label in COLUMNS]])
     for r in ROWS:
         w.writerow([r, *table.row(r)])
+    if table.remedies is not None:
+        w.writerow([])
+        w.writerow([REMEDIES_TITLE])
+        w.writerow(table.remedies.columns())
+        w.writerow(table.remedies.values())
     return buf.getvalue()
 
 
@@ -112,6 +125,13 @@ def to_xlsx(table: AnnualTable) -> bytes:
     for r in ROWS:
         ws.append([r, *table.row(r)])
     ws.column_dimensions["A"].width = 80
+    if table.remedies is not None:
+        ws2 = wb.create_sheet("行政复议、行政诉讼情况")
+        ws2.append([f"{table.agency_code} {table.year}年度 {REMEDIES_TITLE}"])
+        ws2.append(table.remedies.columns())
+        for cell in ws2[2]:
+            cell.font = Font(bold=True)
+        ws2.append(table.remedies.values())
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

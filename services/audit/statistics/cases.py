@@ -8,6 +8,11 @@ carries one, otherwise the default outcome of its reply type (contracts.decision
 its ``outcome_code`` (default: by its reason). The deadline is the reply event's ``deadline`` (ISO
 date) when it carries one, otherwise the last ``deadline.changed`` ``new_due_on`` recorded before
 the reply. ``task.assigned`` gives the departments and, by its routing rule, the subject.
+
+A ``reply.amended`` event (answers that came after the reply) does not make a second handled
+application: the case stays handled once, on the day of its reply; when the amendment carries an
+``outcome`` code, that code becomes the case's outcome (the amended reply is the agency's answer).
+An amendment of a case with no reply yet is a problem, not a reply.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from contracts.vocabulary import ReplyType
 
 CST = timezone(timedelta(hours=8), "CST")
 RECEIVED, ASSIGNED, ISSUED = "application.received", "task.assigned", "reply.issued"
-ABANDONED, DEADLINE = "application.abandoned", "deadline.changed"
-TYPES = tuple(f"cn.gongkai.{t}.v1" for t in (RECEIVED, ASSIGNED, ISSUED, ABANDONED, DEADLINE))
+ABANDONED, DEADLINE, AMENDED = "application.abandoned", "deadline.changed", "reply.amended"
+TYPES = tuple(f"cn.gongkai.{t}.v1" for t in (RECEIVED, ASSIGNED, ISSUED, ABANDONED, DEADLINE, AMENDED))
 ABANDON_OUTCOMES = {"correction_overdue": "other.correction_overdue", "fee_unpaid": "other.fee_unpaid"}
 
 
@@ -80,7 +85,7 @@ def fold(events: Iterable[dict[str, Any]]) -> tuple[dict[str, Case], list[str]]:
             cases.setdefault(d["case_id"], Case(d["case_id"], d["agency_code"], d["applicant_type"],
                                                 date.fromisoformat(str(d["received_on"])), d.get("applicant_ref", ""),
                                                 d.get("description", "")))
-        elif kind(e) in (ASSIGNED, ISSUED, ABANDONED, DEADLINE):
+        elif kind(e) in (ASSIGNED, ISSUED, ABANDONED, DEADLINE, AMENDED):
             later.append(e)
     problems = []
     for e in later:
@@ -93,6 +98,14 @@ def fold(events: Iterable[dict[str, Any]]) -> tuple[dict[str, Case], list[str]]:
             case.departments[d["dept_code"]] = d.get("dept_name", d["dept_code"])
             if d.get("rule"):
                 case.subjects.add(subject_of_rule(d["rule"]))
+        elif kind(e) == AMENDED:
+            if case.closed_by != ISSUED:
+                problems.append(f"{AMENDED} of case {d['case_id']} without its reply")
+            elif d.get("outcome"):
+                try:
+                    case.outcome = outcome(d["outcome"])
+                except ValueError as exc:  # an unknown code: the reply's outcome stands
+                    problems.append(f"{AMENDED} of case {d['case_id']}: {exc}")
         elif case.replied_on is not None:
             continue  # closed: later replies or deadline moves do not change the statistics
         elif kind(e) == DEADLINE:
@@ -104,7 +117,11 @@ def fold(events: Iterable[dict[str, Any]]) -> tuple[dict[str, Case], list[str]]:
             case.closed_by = ABANDONED
         else:
             case.replied_on = local_day(e["time"])
-            case.outcome = reply_outcome(d)
+            try:
+                case.outcome = reply_outcome(d)
+            except ValueError as exc:  # an unknown code: counted by its reply type, and reported
+                problems.append(f"{ISSUED} of case {d['case_id']}: {exc}")
+                case.outcome = default_outcome(ReplyType(d["decision"]))
             case.closed_by = ISSUED
             if d.get("deadline"):
                 case.deadline = date.fromisoformat(str(d["deadline"]))
