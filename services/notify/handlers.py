@@ -17,6 +17,7 @@ from contracts.events_procedure import (
     ApplicationAbandoned,
     CaseOverdue,
     CorrectionRequested,
+    DeadlineChanged,
     DeadlineWarning,
     ExtensionApproved,
     FeeNoticeIssued,
@@ -93,9 +94,14 @@ class NoticeHandlers:
 
     async def on_procedure(self, event: CloudEvent[Any]) -> None:
         data = event.data
+        if isinstance(data, DeadlineChanged) and data.provisional:
+            # "calendar missing for YEAR": the OGI office is warned, once per deadline change.
+            number = await self.store.tracking_number(data.case_id)
+            await self._officers(event, Kind.CALENDAR_MISSING, messages.calendar_missing(data, number), [], number)
+            return
         if not isinstance(data, (CorrectionRequested, ExtensionApproved, ApplicationAbandoned, DeadlineWarning,
                                  CaseOverdue)):
-            return  # deadline.changed, correction.received, consultations, triage: not for the applicant
+            return  # other deadline changes, correction.received, consultations, triage: not for the applicant
         number = await self.store.tracking_number(data.case_id)
         if isinstance(data, CorrectionRequested):
             await self._applicant(event, Kind.CORRECTION_REQUESTED, messages.correction_requested(data, number), number)

@@ -1,9 +1,8 @@
 """The kinds of notice notify sends, and who they are for.
 
-``contracts.vocabulary.NoticeKind`` (the ``kind`` of the ``notice.delivered`` event) holds only
-``received`` and ``reply_issued`` so far. The kinds below that it does not hold yet are delivered and
-recorded in notify's own store, but no ``notice.delivered`` event is published for them until the
-contract lists them (``contract_kind`` returns None) — a validated event cannot carry them.
+``contracts.vocabulary.NoticeKind`` (the ``kind`` of the ``notice.delivered`` event) holds the
+applicant's kinds. Officer notices are delivered and recorded in notify's own store only: the
+``notice.delivered`` topic records what the applicant was told (``contract_kind`` returns None).
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ class Kind(StrEnum):
     # To officers (the OGI office and the departments whose task is open)
     DEADLINE_WARNING = "deadline_warning"  # 答复期限预警
     CASE_OVERDUE = "case_overdue"  # 已逾期
+    CALENDAR_MISSING = "calendar_missing"  # 期限所涉年度日历缺失，期限为暂定
 
 
 class Audience(StrEnum):

@@ -14,6 +14,7 @@ from contracts.events import ApplicationReceived, ReplyIssued
 from contracts.events_procedure import (
     ApplicationAbandoned,
     CaseOverdue,
+    DeadlineChanged,
     CorrectionRequested,
     DeadlineWarning,
     ExtensionApproved,
@@ -189,6 +190,22 @@ def case_overdue(o: CaseOverdue, tracking_number: str | None) -> Message:
             f"（{REGULATIONS}第三十三条）。发现日期：{cn_date(o.detected_on)}。\n"
             f"尚未办结的承办部门：{_departments(o.open_departments)}\n"
             "请立即办理并作出答复。"
+        ),
+    )
+
+
+def calendar_missing(c: DeadlineChanged, tracking_number: str | None) -> Message:
+    """To the OGI office: a deadline runs into a year whose holidays are not known yet."""
+    case = tracking_number or c.case_id
+    years = "、".join(f"{y}年" for y in c.missing_calendar_years) or "所涉年度"
+    due = cn_date(c.new_due_on) if c.new_due_on else "待定"
+    return Message(
+        subject=f"【日历缺失】受理编号 {case} 的答复期限为暂定日期",
+        body=(
+            f"政府信息公开申请（受理编号 {case}）的答复期限计算涉及{years}，"
+            f"该年度的节假日安排尚未载入，暂按{due}计算（暂定）。\n"
+            "请在国务院办公厅公布该年度节假日安排后，将其载入工作日日历（services/reply/calendars/），"
+            "系统将自动重新计算并记录期限变化。"
         ),
     )
 

@@ -135,3 +135,16 @@ def test_amendment_text_is_the_amendment_document():
 def test_kinds_in_the_notice_delivered_contract():
     assert contract_kind(Kind.RECEIVED) is not None and contract_kind(Kind.REPLY_ISSUED) is not None
     assert contract_kind("no_such_kind") is None
+
+
+def test_calendar_missing_warns_the_ogi_office_with_the_year_and_the_provisional_date():
+    from datetime import date
+
+    from contracts.events_procedure import DeadlineChanged
+
+    changed = DeadlineChanged(case_id="c-1", old_due_on=None, new_due_on=date(2027, 1, 6), reason="opened",
+                              calendar_version="v", provisional=True, missing_calendar_years=[2027])
+    msg = m.calendar_missing(changed, "YN-20261204-00001")
+    assert "2027年" in msg.body and "2027年01月06日" in msg.body
+    assert "暂定" in msg.subject and "YN-20261204-00001" in msg.subject
+    assert contract_kind(Kind.CALENDAR_MISSING) is None  # an officer notice: not a notice.delivered kind
