@@ -30,6 +30,7 @@ from services.reply.clock.http import add_routes as add_clock_routes
 from services.reply.clock.service import CalendarSource, ClockService
 from services.reply.reply_docs import AgencyInfo
 from services.reply.schemas import AnswerIn, CloseIn, ResolveIn, SignOffIn
+from services.reply.reply_docs import shutdown_renderer
 from services.reply.settings import ReplySettings
 from servicekit.consumer import Unprocessable, subscribe
 from servicekit.runtime import ServiceRuntime
@@ -65,6 +66,14 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
             except Exception as exc:  # noqa: BLE001 - store down: try again next round
                 rt.log.warning("clock_sweep_failed", error=repr(exc))
             await asyncio.sleep(settings.clock_seconds)
+
+    @rt.loop
+    async def document_renderer() -> None:
+        """Owns the PDF worker process: stopped with the service."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            shutdown_renderer()
 
     @rt.loop
     async def sweep_loop() -> None:

@@ -1,12 +1,19 @@
 """The consolidated reply as a document (HTML and PDF) from the reply's parts (services.reply.documents).
 
 ``consolidated_context`` is pure (parts → ``ConsolidatedReply``); ``render`` runs the CPU-bound
-rendering in a worker thread. The applicant and the departments get the same bytes.
+rendering (~130 ms a reply) in a worker process, so that the service's event loop (answers, the
+broker, the outbox) is not starved by it. The applicant and the departments get the same bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -72,5 +79,41 @@ def consolidated_context(
     )
 
 
+_pool: ProcessPoolExecutor | None = None
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """In the worker: leave as soon as the service process is gone (e.g. SIGKILLed), not linger."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _renderer() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        # spawn, not fork: the service process runs threads (Kafka, Mongo clients) that fork would copy.
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_exit_with_parent, initargs=(os.getpid(),))
+    return _pool
+
+
 async def render(context: m.ConsolidatedReply) -> RenderedDocument:
-    return await asyncio.to_thread(render_document, CONSOLIDATED, context)
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_renderer(), render_document, CONSOLIDATED, context)
+    except BrokenProcessPool:
+        global _pool
+        _pool = None  # the worker died (e.g. killed): the next render starts a new one
+        raise
+
+
+def shutdown_renderer() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
