@@ -39,6 +39,12 @@ class EventData(BaseModel):
         return f"{SCHEMA_BASE}{cls.event_name}:{cls.schema_version}"
 
 
+class EventPart(BaseModel):
+    """Base of the nested shapes inside events' data (immutable, no unknown fields)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 D = TypeVar("D", bound=EventData)
 
 

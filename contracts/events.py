@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from contracts.envelope import EventData
+from contracts.envelope import EventData, EventPart
 from contracts.vocabulary import (
     ApplicantType,
     Channel,
@@ -21,10 +21,6 @@ from contracts.vocabulary import (
     NoticeKind,
     ReplyType,
 )
-
-
-class _Part(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ApplicationReceived(EventData):
@@ -59,7 +55,7 @@ class ContactRegistered(EventData):
     phone: str | None = None
 
 
-class RoutedTask(_Part):
+class RoutedTask(EventPart):
     task_id: str
     dept_code: str
     dept_name: str
@@ -95,7 +91,7 @@ class TaskAssigned(EventData):
     received_on: date
 
 
-class WithheldItem(_Part):
+class WithheldItem(EventPart):
     """A part of the requested information not provided (Art. 37), with its own reason."""
 
     description: str = Field(min_length=1, description="Which part is withheld (Chinese)")
@@ -104,7 +100,7 @@ class WithheldItem(_Part):
     item_key: str | None = Field(default=None, description="The item withheld, if the department names it")
 
 
-class ResponsibleAgencyRef(_Part):
+class ResponsibleAgencyRef(EventPart):
     """The agency responsible for information that is not this agency's (Art. 36(5))."""
 
     name: str = Field(min_length=1)
@@ -112,14 +108,14 @@ class ResponsibleAgencyRef(_Part):
     phone: str = Field(min_length=1)
 
 
-class ConfidentialityReview(_Part):
+class ConfidentialityReview(EventPart):
     """The confidentiality review (保密审查) sign-off of an answer: who reviewed it and when."""
 
     reviewer: str = Field(min_length=1)
     reviewed_at: datetime
 
 
-class Answer(_Part):
+class Answer(EventPart):
     reply_type: ReplyType
     reason: str | None = Field(default=None, description="Reason in words (e.g. the exemption)")
     text: str = Field(min_length=1, description="The department's answer, in Chinese")
@@ -181,7 +177,7 @@ class AnswerRefused(EventData):
     message: str = Field(description="The reason, Chinese")
 
 
-class ContradictionEntry(_Part):
+class ContradictionEntry(EventPart):
     task_id: str
     dept_code: str
     dept_name: str
@@ -202,7 +198,7 @@ class ContradictionFlagged(EventData):
     message: str = Field(description="Chinese, for the OGI office")
 
 
-class MissingAnswer(_Part):
+class MissingAnswer(EventPart):
     task_id: str
     dept_code: str
     dept_name: str
@@ -221,7 +217,7 @@ class CaseClosed(EventData):
     statement: str = Field(description="The missing answers stated, Chinese (printed in the reply)")
 
 
-class ReplyPart(_Part):
+class ReplyPart(EventPart):
     task_id: str
     dept_code: str
     dept_name: str

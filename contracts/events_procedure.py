@@ -11,15 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from contracts.envelope import EventData
+from contracts.envelope import EventData, EventPart
 from contracts import topics
 from contracts.topics import TopicSpec
-
-
-class _Part(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CorrectionRequested(EventData):
@@ -157,7 +153,7 @@ class TriageRecorded(EventData):
     next_step: str = Field(description="The step the answers now lead to")
 
 
-class RepeatMatchPart(_Part):
+class RepeatMatchPart(EventPart):
     case_id: str
     similarity: float = Field(ge=0, le=1)
     received_on: date

@@ -17,19 +17,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from contracts.envelope import EventData
+from contracts.envelope import EventData, EventPart
 from contracts.vocabulary import ApplicantType, Channel, DeliveryForm, DeliveryMethod
 
 REFERRAL_BASIS = "《中华人民共和国政府信息公开条例》第三十六条第（五）项"
 
 
-class _Part(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RoutedTask(_Part):
+class RoutedTask(EventPart):
     """A task of a case (same shape as contracts.events.RoutedTask, which cannot be imported here
     without an import cycle: contracts.events imports this module to build its registry)."""
 
@@ -39,13 +35,13 @@ class RoutedTask(_Part):
     rule: str = Field(description="The rule that picked this department (manual:… for the OGI office)")
 
 
-class WithdrawnTaskRef(_Part):
+class WithdrawnTaskRef(EventPart):
     task_id: str
     dept_code: str
     dept_name: str
 
 
-class AgencyContact(_Part):
+class AgencyContact(EventPart):
     address: str = ""
     phone: str = ""
     office_hours: str = ""

@@ -15,17 +15,7 @@ import time
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from deploy.local.readiness import alive
 
 
 async def _list_topics(bootstrap: str, timeout: float) -> list[str]:
@@ -41,7 +31,7 @@ async def wait_ready(bootstrap: str, timeout: float, pid: int | None) -> bool:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while True:
-        if not _alive(pid):
+        if not alive(pid):
             print(f"kafka_ready: broker process {pid} exited", file=sys.stderr)
             return False
         try:

@@ -13,24 +13,14 @@ import time
 from pymongo import MongoClient
 from pymongo.errors import ConfigurationError
 
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from deploy.local.readiness import alive
 
 
 def wait_ready(url: str, timeout: float, pid: int | None) -> bool:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while True:
-        if not _alive(pid):
+        if not alive(pid):
             print(f"store_ready: store process {pid} exited", file=sys.stderr)
             return False
         client: MongoClient = MongoClient(url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
