@@ -52,7 +52,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts import topics
 from deploy.local.sinks import MailSink, WebhookSink
-from deploy.local.stack import SERVICES, Stack, StackConfig
+from deploy.local.stack import LOCAL_DEV_TOKEN_SECRET, SERVICES, Stack, StackConfig
 from services.reply.auth import dev_token
 
 DEPTS = ("zrzy", "czt", "sthjt")
@@ -335,7 +335,7 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
         # Signed off (保密审查) at once, with the department's local development token.
         body = {"dept_code": dept, "reply_type": "disclosed", "text": f"经检索，{dept} 予以公开（压测自动答复）。",
                 "review": {"reviewer": f"{dept} 保密审查员"}}
-        headers = {"Authorization": f"Bearer {dev_token('gongkai-local-dev', dept)}"}
+        headers = {"Authorization": f"Bearer {dev_token(LOCAL_DEV_TOKEN_SECRET, dept)}"}
         deadline = time.monotonic() + 60
         delay = 0.02
         async with answer_sem:

@@ -17,7 +17,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from contracts import topics
-from deploy.local.stack import Stack
+from deploy.local.stack import LOCAL_DEV_TOKEN_SECRET, Stack
 from services.reply.auth import dev_token
 
 DEMO_ANSWERS = {
@@ -30,8 +30,6 @@ DEMO_WITHHELD = {
     "sthjt": [{"description": "涉及企业的监测点位信息", "reason_code": "withheld.third_party",
                "explanation": "涉及第三方商业秘密，公开会对第三方合法权益造成损害"}],
 }
-# Local development department tokens (services/reply/auth.py; REPLY_DEV_TOKEN_SECRET's default).
-DEV_TOKEN_SECRET = "gongkai-local-dev"
 
 
 def step(msg: str) -> None:
@@ -103,7 +101,7 @@ async def main() -> int:
                                       "material_refs": [f"{dept}-2025-001.pdf"],
                                       "withheld": DEMO_WITHHELD.get(dept, []),
                                       "review": {"reviewer": f"{task['dept_name']}保密审查员"}},
-                                headers={"Authorization": f"Bearer {dev_token(DEV_TOKEN_SECRET, dept)}"})
+                                headers={"Authorization": f"Bearer {dev_token(LOCAL_DEV_TOKEN_SECRET, dept)}"})
             if r.status_code != 404:
                 break
             await asyncio.sleep(0.2)

@@ -21,6 +21,7 @@ import httpx
 
 HOME = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "reply", "notify", "audit")
+LOCAL_DEV_TOKEN_SECRET = "gongkai-local-dev"
 
 
 @dataclass
@@ -65,6 +66,8 @@ class StackConfig:
             f"{prefix}_HTTP_PORT": str(self.port(service)),
             f"{prefix}_DB_NAME": f"gongkai_{service}",
             "NOTIFY_SMTP_PORT": str(self.smtp_port),
+            # Local development only: department tokens derived from this secret (services/reply/auth.py).
+            "REPLY_DEV_TOKEN_SECRET": LOCAL_DEV_TOKEN_SECRET,
         }
         env.update(self.extra_env)
         return env

@@ -4,8 +4,9 @@
   path of a file holding that JSON. Only those departments are let in.
 - Local development (the setting empty): every department's token is derived from a dev secret,
   ``dev_token(REPLY_DEV_TOKEN_SECRET, code)`` = the first 32 hex digits of
-  HMAC-SHA256(secret, "dept:<code>"); the default secret is ``gongkai-local-dev`` so the demo and
-  the tests can compute it. Set ``REPLY_DEV_TOKEN_SECRET=""`` to turn the derivation off.
+  HMAC-SHA256(secret, "dept:<code>"). The local stack (deploy/local/stack.py) sets the secret to
+  ``gongkai-local-dev`` so that the demo, the tests and the benchmark can compute the tokens; by
+  default the secret is empty and no derived token is accepted.
 
 A request presents ``Authorization: Bearer <token>``. Missing: 401; not the department's: 403.
 Integrators publishing on ``gongkai.answers.submitted`` are identified by ``dept_code``; on that

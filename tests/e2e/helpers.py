@@ -12,16 +12,15 @@ from typing import Any, TypeVar
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from deploy.local.stack import Stack
+from deploy.local.stack import LOCAL_DEV_TOKEN_SECRET, Stack
 from services.reply.auth import dev_token
 
-DEV_TOKEN_SECRET = "gongkai-local-dev"  # the reply service's default (REPLY_DEV_TOKEN_SECRET)
 REVIEW = {"reviewer": "保密审查员（测试）"}  # the confidentiality review sign-off of every test answer
 
 
 def dept_headers(dept: str) -> dict[str, str]:
     """The department's bearer token (local development derivation, see services/reply/auth.py)."""
-    return {"Authorization": f"Bearer {dev_token(DEV_TOKEN_SECRET, dept)}"}
+    return {"Authorization": f"Bearer {dev_token(LOCAL_DEV_TOKEN_SECRET, dept)}"}
 
 T = TypeVar("T")
 
