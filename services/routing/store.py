@@ -68,9 +68,14 @@ class DirectoryStore:
         return directory
 
     async def current(self) -> Directory:
-        doc = await self.versions.find_one({}, sort=[("_id", DESCENDING)])
-        if doc is None:
+        # Every application asks: read only the newest version's id; the body only when not cached.
+        head = await self.versions.find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)])
+        if head is None:
             raise RuntimeError("directory not loaded (setup has not run)")
+        cached = self._cache.get(head["_id"])
+        if cached is not None:
+            return cached
+        doc = await self.versions.find_one({"_id": head["_id"]})
         return self._parse(doc)
 
     async def version(self, version: str) -> dict[str, Any] | None:
