@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream.exceptions import SetupError
 from faststream.kafka import KafkaBroker
 
@@ -100,26 +103,55 @@ class BrokerHandle:
         self.connected.clear()
 
 
-async def ensure_topics(bootstrap: str, specs: Sequence[Any]) -> list[str]:
-    """Create the topics (contracts.topics.TopicSpec) that do not exist yet. Returns those created."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+def topic_configs(spec: Any) -> dict[str, str]:
+    """The Kafka topic configs of a contracts.topics.TopicSpec."""
+    configs = dict(spec.extra_config)
+    if spec.compacted:
+        configs.setdefault("cleanup.policy", "compact")
+    return configs
 
+
+@dataclass(frozen=True)
+class TopicCreation:
+    created: list[str]
+    present: list[str]  # already there, or created meanwhile by someone else
+    failed: list[tuple[str, str]]  # (topic, error)
+
+
+async def create_missing_topics(
+    admin: AIOKafkaAdminClient, specs: Sequence[Any], replication_factor: int = 1, timeout_ms: int = 30000
+) -> TopicCreation:
+    """Create the topics (contracts.topics.TopicSpec) that do not exist yet; idempotent."""
+    existing = set(await admin.list_topics())
+    missing = [s for s in specs if s.name not in existing]
+    created: list[str] = []
+    present = sorted(existing & {s.name for s in specs})
+    failed: list[tuple[str, str]] = []
+    if missing:
+        response = await admin.create_topics(
+            [NewTopic(name=s.name, num_partitions=s.partitions, replication_factor=replication_factor,
+                      topic_configs=topic_configs(s)) for s in missing],
+            timeout_ms=timeout_ms,
+        )
+        for entry in response.topic_errors:  # (name, code[, message]) whatever the response version
+            name, code = entry[0], entry[1]
+            if code == 0:
+                created.append(name)
+            elif for_code(code) is TopicAlreadyExistsError:
+                present.append(name)
+            else:
+                failed.append((name, f"{for_code(code).__name__}: {entry[2] if len(entry) > 2 else ''}"))
+    return TopicCreation(created, sorted(present), failed)
+
+
+async def ensure_topics(bootstrap: str, specs: Sequence[Any]) -> list[str]:
+    """Create the topics that do not exist yet (raises if one cannot be). Returns those created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        new = [
-            NewTopic(
-                s.name,
-                num_partitions=s.partitions,
-                replication_factor=1,
-                topic_configs={"cleanup.policy": "compact"} if s.compacted else {},
-            )
-            for s in specs
-            if s.name not in existing
-        ]
-        if new:
-            await admin.create_topics(new)
-        return [t.name for t in new]
+        result = await create_missing_topics(admin, specs)
     finally:
         await admin.close()
+    if result.failed:
+        raise RuntimeError(f"could not create topics: {result.failed}")
+    return result.created

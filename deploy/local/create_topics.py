@@ -19,28 +19,11 @@ import logging
 import os
 import sys
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from contracts.topics import TopicSpec, topics_to_create
-
-
-def topic_configs(spec: TopicSpec) -> dict[str, str]:
-    configs = dict(spec.extra_config)
-    if spec.compacted:
-        configs.setdefault("cleanup.policy", "compact")
-    return configs
-
-
-def _describe_errors(response) -> list[tuple[str, int, str | None]]:
-    """(topic, error code, message) of a CreateTopics response, whatever its version."""
-    out = []
-    for entry in response.topic_errors:
-        name, code = entry[0], entry[1]
-        message = entry[2] if len(entry) > 2 else None
-        out.append((name, code, message))
-    return out
+from servicekit.kafka import create_missing_topics, topic_configs
 
 
 async def _check_existing(admin: AIOKafkaAdminClient, specs: list[TopicSpec], names: list[str]) -> list[str]:
@@ -76,33 +59,10 @@ async def create_topics(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        missing = [s for s in specs if s.name not in existing]
-        failed = 0
-        created: list[str] = []
-        raced: list[str] = []
-        if missing:
-            response = await admin.create_topics(
-                [
-                    NewTopic(
-                        name=s.name,
-                        num_partitions=s.partitions,
-                        replication_factor=replication_factor,
-                        topic_configs=topic_configs(s),
-                    )
-                    for s in missing
-                ],
-                timeout_ms=int(timeout * 1000),
-            )
-            for name, code, message in _describe_errors(response):
-                if code == 0:
-                    created.append(name)
-                elif for_code(code) is TopicAlreadyExistsError:
-                    raced.append(name)  # created meanwhile by someone else: fine
-                else:
-                    failed += 1
-                    print(f"create_topics: {name}: {for_code(code).__name__}: {message}", file=sys.stderr)
-        present = sorted((existing & {s.name for s in specs}) | set(raced))
+        result = await create_missing_topics(admin, specs, replication_factor, int(timeout * 1000))
+        for name, error in result.failed:
+            print(f"create_topics: {name}: {error}", file=sys.stderr)
+        created, present, failed = result.created, result.present, len(result.failed)
         for warning in await _check_existing(admin, specs, present):
             print(f"create_topics: WARNING {warning}", file=sys.stderr)
         print(

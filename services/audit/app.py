@@ -19,7 +19,7 @@ from services.audit import keys
 from services.audit.api_cases import cases_router
 from services.audit.api_ledger import ledger_router
 from services.audit.api_remedies import remedies_router
-from services.audit.auth import officer
+from servicekit.auth import require
 from services.audit.api_statistics import statistics_router
 from services.audit.checkpoint_log import CheckpointLog, Signer
 from services.audit.ledger import Ledger
@@ -101,7 +101,7 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
     app.include_router(ledger_router(ledger, cplog))
     app.include_router(cases_router(ledger, cplog, settings.query_code_secret))
     app.include_router(statistics_router(ledger, rt.common.agency_code))
-    app.include_router(remedies_router(ledger, remedies, officer(settings.officer_token), relay.wake))
+    app.include_router(remedies_router(ledger, remedies, require("ogi-officer", settings.officer_token), relay.wake))
     app.state.runtime = rt
     app.state.ledger = ledger
     app.state.checkpoints = cplog

@@ -65,10 +65,6 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
         finally:
             await webhook.close()
 
-    async def on_contact(event: CloudEvent[Any]) -> None:
-        await store.save_contact(event.data)
-        wake.set()
-
     h = NoticeHandlers(store, settings, wake.set)
 
     common = {"group_id": "notify", "max_attempts": rt.common.max_handler_attempts,

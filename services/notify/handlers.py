@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from contracts import events as contract_events
 from contracts.envelope import CloudEvent, EventData, deterministic_id
-from contracts.events import ALL_EVENTS, ApplicationReceived, ReplyIssued
+from contracts.events import ALL_EVENTS, ApplicationReceived, ReplyAmended, ReplyIssued
 from contracts.events_procedure import (
     ApplicationAbandoned,
     CaseOverdue,
@@ -29,9 +28,6 @@ from services.notify.kinds import Kind
 from services.notify.notices import NoticeStore
 from services.notify.settings import NotifySettings
 
-# reply.amended: acted on when contracts.events has its model (ReplyAmended).
-ReplyAmended: type[EventData] | None = getattr(contract_events, "ReplyAmended", None)
-
 OGI = "ogi"  # the recipient key of the OGI office in NOTIFY_OFFICER_EMAILS
 
 
@@ -40,13 +36,9 @@ def topic_registry(spec: TopicSpec) -> dict[str, type[EventData]]:
     return {m.ce_type(): m for m in ALL_EVENTS if m.event_name in spec.event_types}
 
 
-def amendment_text(data: EventData) -> str:
-    """The text of an amendment (``document_text`` of ReplyAmended)."""
-    for name in ("document_text", "amendment_text", "text"):
-        value = getattr(data, name, None)
-        if isinstance(value, str) and value.strip():
-            return value
-    return "本机关对原答复予以补充，详见本机关出具的答复书。"
+def amendment_text(data: ReplyAmended) -> str:
+    """The text of an amendment: its own reply document."""
+    return data.document_text
 
 
 def officer_recipients(open_departments: list[str]) -> list[str]:
@@ -87,8 +79,8 @@ class NoticeHandlers:
         data = event.data
         if isinstance(data, ReplyIssued):
             await self._applicant(event, Kind.REPLY_ISSUED, messages.reply_issued(data), data.tracking_number)
-        elif ReplyAmended is not None and isinstance(data, ReplyAmended):
-            number = getattr(data, "tracking_number", None) or await self.store.tracking_number(data.case_id)
+        elif isinstance(data, ReplyAmended):
+            number = data.tracking_number
             await self._applicant(event, Kind.REPLY_AMENDED, messages.reply_amended(number, amendment_text(data)),
                                   number)
 

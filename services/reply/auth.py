@@ -22,6 +22,8 @@ from pathlib import Path
 
 from fastapi import HTTPException, Request
 
+from servicekit.auth import bearer
+
 
 def dev_token(secret: str, dept_code: str) -> str:
     return hmac.new(secret.encode(), f"dept:{dept_code}".encode(), hashlib.sha256).hexdigest()[:32]
@@ -51,10 +53,7 @@ class DepartmentAuth:
 
     def check(self, request: Request, dept_code: str) -> None:
         """Let the request in as ``dept_code`` or raise 401/403 (Chinese message)."""
-        header = request.headers.get("authorization", "")
-        scheme, _, presented = header.partition(" ")
-        if scheme.lower() != "bearer" or not presented.strip():
-            raise HTTPException(401, "需要部门令牌（Authorization: Bearer <令牌>）", headers={"WWW-Authenticate": "Bearer"})
+        presented = bearer(request, "需要部门令牌（Authorization: Bearer <令牌>）")
         expected = self.expected(dept_code)
-        if expected is None or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
+        if expected is None or not hmac.compare_digest(presented.encode(), expected.encode()):
             raise HTTPException(403, f"令牌与部门 {dept_code} 不符，无权查看或答复该部门的任务")

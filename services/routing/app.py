@@ -16,7 +16,7 @@ from contracts import topics
 from contracts.envelope import CloudEvent
 from contracts.events import ApplicationReceived, CaseRouted, TaskAssigned, registry_of
 from contracts.events_routing import CaseReferred, CaseRerouted, ReferralRecorded, TaskWithdrawn
-from services.routing.auth import require
+from servicekit.auth import require
 from services.routing.casework import REFERRALS_TOPIC, CaseworkError, open_tasks
 from services.routing.directory import CHANGE_OPS, DirectoryError
 from services.routing.settings import RoutingSettings

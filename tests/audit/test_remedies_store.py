@@ -15,7 +15,7 @@ from contracts.envelope import decode
 from contracts.events import REGISTRY
 from services.audit.api_remedies import remedies_router
 from services.audit.api_statistics import statistics_router
-from services.audit.auth import officer
+from servicekit.auth import require
 from services.audit.ledger import Ledger
 from services.audit.remedies import REMEDY_OUTBOX, RemedyStore
 from servicekit.outbox import OutboxRelay
@@ -42,7 +42,7 @@ async def env(db, ledger: Ledger):
     relay = OutboxRelay([store.docs], publish_many)
     app = FastAPI()
     app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.include_router(remedies_router(ledger, store, officer("chen:tok-chen, tok-bare")))
+    app.include_router(remedies_router(ledger, store, require("ogi-officer", "chen:tok-chen, tok-bare")))
     app.include_router(statistics_router(ledger, "yn-gov-office"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit") as c:
         yield c, relay, published, db
@@ -59,7 +59,7 @@ async def test_officers_only(env):
     assert resp.status_code == 201 and resp.json()["remedy"]["recorded_by"] == "ogi-officer"
     # No token configured: nobody.
     app = FastAPI()
-    app.include_router(remedies_router(None, None, officer("")))  # type: ignore[arg-type]
+    app.include_router(remedies_router(None, None, require("ogi-officer", "")))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as c:
         assert (await c.post(f"/cases/{CASE}/remedies", json=body, headers=OFFICER)).status_code == 403
 

@@ -1,4 +1,4 @@
-"""Bearer-token authentication of the directory admins and the OGI officers.
+"""Bearer-token authentication of people with a role (directory admins, OGI officers, departments).
 
 Each setting holds one or more tokens, comma-separated, each either ``token`` or ``name:token``
 (the name is recorded as the principal of a change; a bare token is recorded as the role).
@@ -25,13 +25,17 @@ def parse_tokens(setting: str, role: str) -> list[tuple[str, str]]:
     return out
 
 
+def bearer(request: Request, missing: str = "需要身份认证（Authorization: Bearer 令牌）") -> str:
+    """The request's bearer token, or 401 (with ``WWW-Authenticate: Bearer``) and ``missing``."""
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise HTTPException(401, missing, headers={"WWW-Authenticate": "Bearer"})
+    return presented.strip()
+
+
 def authenticate(request: Request, tokens: list[tuple[str, str]]) -> str:
     """The principal of the request's bearer token, or an HTTPException (401/403)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, presented = header.partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
-        raise HTTPException(401, "需要身份认证（Authorization: Bearer 令牌）", headers={"WWW-Authenticate": "Bearer"})
-    presented = presented.strip()
+    presented = bearer(request)
     found = None
     for principal, token in tokens:
         # Compare with every configured token (constant time each), whatever matches first.
