@@ -52,6 +52,9 @@ class ContactRegistered(EventData):
     name: str
     email: str | None = None
     webhook_url: str | None = None
+    # The Standard Webhooks signing secret of this subscription ("whsec_" + base64), given to the
+    # applicant when the webhook is registered; notify signs every delivery with it.
+    webhook_secret: str | None = None
     phone: str | None = None
 
 

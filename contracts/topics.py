@@ -77,11 +77,6 @@ LEDGER_CHECKPOINTS = TopicSpec(
     partitions=1,
     has_dlt=False,
 )
-ANSWERS_SUBMITTED = TopicSpec(
-    name=f"{PREFIX}.answers.submitted",
-    event_types=("answer.submitted",),
-    description="Department answers published by integrators' own systems.",
-)
 ANSWERS_RECORDED = TopicSpec(
     name=f"{PREFIX}.answers.recorded",
     event_types=("answer.recorded", "answer.refused", "contradiction.flagged", "case.closed"),
@@ -109,7 +104,6 @@ PRIVATE_CONTACTS = TopicSpec(
 STATIC_TOPICS: tuple[TopicSpec, ...] = (
     APPLICATIONS_RECEIVED,
     CASES_ROUTED,
-    ANSWERS_SUBMITTED,
     ANSWERS_RECORDED,
     REPLIES_ISSUED,
     NOTICES_DELIVERED,
@@ -136,7 +130,34 @@ def department_inbox(dept_code: str) -> TopicSpec:
     )
 
 
+DEPARTMENT_ANSWERS_TEMPLATE = PREFIX + ".dept.{dept_code}.answers"
+
+
+def department_answers(dept_code: str) -> TopicSpec:
+    """The answers topic of one department: its own system publishes its answers here, and only
+    its principal may write it (Kafka ACL), so the department of an answer is the topic's."""
+    if not _DEPT_CODE.match(dept_code):
+        raise ValueError(f"invalid department code {dept_code!r}")
+    return TopicSpec(
+        name=DEPARTMENT_ANSWERS_TEMPLATE.format(dept_code=dept_code),
+        event_types=("answer.submitted",),
+        description=f"Answers of department {dept_code}, published by its own system (integrators).",
+    )
+
+
+def department_topics(dept_code: str) -> list[TopicSpec]:
+    """The two topics of a department: its inbox and its answers."""
+    return [department_inbox(dept_code), department_answers(dept_code)]
+
+
+def department_of_answers_topic(topic: str) -> str | None:
+    """The department whose answers topic this is, or None."""
+    m = re.fullmatch(DEPARTMENT_ANSWERS_PATTERN, topic)
+    return m.group(1) if m else None
+
+
 DEPARTMENT_INBOX_PATTERN = rf"^{re.escape(PREFIX)}\.dept\.[a-z0-9-]+\.tasks$"
+DEPARTMENT_ANSWERS_PATTERN = rf"^{re.escape(PREFIX)}\.dept\.([a-z0-9][a-z0-9-]*)\.answers$"
 # Everything the audit service records: all shared topics, never the restricted ones nor DLTs.
 AUDITED_PATTERN = rf"^{re.escape(PREFIX)}\.(?!private\.)[a-z0-9.-]+(?<!\.dlt)$"
 
@@ -164,4 +185,4 @@ def with_dead_letters(specs: list[TopicSpec]) -> list[TopicSpec]:
 
 def topics_to_create(dept_codes: list[str] | tuple[str, ...] = ()) -> list[TopicSpec]:
     """Every topic the broker must hold: the static catalogue, department inboxes and DLTs."""
-    return with_dead_letters(list(STATIC_TOPICS) + [department_inbox(code) for code in dept_codes])
+    return with_dead_letters(list(STATIC_TOPICS) + [t for code in dept_codes for t in department_topics(code)])

@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse, Response
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,7 +27,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from contracts.envelope import CloudEvent, EventData
 from servicekit.kafka import BrokerHandle, make_broker
 from servicekit.logs import configure_logging
+from contracts.access import ROUTES
+from servicekit import openapi, secrets
 from servicekit.mongo import connect, ping
+from servicekit.oidc import AccessGuard, OidcSettings, TokenVerifier
 from servicekit.outbox import OutboxRelay
 from servicekit.settings import CommonSettings
 from servicekit.validation import validation_error_handler
@@ -46,6 +50,15 @@ class ServiceRuntime:
         self._loops: list[Loop] = []
         self.ready = asyncio.Event()
         self.relay: OutboxRelay | None = None
+        self.oidc = TokenVerifier(OidcSettings())
+        self._secrets: dict[str, str | None] = {"GONGKAI_OIDC_ISSUER": self.oidc.settings.issuer}
+        secrets.check(self.common.env, name, self._secrets)
+
+    def require_secrets(self, values: dict[str, str | None]) -> None:
+        """Refuse to start (SystemExit) in production with any of these settings missing or holding a
+        development value; in development they are named in the one warning line at start."""
+        self._secrets.update(values)
+        secrets.check(self.common.env, self.name, values)
 
     def on_setup(self, fn: Loop) -> Loop:
         """Run once at start, before the broker starts (e.g. create indexes); retried until it works."""
@@ -77,6 +90,14 @@ class ServiceRuntime:
         doc = AsyncAPI(self.broker, title=f"gongkai-{self.name}", version="1.0.0",
                        description=f"Topics the Gongkai {self.name} service consumes and publishes.")
         return json.loads(doc.to_specification().to_json())
+
+    def check_access_table(self) -> None:
+        """Every route of the app is in contracts/access.py (else the service refuses to start)."""
+        table = ROUTES.get(self.name, {})
+        missing = [f"{m} {r.path}" for r in self._app.routes if isinstance(r, APIRoute) for m in r.methods
+                   if (m, r.path) not in table]
+        if missing:
+            raise RuntimeError(f"{self.name}: routes missing from contracts/access.py: {', '.join(sorted(missing))}")
 
     async def _start(self) -> None:
         delay = 0.5
@@ -110,6 +131,9 @@ class ServiceRuntime:
     def app(self, title: str, description: str = "") -> FastAPI:
         @contextlib.asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            self.check_access_table()
+            if self.common.env == "development":
+                secrets.warn_development(self.name, self._secrets)
             main = asyncio.create_task(self._start(), name=f"{self.name}-start")
             main.add_done_callback(self._on_main_done)
             self.log.info("service_started")
@@ -124,8 +148,12 @@ class ServiceRuntime:
                 await self.client.close()
                 self.log.info("service_stopped")
 
-        app = FastAPI(title=title, description=description, lifespan=lifespan)
+        guard = AccessGuard(self.name, self.oidc)
+        app = FastAPI(title=title, description=description, lifespan=lifespan,
+                      dependencies=[Depends(guard), Depends(json_only)])
         app.add_exception_handler(RequestValidationError, validation_error_handler)
+        openapi.install(app, self.name, self.oidc.settings.issuer)
+        self._app = app
 
         @app.get("/health", tags=["ops"])
         async def health() -> JSONResponse:
@@ -144,6 +172,19 @@ class ServiceRuntime:
             return JSONResponse(self.asyncapi())
 
         return app
+
+
+_JSON_TYPES = ("application/json",)
+
+
+async def json_only(request: Request) -> None:
+    """415 for a body that is not JSON on a route that takes a JSON body."""
+    route = request.scope.get("route")
+    if request.method not in ("POST", "PUT", "PATCH") or getattr(route, "body_field", None) is None:
+        return
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and not (ctype in _JSON_TYPES or ctype.endswith("+json")):
+        raise HTTPException(415, f"不支持的内容类型 {ctype[:60]}：请以 application/json 提交")
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GONGKAI_", extra="ignore")
+
+    # "production" (the default) refuses to start with a missing or development secret;
+    # "development" (set by ./dev and the tests) accepts them with one warning line per service.
+    env: Literal["production", "development"] = "production"
 
     kafka_bootstrap: str = "127.0.0.1:19092"
     mongo_url: str = "mongodb://127.0.0.1:27117"

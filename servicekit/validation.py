@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _MESSAGES = {
     "missing": "此项为必填项",
@@ -72,3 +73,69 @@ async def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
         status_code=422,
         content={"detail": "提交的内容有误，请按提示修改后重新提交", "errors": field_errors(list(exc.errors()))},
     )
+
+
+# ---------------------------------------------------------------- shared input shapes
+# The largest integer any route accepts: what BSON (int64) and JSON consumers (2^53) both hold.
+MAX_INT = 2**53 - 1
+
+_CONTROL = {chr(c) for c in range(0x20) if chr(c) not in "\t\n\r"} | {"\x7f"}
+
+
+def control_character_path(value: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """The dotted path of the first string holding a control character (NUL …), or None."""
+    if isinstance(value, str):
+        return path if any(ch in _CONTROL for ch in value) else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str) and any(ch in _CONTROL for ch in k):
+                return (*path, "(key)")
+            found = control_character_path(v, (*path, str(k)))
+            if found is not None:
+                return found
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            found = control_character_path(v, (*path, str(i)))
+            if found is not None:
+                return found
+    return None
+
+
+class StrictIn(BaseModel):
+    """Base of every HTTP input model: unknown fields refused, no control characters in any text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: Any) -> Any:  # noqa: ANN401
+        found = control_character_path(data)
+        if found is not None:
+            raise FieldProblem(".".join(found), "不得包含控制字符（如 NUL）")
+        return data
+
+
+class FieldErrorOut(BaseModel):
+    field: str = Field(description="Dotted path of the field, e.g. applicant.id_number; (body) for the whole body")
+    message: str = Field(description="What is wrong, in Simplified Chinese")
+    type: str = Field(description="Machine-readable kind of the error")
+
+
+class ValidationErrorOut(BaseModel):
+    """The body of every 422: a summary and one message per field."""
+
+    detail: str
+    errors: list[FieldErrorOut]
+
+
+class ErrorOut(BaseModel):
+    """The body of every other 4xx (and 503): what went wrong, in Simplified Chinese."""
+
+    detail: str
+
+
+def problem(status: int, field: str, message: str, etype: str = "value_error") -> JSONResponse:
+    """A 4xx in the shape of a 422 body, blaming one field."""
+    return JSONResponse(status_code=status, content={
+        "detail": "提交的内容有误，请按提示修改后重新提交",
+        "errors": [{"field": field, "message": message, "type": etype}]})

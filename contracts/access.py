@@ -1,0 +1,174 @@
+"""Who may call which HTTP route: the one role <-> route table of every service.
+
+Officers are identified by a verified OIDC access token (``servicekit.oidc``); their roles and
+their department come from the token's claims, never from a header a caller can set. Every route
+of every service is listed here; a route that is missing makes the service refuse to start
+(``servicekit.runtime``), so nothing is open by omission. ``docs/access.md`` is generated from
+this table (``python -m contracts.access``) and a test keeps it current; another test calls every
+cell with a token of every role.
+
+``scope`` says what the handler checks beyond the role:
+- ``department``: the department in the path or body (or the task's) must be the token's;
+- ``four_eyes``: the reviewer must not be the officer who wrote the answer;
+- ``query_code``: public, but only with the case's query code (rate-limited per tracking number
+  and per client).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    DEPT_OFFICER = "dept_officer"  # 部门经办人: answers its own department's tasks
+    DEPT_REVIEWER = "dept_reviewer"  # 部门保密审查人: signs off its department's answers (four eyes)
+    OGI_OFFICER = "ogi_officer"  # 政府信息公开工作机构经办人: triage, routing, procedure, fees, clerk entry
+    OGI_HEAD = "ogi_head"  # 政府信息公开工作机构负责人: extension (Art. 33) and what the head decides
+    DIRECTORY_ADMIN = "directory_admin"  # 目录管理员: the directory of agencies and departments
+    AUDITOR = "auditor"  # 审计人员: ledger export, case files, statistics, remedies
+
+    @property
+    def label_zh(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.DEPT_OFFICER: "部门经办人", Role.DEPT_REVIEWER: "部门保密审查人", Role.OGI_OFFICER: "公开办经办人",
+    Role.OGI_HEAD: "公开办负责人", Role.DIRECTORY_ADMIN: "目录管理员", Role.AUDITOR: "审计人员",
+}
+
+
+@dataclass(frozen=True)
+class Access:
+    roles: frozenset[Role] = frozenset()
+    public: bool = False
+    scope: str = ""  # "", "department", "four_eyes", "query_code"
+    note: str = ""
+
+    def allows(self, roles: frozenset[str] | set[str]) -> bool:
+        return self.public or bool(self.roles & set(roles))
+
+
+def _officers(*roles: Role, scope: str = "", note: str = "") -> Access:
+    return Access(roles=frozenset(roles), scope=scope, note=note)
+
+
+PUBLIC = Access(public=True)
+OPS = Access(public=True, note="operators (loopback / cluster network)")
+
+D, R, O, H, A, U = (Role.DEPT_OFFICER, Role.DEPT_REVIEWER, Role.OGI_OFFICER, Role.OGI_HEAD,
+                    Role.DIRECTORY_ADMIN, Role.AUDITOR)
+CASE_READERS = (O, H, U)
+
+_OPS_ROUTES = {
+    ("GET", "/health"): OPS,
+    ("GET", "/metrics"): OPS,
+    ("GET", "/asyncapi.json"): OPS,
+}
+
+ROUTES: dict[str, dict[tuple[str, str], Access]] = {
+    "intake": {
+        **_OPS_ROUTES,
+        ("POST", "/applications"): Access(public=True, note="applicants (online); receipt date is the server's"),
+        ("POST", "/clerk/applications"): _officers(O, note="window, post and fax entries with their receipt facts"),
+        ("GET", "/applications/{case_id}"): _officers(*CASE_READERS),
+        ("GET", "/applications/{case_id}/screening"): _officers(O, H),
+        ("POST", "/applications/{case_id}/fee-notice"): _officers(O),
+        ("GET", "/referrals/{referral_id}"): _officers(O, H),
+    },
+    "routing": {
+        **_OPS_ROUTES,
+        ("GET", "/directory"): Access(public=True, note="the public directory of departments and agencies"),
+        ("GET", "/directory/versions"): _officers(A, U),
+        ("GET", "/directory/versions/{version}"): _officers(A, U),
+        ("PUT", "/directory/agencies/{agency_code}/departments/{code}"): _officers(A),
+        ("DELETE", "/directory/agencies/{agency_code}/departments/{code}"): _officers(A),
+        ("PUT", "/directory/agencies/{agency_code}"): _officers(A),
+        ("GET", "/cases/{case_id}/routing"): _officers(*CASE_READERS),
+        ("GET", "/triage"): _officers(O, H),
+        ("POST", "/cases/{case_id}/departments"): _officers(O),
+        ("POST", "/cases/{case_id}/tasks/{task_id}/withdrawal"): _officers(O),
+        ("POST", "/cases/{case_id}/referral"): _officers(O),
+    },
+    "reply": {
+        **_OPS_ROUTES,
+        ("GET", "/departments/{dept_code}/tasks"): _officers(D, R, scope="department"),
+        ("POST", "/tasks/{task_id}/answer"): _officers(D, scope="department"),
+        ("POST", "/tasks/{task_id}/review"): _officers(R, scope="four_eyes"),
+        ("GET", "/cases/{case_id}/reply"): _officers(*CASE_READERS),
+        ("GET", "/cases/{case_id}/reply.pdf"): _officers(*CASE_READERS),
+        ("GET", "/cases/{case_id}/reply.html"): _officers(*CASE_READERS),
+        ("POST", "/cases/{case_id}/close"): _officers(O),
+        ("POST", "/cases/{case_id}/contradictions/{contradiction_id}/resolve"): _officers(O),
+        ("GET", "/cases/overdue"): _officers(*CASE_READERS),
+        ("GET", "/cases/{case_id}/triage"): _officers(*CASE_READERS),
+        ("POST", "/cases/{case_id}/triage"): _officers(O),
+        ("GET", "/cases/{case_id}/deadline"): _officers(*CASE_READERS),
+        ("POST", "/cases/{case_id}/correction"): _officers(O),
+        ("POST", "/cases/{case_id}/correction/received"): _officers(O),
+        ("POST", "/cases/{case_id}/extension"): _officers(H, note="Art. 33: approved by the OGI office's head"),
+        ("POST", "/cases/{case_id}/consultations"): _officers(O),
+        ("POST", "/cases/{case_id}/consultations/{number}/end"): _officers(O),
+    },
+    "notify": {
+        **_OPS_ROUTES,
+        ("GET", "/cases/{case_id}/notices"): _officers(*CASE_READERS),
+    },
+    "audit": {
+        **_OPS_ROUTES,
+        ("GET", "/cases/{case_id}/timeline"): _officers(*CASE_READERS),
+        ("GET", "/public/cases/{tracking_number}/timeline"): Access(public=True, scope="query_code",
+                                                                     note="the applicant, with the query code"),
+        ("GET", "/cases/{case_id}/file"): _officers(U),
+        ("POST", "/checkpoints"): _officers(U),
+        ("GET", "/checkpoints/latest"): Access(public=True, note="anyone may verify the ledger"),
+        ("GET", "/checkpoints/{tree_size}"): Access(public=True, note="anyone may verify the ledger"),
+        ("GET", "/public-key"): Access(public=True, note="anyone may verify the ledger"),
+        ("GET", "/proofs/inclusion"): Access(public=True, note="anyone may verify the ledger"),
+        ("GET", "/proofs/consistency"): Access(public=True, note="anyone may verify the ledger"),
+        ("GET", "/ledger/export"): _officers(U),
+        ("GET", "/ledger/verify"): _officers(O, H, U),
+        ("GET", "/statistics/annual"): _officers(O, H, U),
+        ("GET", "/statistics/quarterly"): _officers(O, H, U),
+        ("GET", "/statistics/on-time"): _officers(O, H, U),
+        ("GET", "/statistics/heatmap"): _officers(O, H, U),
+        ("GET", "/statistics/repeated-requests"): _officers(O, H, U),
+        ("POST", "/cases/{case_id}/remedies"): _officers(O),
+        ("GET", "/cases/{case_id}/remedies"): _officers(O, U),
+    },
+}
+
+
+def access_of(service: str, method: str, path: str) -> Access | None:
+    return ROUTES.get(service, {}).get((method.upper(), path))
+
+
+def markdown() -> str:
+    roles = list(Role)
+    head = "| service | method | route | " + " | ".join(f"`{r.value}`" for r in roles) + " | public | scope |"
+    lines = [
+        "# Who may call which route",
+        "",
+        "Generated from `contracts/access.py` (`python -m contracts.access > docs/access.md`); a test keeps",
+        "it current and calls every cell. ✔ = allowed; a token without an allowed role gets 403, no token",
+        "401. Roles and department come from the verified OIDC access token only.",
+        "",
+        "| role | 中文 |", "|---|---|",
+        *[f"| `{r.value}` | {r.label_zh} |" for r in roles],
+        "",
+        head,
+        "|" + "---|" * (len(roles) + 5),
+    ]
+    for service, routes in ROUTES.items():
+        for (method, path), acc in routes.items():
+            cells = ["✔" if r in acc.roles else "" for r in roles]
+            public = "✔" + (f" ({acc.note})" if acc.note else "") if acc.public else ""
+            scope = acc.scope + (f" ({acc.note})" if acc.note and not acc.public else "")
+            lines.append(f"| {service} | {method} | `{path}` | " + " | ".join(cells) + f" | {public} | {scope} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown())
