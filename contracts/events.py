@@ -114,8 +114,11 @@ class ResponsibleAgencyRef(EventPart):
 class ConfidentialityReview(EventPart):
     """The confidentiality review (保密审查) sign-off of an answer: who reviewed it and when."""
 
-    reviewer: str = Field(min_length=1)
+    reviewer: str = Field(min_length=1, description="The reviewer's display name")
     reviewed_at: datetime
+    reviewer_subject: str | None = Field(
+        default=None, description="The reviewer's subject (OIDC ``sub``) when signed off through the HTTP API"
+    )
 
 
 class Answer(EventPart):
@@ -136,8 +139,9 @@ class Answer(EventPart):
 
 
 class AnswerSubmitted(EventData):
-    """A department's answer to its task, published by an integrator's system. The department is
-    identified by ``dept_code``; Kafka ACLs authenticate who may write to the topic."""
+    """A department's answer to its task, published by an integrator's system on its department's
+    answers topic (``gongkai.dept.<code>.answers``, which only that department's Kafka principal may
+    write). The department is the topic's: ``dept_code`` must name it, or the answer is refused."""
 
     event_name = "answer.submitted"
 
@@ -164,6 +168,8 @@ class AnswerRecorded(EventData):
     review: ConfidentialityReview | None = None
     draft: bool = Field(default=False, description="True while the sign-off is missing (cannot be released)")
     late: bool = Field(default=False, description="Recorded after the reply was released: it amends it")
+    answered_by: str | None = Field(default=None, description="The officer who wrote the answer (display name; HTTP)")
+    answered_by_subject: str | None = Field(default=None, description="That officer's subject (OIDC ``sub``)")
 
 
 class AnswerRefused(EventData):
@@ -175,7 +181,9 @@ class AnswerRefused(EventData):
     task_id: str
     dept_code: str = Field(description="The department that answered")
     via: str
-    code: str = Field(description="not_your_task | task_withdrawn | conflicting_answer | invalid_answer")
+    code: str = Field(
+        description="not_your_task | task_withdrawn | conflicting_answer | invalid_answer | wrong_answers_topic"
+    )
     status: int = Field(description="The HTTP status the refusal answers with (403, 409, 422)")
     message: str = Field(description="The reason, Chinese")
 
@@ -214,10 +222,11 @@ class CaseClosed(EventData):
 
     case_id: str
     tracking_number: str
-    closed_by: str
+    closed_by: str = Field(description="The OGI officer who closed it (display name)")
     reason: str
     missing: list[MissingAnswer] = Field(default_factory=list)
     statement: str = Field(description="The missing answers stated, Chinese (printed in the reply)")
+    closed_by_subject: str | None = Field(default=None, description="That officer's subject (OIDC ``sub``)")
 
 
 class ReplyPart(EventPart):

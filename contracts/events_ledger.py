@@ -59,7 +59,8 @@ class RemedyRecorded(EventData):
     result: RemedyResult | None = Field(default=None, description="decided only: 维持 / 纠正 / 其他")
     decided_on: date | None = None
     note: str = Field(default="", max_length=2000)
-    recorded_by: str = Field(description="The officer (token principal) who recorded it")
+    recorded_by: str = Field(description="The officer who recorded it (display name of the verified token)")
+    recorded_by_subject: str | None = Field(default=None, description="That officer's subject (OIDC ``sub``)")
 
     @model_validator(mode="after")
     def _consistent(self) -> RemedyRecorded:

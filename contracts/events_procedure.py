@@ -3,7 +3,8 @@ Regulations), the five-questions triage, repeats and fees.
 
 All dates are calendar dates in China (Asia/Shanghai). Working days (WD) skip weekends and
 holidays and include the make-up workdays of the State Council's notice. No personal data: the
-applicant appears only as ``applicant_ref``; officers by their user id.
+applicant appears only as ``applicant_ref``; officers by their display name, with the subject
+(OIDC ``sub``) of their verified token in the ``*_subject`` field beside it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class CorrectionRequested(EventData):
     items: list[str] = Field(min_length=1, description="Every item to correct (Chinese)")
     due_on: date = Field(description="The applicant's deadline for the correction")
     issued_by: str
+    issued_by_subject: str | None = None
 
 
 class CorrectionReceived(EventData):
@@ -69,6 +71,7 @@ class ExtensionApproved(EventData):
     old_due_on: date
     new_due_on: date
     provisional: bool = False
+    approver_subject: str | None = None
 
 
 class ConsultationStarted(EventData):
@@ -84,6 +87,7 @@ class ConsultationStarted(EventData):
     sent_on: date
     consultation_due: date = Field(description="Last day of the party's 15 WD")
     started_by: str
+    started_by_subject: str | None = None
 
 
 class ConsultationEnded(EventData):
@@ -151,6 +155,7 @@ class TriageRecorded(EventData):
     answered_by: str
     answered_at: datetime
     next_step: str = Field(description="The step the answers now lead to")
+    answered_by_subject: str | None = None
 
 
 class RepeatMatchPart(EventPart):
@@ -189,6 +194,7 @@ class FeeNoticeIssued(EventData):
     payment_workdays: int = 20
     confirmed_by: str
     issued_on: date
+    confirmed_by_subject: str | None = None
 
 
 EVENTS: tuple[type[EventData], ...] = (

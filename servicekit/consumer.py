@@ -7,11 +7,17 @@
   backoff; after ``max_attempts`` tries spread over at least ``patience_seconds`` (so that a
   store restart or a slightly late prerequisite is waited out) it is dead-lettered with the error.
 Offsets are committed only after the handler succeeded (at-least-once); handlers are idempotent.
+
+A ``dlt-reason`` names the field and the rule, never the record's values (a dead-letter topic is
+read by operators; a record may carry an ID number, a phone number, a name): ``reason_of(exc)``
+builds it. ``Unprocessable`` messages are the handler's own words and must follow the same rule.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,8 +27,9 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
+from pydantic_core import PydanticKnownError
 
-from contracts.envelope import CloudEvent, EventData, decode
+from contracts.envelope import CloudEvent, EventData, UnknownEventType, decode
 from contracts.topics import dead_letter_topic
 
 from servicekit.logs import bind_event, unbind_event
@@ -34,7 +41,71 @@ Handler = Callable[[CloudEvent[Any]], Awaitable[None]]
 
 
 class Unprocessable(Exception):
-    """The event is valid but can never be processed (e.g. it names an unknown task)."""
+    """The event is valid but can never be processed (e.g. it names an unknown task). Its message
+    goes into ``dlt-reason``: name the field and the rule, not the record's values."""
+
+
+# ---------------------------------------------------------------- dead-letter reasons
+# Context entries of a pydantic error that are the rule (from the schema), never the input.
+_RULE_CONTEXT = frozenset({
+    "max_length", "min_length", "pattern", "expected", "gt", "ge", "lt", "le", "multiple_of", "max_digits",
+    "decimal_places", "whole_digits", "expected_tags", "discriminator", "class_name", "field_type",
+    "max_items", "min_items",
+})
+# A location part that is a field name (or an index): a dict key holding data is not shown.
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-\[\](),. ]{0,79}", re.ASCII)
+# Text that cannot carry a record's value: ASCII words and punctuation, no digits, no quotes.
+_PLAIN_TEXT = re.compile(r"[A-Za-z ,;:()/_\-]{1,200}", re.ASCII)
+_EVENT_TYPE = re.compile(r"'[a-z0-9][a-z0-9._-]{0,119}'", re.ASCII)
+_MAX_LISTED = 10
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) if isinstance(p, int) or _FIELD_NAME.fullmatch(p) else "<key>" for p in loc]
+    return ".".join(parts) or "(record)"
+
+
+def _rule_message(err: dict[str, Any]) -> str | None:
+    """pydantic's message rebuilt from the rule alone (None when it would need the input)."""
+    etype = err.get("type", "")
+    if etype in ("value_error", "assertion_error"):  # a validator's own words may quote the input
+        return None
+    ctx = {k: v for k, v in (err.get("ctx") or {}).items() if k in _RULE_CONTEXT}
+    try:
+        return PydanticKnownError(etype, ctx or None).message()  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def reason_of(exc: BaseException) -> str:
+    """Why a record cannot be processed, naming fields and rules only (for ``dlt-reason``).
+
+    - pydantic ``ValidationError``: ``"<loc>: <type> (<message from the rule>)"`` per error, built
+      from ``errors(include_input=False, include_url=False)``, never from ``str(exc)`` (which
+      quotes ``input_value``); a dict key in a location shows as ``<key>``.
+    - JSON that does not parse: the position only; text that is not UTF-8: the byte offset.
+    - an unknown event type: named if it looks like an event type.
+    - anything else: its class, and its message only if it cannot carry a value (plain words).
+    """
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_input=False, include_url=False)
+        listed = []
+        for err in errors[:_MAX_LISTED]:
+            message = _rule_message(dict(err))
+            listed.append(f"{_loc(tuple(err.get('loc', ())))}: {err.get('type', 'invalid')}"
+                          + (f" ({message})" if message else ""))
+        more = len(errors) - _MAX_LISTED
+        return "; ".join(listed) + (f"; (+{more} more)" if more > 0 else "")
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON at line {exc.lineno} column {exc.colno} (char {exc.pos})"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not valid {exc.encoding} text at byte {exc.start}"
+    if isinstance(exc, UnknownEventType):
+        named = re.search(r"'.*'$", str(exc))
+        shown = named.group(0) if named and _EVENT_TYPE.fullmatch(named.group(0)) else None
+        return "type: unknown or missing event type" + (f" {shown}" if shown else "")
+    text = str(exc)
+    return type(exc).__name__ + (f": {text}" if _PLAIN_TEXT.fullmatch(text) else "")
 
 
 async def send_to_dlt(broker: KafkaBroker, rec: Any, reason: str, group_id: str) -> None:
@@ -76,7 +147,7 @@ def subscribe(
         try:
             event = decode(rec.value or b"", registry)
         except (ValidationError, ValueError) as exc:
-            await dead_letter(rec, f"invalid event: {exc}")
+            await dead_letter(rec, f"invalid event: {reason_of(exc)}")
             return
         bind_event(event.subject, event.id)
         started = time.perf_counter()
@@ -91,10 +162,12 @@ def subscribe(
             n, first = failures.get(key, (0, time.monotonic()))
             n += 1
             failures[key] = (n, first)
-            log.warning("handler_failed", attempt=n, error=repr(exc))
+            # A validation error quotes the data it refused: log its fields and rules only.
+            log.warning("handler_failed", attempt=n,
+                        error=reason_of(exc) if isinstance(exc, ValidationError) else repr(exc))
             if n >= max_attempts and time.monotonic() - first >= patience_seconds:
                 failures.pop(key, None)
-                await dead_letter(rec, f"failed {n} times: {exc!r}")
+                await dead_letter(rec, f"failed {n} times: {reason_of(exc)}")
                 return
             EVENTS_CONSUMED.labels(rec.topic, "retried").inc()
             await asyncio.sleep(min(0.2 * 2**n, 5.0))

@@ -1,29 +1,88 @@
 """Kafka adapter: the FastStream broker of a service (its subscribers), a producer for the outbox
-(ordered, pipelined, idempotent), start-up with retry, a liveness probe, topic creation."""
+(ordered, pipelined, idempotent), start-up with retry, a liveness probe, topic creation.
+
+Every client authenticates as the service's own principal (``KafkaSecurity``, from the
+``GONGKAI_KAFKA_*`` settings); what that principal may do is contracts/acl.py's table.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.helpers import create_ssl_context
 from faststream.exceptions import SetupError
 from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+from servicekit.settings import CommonSettings
 
 log = structlog.get_logger()
 
 Record = tuple[str, bytes, bytes, dict[str, str]]  # topic, key, value, headers
 
 
-def make_broker(bootstrap: str, client_id: str) -> KafkaBroker:
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How a client authenticates to the broker: SASL (SCRAM-SHA-512 by default) as its own
+    principal, over TLS (SASL_SSL) unless the deployment says the network is private (SASL_PLAINTEXT,
+    e.g. the local stack on loopback); PLAINTEXT only where there is no authentication at all."""
+
+    protocol: str = "SASL_SSL"
+    mechanism: str = "SCRAM-SHA-512"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ssl_cafile: str = ""
+
+    @classmethod
+    def of(cls, common: CommonSettings) -> KafkaSecurity:
+        return cls(common.kafka_security_protocol, common.kafka_sasl_mechanism, common.kafka_username,
+                   common.kafka_password, common.kafka_ssl_cafile)
+
+    @classmethod
+    def from_env(cls) -> KafkaSecurity:
+        return cls.of(CommonSettings())
+
+    @property
+    def sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of an aiokafka client (producer, consumer, admin client)."""
+        kwargs: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.tls:
+            kwargs["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile or None)
+        if self.sasl:
+            kwargs.update(sasl_mechanism=self.mechanism, sasl_plain_username=self.username,
+                          sasl_plain_password=self.password)
+        return kwargs
+
+    def faststream(self) -> BaseSecurity | None:
+        """The same, as FastStream's ``security=`` of a KafkaBroker."""
+        ssl_context = create_ssl_context(cafile=self.ssl_cafile or None) if self.tls else None
+        if not self.sasl:
+            return BaseSecurity(ssl_context=ssl_context) if self.tls else None
+        kind = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}[self.mechanism]
+        return kind(self.username, self.password, ssl_context=ssl_context, use_ssl=self.tls)
+
+
+def make_broker(bootstrap: str, client_id: str, security: KafkaSecurity | None = None) -> KafkaBroker:
+    """The FastStream broker of a service; ``security`` defaults to the GONGKAI_KAFKA_* settings."""
+    security = security or KafkaSecurity.from_env()
     return KafkaBroker(
         bootstrap,
         client_id=client_id,
+        security=security.faststream(),
         acks="all",
         enable_idempotence=True,
         logger=None,
@@ -35,10 +94,12 @@ def make_broker(bootstrap: str, client_id: str) -> KafkaBroker:
 class BrokerHandle:
     """Owns a service's Kafka connections; starts them with retry, since Kafka may be down."""
 
-    def __init__(self, broker: KafkaBroker, bootstrap: str, client_id: str) -> None:
+    def __init__(self, broker: KafkaBroker, bootstrap: str, client_id: str,
+                 security: KafkaSecurity | None = None) -> None:
         self.broker = broker
         self.bootstrap = bootstrap
         self.client_id = client_id
+        self.security = security or KafkaSecurity.from_env()
         self.producer: AIOKafkaProducer | None = None
         self.connected = asyncio.Event()
 
@@ -49,7 +110,7 @@ class BrokerHandle:
                 await self.broker.start()
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-outbox",
-                    acks="all", enable_idempotence=True, linger_ms=2,
+                    acks="all", enable_idempotence=True, linger_ms=2, **self.security.client_kwargs(),
                 )
                 await producer.start()
                 self.producer = producer
@@ -144,9 +205,10 @@ async def create_missing_topics(
     return TopicCreation(created, sorted(present), failed)
 
 
-async def ensure_topics(bootstrap: str, specs: Sequence[Any]) -> list[str]:
-    """Create the topics that do not exist yet (raises if one cannot be). Returns those created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def ensure_topics(bootstrap: str, specs: Sequence[Any], security: KafkaSecurity | None = None) -> list[str]:
+    """Create the topics that do not exist yet (raises if one cannot be). Returns those created.
+    ``security`` defaults to the GONGKAI_KAFKA_* settings (the service's own principal)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or KafkaSecurity.from_env()).client_kwargs())
     await admin.start()
     try:
         result = await create_missing_topics(admin, specs)

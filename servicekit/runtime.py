@@ -25,7 +25,7 @@ from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.envelope import CloudEvent, EventData
-from servicekit.kafka import BrokerHandle, make_broker
+from servicekit.kafka import BrokerHandle, KafkaSecurity, make_broker
 from servicekit.logs import configure_logging
 from contracts.access import ROUTES
 from servicekit import openapi, secrets
@@ -44,14 +44,17 @@ class ServiceRuntime:
         self.common = common or CommonSettings()
         self.log = configure_logging(name, self.common.log_level)
         self.client, self.db = connect(self.common.mongo_url, db_name)
-        self.broker = make_broker(self.common.kafka_bootstrap, f"gongkai-{name}")
-        self.kafka = BrokerHandle(self.broker, self.common.kafka_bootstrap, f"gongkai-{name}")
+        kafka_security = KafkaSecurity.of(self.common)
+        self.broker = make_broker(self.common.kafka_bootstrap, f"gongkai-{name}", kafka_security)
+        self.kafka = BrokerHandle(self.broker, self.common.kafka_bootstrap, f"gongkai-{name}", kafka_security)
         self._setup: list[Loop] = []
         self._loops: list[Loop] = []
         self.ready = asyncio.Event()
         self.relay: OutboxRelay | None = None
         self.oidc = TokenVerifier(OidcSettings())
         self._secrets: dict[str, str | None] = {"GONGKAI_OIDC_ISSUER": self.oidc.settings.issuer}
+        if kafka_security.sasl:  # the service's own Kafka principal's password
+            self._secrets["GONGKAI_KAFKA_PASSWORD"] = self.common.kafka_password
         secrets.check(self.common.env, name, self._secrets)
 
     def require_secrets(self, values: dict[str, str | None]) -> None:
@@ -155,7 +158,14 @@ class ServiceRuntime:
         openapi.install(app, self.name, self.oidc.settings.issuer)
         self._app = app
 
-        @app.get("/health", tags=["ops"])
+        health_body = {"type": "object", "required": ["service", "status", "store", "kafka"], "properties": {
+            "service": {"type": "string"}, "status": {"type": "string", "enum": ["ok", "degraded"]},
+            "store": {"type": "boolean"}, "kafka": {"type": "boolean"}}}
+
+        @app.get("/health", tags=["ops"], responses={
+            200: {"description": "store and broker reachable", "content": {"application/json": {"schema": health_body}}},
+            503: {"description": "degraded: store or broker unreachable, or still starting",
+                  "content": {"application/json": {"schema": health_body}}}})
         async def health() -> JSONResponse:
             store = await ping(self.db)
             kafka = await self.kafka.alive()
@@ -163,7 +173,9 @@ class ServiceRuntime:
             body = {"service": self.name, "status": "ok" if ok else "degraded", "store": store, "kafka": kafka}
             return JSONResponse(body, status_code=200 if ok else 503)
 
-        @app.get("/metrics", tags=["ops"])
+        @app.get("/metrics", tags=["ops"], response_class=Response, responses={
+            200: {"description": "Prometheus text exposition format",
+                  "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
         async def metrics() -> Response:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -15,6 +15,14 @@ class CommonSettings(BaseSettings):
     env: Literal["production", "development"] = "production"
 
     kafka_bootstrap: str = "127.0.0.1:19092"
+    # Each service authenticates to Kafka as its own principal (contracts/acl.py grants it what its
+    # code uses). Default: SASL over TLS, so that a deployment that forgets these settings does not
+    # run unauthenticated; the local stack sets SASL_PLAINTEXT (loopback) and svc-<service>.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "SASL_SSL"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = ""
+    kafka_ssl_cafile: str = ""  # CA bundle of the broker's certificate (SASL_SSL); empty: the system's
     mongo_url: str = "mongodb://127.0.0.1:27117"
     log_level: str = "INFO"
     # The agency this deployment serves (each agency runs its own instances).

@@ -1,4 +1,5 @@
-"""HTTP API of administrative review and litigation (officers only, ``AUDIT_OFFICER_TOKEN``).
+"""HTTP API of administrative review and litigation (OGI officers record, auditors read; the
+officer recorded is the verified token's display name and subject).
 
 ``POST /cases/{case_id}/remedies`` with ``stage`` "filed" records a review (行政复议) or a lawsuit
 (行政诉讼, ``route`` direct / after_review) about the case - with ``result`` and ``decided_on`` too
@@ -12,19 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from contracts.events_ledger import LitigationRoute, RemedyKind, RemedyResult
 from services.audit.ledger import Ledger
 from services.audit.remedies import CaseFacts, RemedyConflict, RemedyNotFound, RemedyStore
-from servicekit.validation import FieldProblem
+from servicekit.oidc import Principal
+from servicekit.openapi import errors
+from servicekit.validation import FieldProblem, StrictIn
+
+CaseId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
-class RemedyRequest(BaseModel):
+class RemedyRequest(StrictIn):
     model_config = ConfigDict(extra="forbid")
 
     stage: Literal["filed", "decided"] = "filed"
@@ -59,9 +64,11 @@ class RemedyRequest(BaseModel):
         return self
 
 
-def remedies_router(ledger: Ledger, store: RemedyStore, officer: Callable[[Request], str],
-                    wake: Callable[[], None] = lambda: None) -> APIRouter:
-    r = APIRouter(tags=["remedies"])
+TAGS: list = ["remedies"]  # the OpenAPI group of these routes
+
+
+def add_remedies_routes(app: FastAPI, ledger: Ledger, store: RemedyStore, officer: Callable[[Request], Principal],
+                        wake: Callable[[], None] = lambda: None) -> None:
 
     async def case_facts(case_id: str) -> CaseFacts:
         app = await ledger.application_of(case_id)
@@ -70,22 +77,25 @@ def remedies_router(ledger: Ledger, store: RemedyStore, officer: Callable[[Reque
         d = app["data"]
         return CaseFacts(case_id, d["agency_code"], d.get("tracking_number"))
 
-    @r.post("/cases/{case_id}/remedies")
-    async def record(case_id: str, body: RemedyRequest, who: str = Depends(officer)) -> JSONResponse:
+    @app.post("/cases/{case_id}/remedies", tags=TAGS,
+              responses={201: {"description": "已登记"}, 200: {"description": "同一登记已有记录（未重复登记）"},
+                         **errors(409)})
+    async def record(case_id: CaseId, body: RemedyRequest, principal: Principal = Depends(officer)) -> JSONResponse:
         """Record a review or lawsuit about the case, or its outcome (officers)."""
         case = await case_facts(case_id)
+        who = {"officer": principal.display, "officer_subject": principal.subject}
         try:
             if body.stage == "filed":
                 data, created = await store.file(case, kind=body.kind, route=body.route,  # type: ignore[arg-type]
                                                  filed_on=body.filed_on, authority=body.authority,  # type: ignore[arg-type]
-                                                 note=body.note, officer=who, remedy_id=body.remedy_id)
+                                                 note=body.note, **who, remedy_id=body.remedy_id)
                 if body.result is not None:
                     _, decided = await store.decide(case_id, data.remedy_id, result=body.result,
-                                                    decided_on=body.decided_on, note=body.note, officer=who)  # type: ignore[arg-type]
+                                                    decided_on=body.decided_on, note=body.note, **who)  # type: ignore[arg-type]
                     created = created or decided
             else:
                 data, created = await store.decide(case_id, body.remedy_id, result=body.result,  # type: ignore[arg-type]
-                                                   decided_on=body.decided_on, note=body.note, officer=who)  # type: ignore[arg-type]
+                                                   decided_on=body.decided_on, note=body.note, **who)  # type: ignore[arg-type]
         except RemedyNotFound:
             raise HTTPException(404, "本案没有该编号的行政复议或行政诉讼登记") from None
         except RemedyConflict as exc:
@@ -95,9 +105,8 @@ def remedies_router(ledger: Ledger, store: RemedyStore, officer: Callable[[Reque
         remedy = next(x for x in await store.of_case(case_id) if x["remedy_id"] == data.remedy_id)
         return JSONResponse({"created": created, "remedy": remedy}, status_code=201 if created else 200)
 
-    @r.get("/cases/{case_id}/remedies")
-    async def list_remedies(case_id: str, _: str = Depends(officer)) -> dict[str, Any]:
+    @app.get("/cases/{case_id}/remedies", tags=TAGS)
+    async def list_remedies(case_id: CaseId) -> dict[str, Any]:
         await case_facts(case_id)
         return {"case_id": case_id, "remedies": await store.of_case(case_id)}
 
-    return r

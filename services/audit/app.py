@@ -16,28 +16,41 @@ from contracts.envelope import decode
 from contracts.events import REGISTRY
 from contracts.events_ledger import CASES_REMEDIES, LEDGER_CHECKPOINTS, CheckpointSigned, RemedyRecorded
 from services.audit import keys
-from services.audit.api_cases import cases_router
-from services.audit.api_ledger import ledger_router
-from services.audit.api_remedies import remedies_router
-from servicekit.auth import require
-from services.audit.api_statistics import statistics_router
+from services.audit.api_cases import add_cases_routes
+from services.audit.api_ledger import add_ledger_routes
+from services.audit.api_remedies import add_remedies_routes
+from services.audit.api_statistics import add_statistics_routes
 from services.audit.checkpoint_log import CheckpointLog, Signer
 from services.audit.ledger import Ledger
 from services.audit.remedies import RemedyStore
 from services.audit.settings import AuditSettings
-from servicekit.consumer import send_to_dlt
+from servicekit.consumer import reason_of, send_to_dlt
 from servicekit.kafka import ensure_topics
 from servicekit.metrics import EVENTS_CONSUMED
+from servicekit.oidc import officer
+from servicekit.ratelimit import AttemptLimiter, MongoWindowStorage
 from servicekit.runtime import ServiceRuntime
+
+# Failed query-code attempts (servicekit.ratelimit): the one collection of the audit database that
+# is updated in place, and it is no part of the ledger (deploy/production/audit-store-role.md).
+ATTEMPTS = "query_code_attempts"
 
 
 def build(settings: AuditSettings | None = None) -> FastAPI:
     settings = settings or AuditSettings()
     rt = ServiceRuntime("audit", settings.db_name)
+    production = rt.common.env == "production"
+    # Production: a query-code secret of its own and a signing key the operator holds (given, or a
+    # key file); a key generated into the run directory is for development only.
+    rt.require_secrets({"AUDIT_QUERY_CODE_SECRET": settings.query_code_secret,
+                        "AUDIT_SIGNING_KEY (or AUDIT_KEY_FILE)": settings.signing_key or settings.key_file})
     ledger = Ledger(rt.db)
     rt.on_setup(ledger.setup)
+    attempts = MongoWindowStorage(collection=rt.db[ATTEMPTS])
+    rt.on_setup(attempts.setup)
+    limiter = AttemptLimiter(attempts, settings.query_code_attempts, namespace="query-code")
 
-    key, key_origin = keys.load_signing_key(settings.signing_key, settings.key_file or None)
+    key, key_origin = keys.load_signing_key(settings.signing_key, settings.key_file or None, create=not production)
     signer = Signer(key, settings.origin or f"gongkai.audit/{rt.common.agency_code}")
     cplog = CheckpointLog(rt.db, ledger, signer)
     rt.log.info("ledger_signing_key", source=key_origin, origin=signer.origin, key_id=signer.key_id,
@@ -62,7 +75,7 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
         try:
             event = decode(raw, REGISTRY)
         except (ValidationError, ValueError) as exc:
-            await send_to_dlt(rt.broker, rec, f"invalid event: {exc}", "audit")
+            await send_to_dlt(rt.broker, rec, f"invalid event: {reason_of(exc)}", "audit")
             return
         seq = await ledger.append(event, raw, rec.topic, rec.partition, rec.offset)
         EVENTS_CONSUMED.labels(rec.topic, "ok" if seq else "duplicate").inc()
@@ -98,11 +111,14 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
                 await asyncio.wait_for(cplog.signed.wait(), timeout=settings.publish_retry_seconds)
 
     app = rt.app("Gongkai audit", "审计台账（默克尔树、签名检查点、证明）、一案一档、时间线")
-    app.include_router(ledger_router(ledger, cplog))
-    app.include_router(cases_router(ledger, cplog, settings.query_code_secret))
-    app.include_router(statistics_router(ledger, rt.common.agency_code))
-    app.include_router(remedies_router(ledger, remedies, require("ogi-officer", settings.officer_token), relay.wake))
+    # Routes registered on the app itself (FastAPI includes routers lazily, and the access table
+    # check and the OpenAPI codes enumerate the app's own routes).
+    add_ledger_routes(app, ledger, cplog)
+    add_cases_routes(app, ledger, cplog, settings.query_code_secret, limiter)
+    add_statistics_routes(app, ledger, rt.common.agency_code)
+    add_remedies_routes(app, ledger, remedies, officer, relay.wake)
     app.state.runtime = rt
     app.state.ledger = ledger
     app.state.checkpoints = cplog
+    app.state.limiter = limiter
     return app

@@ -2,8 +2,9 @@
 
 ``AUDIT_SIGNING_KEY`` holds either the base64 of the raw 32-byte private seed, a PEM (PKCS#8)
 private key, or the path of a PEM file. When it is empty, the key is read from ``AUDIT_KEY_FILE``
-(default ``$GONGKAI_RUN_DIR/audit-signing.key``), created there (mode 0600) if missing. The key is
-never in the repository. Public keys are read from raw base64, PEM or signed-note vkey text.
+(default ``$GONGKAI_RUN_DIR/audit-signing.key``); only in development is it created there (mode
+0600) if missing — in production a missing key is an error, never a fresh key nobody holds. The key
+is never in the repository. Public keys are read from raw base64, PEM or signed-note vkey text.
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ def default_key_file() -> Path:
     return Path(run_dir) / "audit-signing.key"
 
 
-def load_signing_key(setting: str, key_file: str | None) -> tuple[Ed25519PrivateKey, str]:
-    """The private key and where it came from ("setting", "file:<path>", "generated:<path>")."""
+def load_signing_key(setting: str, key_file: str | None, *, create: bool = True) -> tuple[Ed25519PrivateKey, str]:
+    """The private key and where it came from ("setting", "file:<path>", "generated:<path>").
+    ``create=False`` (production): a missing key file is a ``KeyProblem``, not a new key."""
     if setting.strip():
         path = Path(setting.strip())
         if not setting.strip().startswith("-----") and len(setting) < 4096 and path.is_file():
@@ -71,6 +73,8 @@ def load_signing_key(setting: str, key_file: str | None) -> tuple[Ed25519Private
     path = Path(key_file) if key_file else default_key_file()
     if path.is_file():
         return private_from_text(path.read_text()), f"file:{path}"
+    if not create:
+        raise KeyProblem(f"no ledger signing key: set AUDIT_SIGNING_KEY or AUDIT_KEY_FILE (no file at {path})")
     key = Ed25519PrivateKey.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

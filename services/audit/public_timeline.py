@@ -1,8 +1,11 @@
 """A case's timeline as the applicant sees it, and the query code that opens it. Pure logic.
 
-The applicant gives the tracking number and the 8-digit query code printed on the receipt; the
-code is HMAC-SHA256(secret, case id) -> first 8 bytes, big-endian, mod 10^8, zero-padded (the
-same derivation as intake's, with the same secret). The view names each step in Chinese and keeps
+The applicant gives the tracking number and the query code printed on the receipt: 12 characters
+of Crockford's base32 (digits and capitals without I, L, O, U), the top 60 bits of
+HMAC-SHA256(secret, "gongkai-query-code/v2" NUL case id) — the same derivation as intake's, with
+the same per-deployment secret (``AUDIT_QUERY_CODE_SECRET`` = ``INTAKE_QUERY_CODE_SECRET``). Input is
+read leniently (any case, hyphens and spaces ignored, I and L read as 1, O as 0) and compared in
+constant time. The view names each step in Chinese and keeps
 its date and time; it leaves out internal details: producing services, topics, routing rules,
 department answers before the reply, officers, reasons of internal steps, event ids and causation.
 """
@@ -50,13 +53,30 @@ DECISION_LABELS = {
 }
 
 
+QUERY_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+QUERY_CODE_LENGTH = 12
+_READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0", "-": None, " ": None})
+
+
 def query_code(secret: str, case_id: str) -> str:
-    digest = hmac.new(secret.encode(), case_id.encode(), hashlib.sha256).digest()
-    return f"{int.from_bytes(digest[:8], 'big') % 10**8:08d}"
+    digest = hmac.new(secret.encode(), f"gongkai-query-code/v2\x00{case_id}".encode(), hashlib.sha256).digest()
+    n = int.from_bytes(digest[:8], "big") >> (64 - 5 * QUERY_CODE_LENGTH)
+    return "".join(QUERY_CODE_ALPHABET[(n >> (5 * i)) & 31] for i in reversed(range(QUERY_CODE_LENGTH)))
+
+
+def normalise_query_code(given: str) -> str | None:
+    """The canonical form of a query code as typed, or None when it cannot be one (a format error,
+    answered 422 without looking anything up)."""
+    code = given.strip().upper().translate(_READ_AS)
+    if len(code) != QUERY_CODE_LENGTH or any(c not in QUERY_CODE_ALPHABET for c in code):
+        return None
+    return code
 
 
 def code_matches(secret: str, case_id: str, given: str) -> bool:
-    return hmac.compare_digest(query_code(secret, case_id).encode(), given.strip().encode())
+    """Constant-time comparison of a (normalised) query code with the case's."""
+    code = normalise_query_code(given) or ""
+    return hmac.compare_digest(query_code(secret, case_id).encode(), code.encode())
 
 
 def applicant_step(event: dict[str, Any]) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def remedy_event(data: RemedyRecorded) -> CloudEvent[RemedyRecorded]:
 
 
 def _same(a: RemedyRecorded, b: RemedyRecorded) -> bool:
-    skip = {"recorded_by"}
+    skip = {"recorded_by", "recorded_by_subject"}
     return a.model_dump(exclude=skip) == b.model_dump(exclude=skip)
 
 
@@ -89,23 +89,24 @@ class RemedyStore:
         return event.data  # type: ignore[return-value]
 
     async def file(self, case: CaseFacts, *, kind: Literal["review", "litigation"], route: str | None,
-                   filed_on: date, authority: str, note: str, officer: str,
+                   filed_on: date, authority: str, note: str, officer: str, officer_subject: str | None = None,
                    remedy_id: str | None = None) -> tuple[RemedyRecorded, bool]:
         data = RemedyRecorded(remedy_id=remedy_id or uuid.uuid4().hex, case_id=case.case_id,
                               tracking_number=case.tracking_number, agency_code=case.agency_code, kind=kind,
                               route=route, stage="filed", filed_on=filed_on, authority=authority, note=note,
-                              recorded_by=officer)  # type: ignore[arg-type]
+                              recorded_by=officer, recorded_by_subject=officer_subject)  # type: ignore[arg-type]
         return await self._insert(data)
 
     async def decide(self, case_id: str, remedy_id: str, *, result: str, decided_on: date, note: str,
-                     officer: str) -> tuple[RemedyRecorded, bool]:
+                     officer: str, officer_subject: str | None = None) -> tuple[RemedyRecorded, bool]:
         filed = await self._stored(remedy_id, "filed")
         if filed is None or filed.case_id != case_id:
             raise RemedyNotFound(remedy_id)
         if decided_on < filed.filed_on:
             raise RemedyConflict("审结日期不能早于立案（提起）日期")
         data = filed.model_copy(update={"stage": "decided", "result": result, "decided_on": decided_on,
-                                        "note": note, "recorded_by": officer})
+                                        "note": note, "recorded_by": officer,
+                                        "recorded_by_subject": officer_subject})
         data = RemedyRecorded.model_validate(data.model_dump())
         return await self._insert(data)
 

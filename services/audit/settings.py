@@ -8,16 +8,18 @@ class AuditSettings(BaseSettings):
     http_port: int = 8105
     db_name: str = "gongkai_audit"
     # Ed25519 private key of the ledger: base64 of the raw 32-byte seed, a PEM key, or a PEM file's
-    # path. Empty: read (or, the first time, create) key_file - for local runs only.
+    # path. Empty: read key_file. Production refuses to start without one of the two (and never
+    # creates a key); in development (GONGKAI_ENV=development) a missing key file is created.
     signing_key: str = ""
-    key_file: str = ""  # default: $GONGKAI_RUN_DIR/audit-signing.key
+    key_file: str = ""  # default (development only): $GONGKAI_RUN_DIR/audit-signing.key
     # The log's name (first line of every checkpoint); default "gongkai.audit/<agency code>".
     origin: str = ""
     # A checkpoint is signed this often when the tree grew, and on demand (POST /checkpoints).
     checkpoint_seconds: float = 60.0
     publish_retry_seconds: float = 5.0
-    # Bearer tokens of the OGI officers who record administrative review and litigation
-    # (comma-separated, each "token" or "name:token"); empty = nobody may record them.
-    officer_token: str = ""
-    # Same secret as intake's query codes (applicant's view of the timeline).
-    query_code_secret: str = "local-dev-only-secret"
+    # Same secret as intake's query codes (INTAKE_QUERY_CODE_SECRET): the applicant's view of the
+    # timeline. No default: production refuses to start without it.
+    query_code_secret: str = ""
+    # Failed query-code attempts allowed per tracking number and per client ("limits" notation),
+    # counted in the store's attempts collection (shared by every audit instance).
+    query_code_attempts: str = "5/15 minutes"

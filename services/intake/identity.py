@@ -35,17 +35,40 @@ def valid_credit_code(code: str) -> bool:
     return bool(_USCC.fullmatch(code.upper()))
 
 
-def applicant_ref(id_type: str, id_number: str) -> str:
-    """Opaque, stable reference to an applicant: events carry this, never the ID number."""
-    digest = hashlib.sha256(f"{id_type}:{id_number.upper()}".encode()).hexdigest()
+def applicant_ref(secret: str, id_type: str, id_number: str) -> str:
+    """Opaque, stable reference to an applicant: events carry this, never the ID number.
+
+    A keyed HMAC-SHA256 with the deployment's secret (``INTAKE_APPLICANT_REF_SECRET``): the same ID
+    type and number always give the same reference (repeats, fees), and without the key nobody can
+    recompute a reference from a guessed ID number (a resident ID has few unknown digits once the
+    region and birth date are guessed, so a plain hash is reversed in seconds)."""
+    message = f"gongkai-applicant-ref/v2\x00{id_type}:{id_number.strip().upper()}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
     return f"app-{digest[:24]}"
 
 
+# Crockford's base32: digits and capitals without I, L, O and U (no 0/O or 1/I/L confusion).
+QUERY_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+QUERY_CODE_LENGTH = 12  # 60 bits
+_READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0", "-": None, " ": None})
+
+
 def query_code(secret: str, case_id: str) -> str:
-    """The 8-digit query code of a case: derived (HMAC), so a replayed submission gets it again
-    and nothing secret is stored."""
-    digest = hmac.new(secret.encode(), case_id.encode(), hashlib.sha256).digest()
-    return f"{int.from_bytes(digest[:8], 'big') % 10**8:08d}"
+    """The query code of a case: 12 characters of Crockford base32, derived with HMAC-SHA256 from
+    the deployment's secret (``INTAKE_QUERY_CODE_SECRET``), so a replayed submission gets it again
+    and nothing secret is stored. Audit derives the same code with the same secret."""
+    digest = hmac.new(secret.encode(), f"gongkai-query-code/v2\x00{case_id}".encode(), hashlib.sha256).digest()
+    n = int.from_bytes(digest[:8], "big") >> (64 - 5 * QUERY_CODE_LENGTH)
+    return "".join(QUERY_CODE_ALPHABET[(n >> (5 * i)) & 31] for i in reversed(range(QUERY_CODE_LENGTH)))
+
+
+def normalise_query_code(given: str) -> str | None:
+    """A query code as typed (any case, hyphens or spaces between groups, I/L for 1, O for 0), in
+    its canonical form; None when it cannot be one."""
+    code = given.strip().upper().translate(_READ_AS)
+    if len(code) != QUERY_CODE_LENGTH or any(c not in QUERY_CODE_ALPHABET for c in code):
+        return None
+    return code
 
 
 def tracking_number(agency_prefix: str, on: date, sequence: int) -> str:

@@ -115,7 +115,7 @@ async def accept(store: Any, referral: CaseReferred, *, event_id: str, agency_co
     existing = await store.get(referred_case_id(referral.referral_id))
     if existing is not None:
         return existing, False
-    number = tracking_number(tracking_prefix, today, await store.next_sequence(agency_code, today))
-    doc = application_doc(referral, event_id=event_id, tracking_number=number, received_on=today, now=now,
-                          source=source)
-    return await store.insert(doc)
+    return await store.insert_numbered(
+        agency_code, today, lambda seq: tracking_number(tracking_prefix, today, seq),
+        lambda number: application_doc(referral, event_id=event_id, tracking_number=number, received_on=today,
+                                       now=now, source=source))

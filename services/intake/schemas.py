@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator, model_validator
 
 from contracts.vocabulary import ApplicantType, Channel, DeliveryForm, DeliveryMethod
-from servicekit.validation import FieldProblem
+from servicekit.validation import FieldProblem, StrictIn
 from services.intake.identity import valid_credit_code, valid_phone, valid_resident_id
 
 IdType = Literal["resident_id_card", "passport", "hk_macao_permit", "taiwan_permit", "unified_social_credit_code"]
 
 
-class Applicant(BaseModel):
+class Applicant(StrictIn):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     type: ApplicantType = ApplicantType.NATURAL_PERSON
@@ -40,14 +42,16 @@ class Applicant(BaseModel):
         return self
 
 
-class Contact(BaseModel):
+class Contact(StrictIn):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     phone: str | None = Field(default=None, description="联系电话")
     email: EmailStr | None = None
     address: str | None = Field(default=None, max_length=200, description="通信地址")
     postcode: str | None = Field(default=None, pattern=r"^\d{6}$")
-    webhook_url: HttpUrl | None = Field(default=None, description="接收进度通知的回调地址")
+    webhook_url: HttpUrl | None = Field(
+        default=None, max_length=2000,
+        description="接收进度通知的回调地址（生产环境须为 https）；登记后在受理回执中一次性给出签名密钥 webhook_secret")
 
     @field_validator("phone")
     @classmethod
@@ -63,15 +67,15 @@ class Contact(BaseModel):
         return self
 
 
-class Delivery(BaseModel):
+class Delivery(StrictIn):
     model_config = ConfigDict(extra="forbid")
 
     form: DeliveryForm = DeliveryForm.ELECTRONIC
     method: DeliveryMethod = DeliveryMethod.EMAIL
 
 
-class ApplicationIn(BaseModel):
-    """An application for government information disclosure (条例第二十九条)."""
+class ApplicationBase(StrictIn):
+    """What every application states (条例第二十九条), whatever the channel."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -79,12 +83,9 @@ class ApplicationIn(BaseModel):
     contact: Contact
     description: str = Field(min_length=5, max_length=4000, description="所需政府信息的名称、文号或便于查询的其他特征性描述")
     delivery: Delivery = Field(default_factory=Delivery)
-    channel: Channel = Channel.ONLINE
-    agency_code: str | None = Field(default=None, pattern=r"^[a-z0-9-]{2,64}$")
+    agency_code: str | None = Field(default=None, pattern=r"^[a-z0-9-]{2,64}$",
+                                    description="受理机关代码；不填为本机关。只受理本系统服务的机关")
     target_departments: list[str] = Field(default_factory=list, max_length=30)
-    signed_on: date | None = Field(default=None, description="挂号信函：本机关签收日期")
-    confirmed_on: date | None = Field(default=None, description="平常信函、传真：双方确认日期")
-    received_by: str | None = Field(default=None, max_length=50, description="窗口、信函、传真：登记人员")
 
     @field_validator("target_departments")
     @classmethod
@@ -97,14 +98,59 @@ class ApplicationIn(BaseModel):
         return list(dict.fromkeys(v))
 
     @model_validator(mode="after")
-    def _delivery_needs_contact(self) -> ApplicationIn:
+    def _delivery_needs_contact(self) -> ApplicationBase:
         if self.delivery.method is DeliveryMethod.EMAIL and not self.contact.email:
             raise FieldProblem("contact.email", "选择电子邮件获取信息的，须填写电子邮箱")
         if self.delivery.method is DeliveryMethod.POST and not self.contact.address:
             raise FieldProblem("contact.address", "选择邮寄获取信息的，须填写通信地址")
-        if self.channel is not Channel.ONLINE and not self.received_by:
-            raise FieldProblem("received_by", "窗口、信函、传真申请须由工作人员登记")
         return self
+
+
+# Fields only an OGI officer enters (POST /clerk/applications), refused from applicants by name.
+_CLERK_ONLY = {
+    "signed_on": "签收日期由工作人员登记信函申请时填写；网上申请以系统确认之日为收到申请之日",
+    "confirmed_on": "确认日期由工作人员登记信函、传真申请时填写；网上申请以系统确认之日为收到申请之日",
+    "received_by": "登记人员以工作人员的登录身份为准，不填写此项",
+}
+
+
+class ApplicationIn(ApplicationBase):
+    """An application submitted online by the applicant (POST /applications). The date of receipt
+    is the server's day (Art. 31(3): confirmed to the applicant at once)."""
+
+    channel: Literal[Channel.ONLINE] = Field(default=Channel.ONLINE, description="网上申请（online）")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_clerk_fields(cls, data: Any) -> Any:  # noqa: ANN401
+        if isinstance(data, dict):
+            for name, message in _CLERK_ONLY.items():
+                if name in data:
+                    raise FieldProblem(name, message)
+            channel = data.get("channel", Channel.ONLINE.value)
+            if isinstance(channel, str) and channel in {c.value for c in Channel} - {Channel.ONLINE.value}:
+                raise FieldProblem("channel", "窗口、信函、传真申请由工作人员登记（POST /clerk/applications），此处只受理网上申请（online）")
+            if channel != Channel.ONLINE.value:
+                raise FieldProblem("channel", "取值无效，可选值为：'online'")
+        return data
+
+
+ClerkChannel = Literal[Channel.WINDOW, Channel.REGISTERED_MAIL, Channel.ORDINARY_MAIL, Channel.FAX]
+
+
+class ClerkApplicationIn(ApplicationBase):
+    """An application received at the window, by post or by fax, entered by an OGI officer with
+    the facts that fix its date of receipt (Art. 31). The officer is the token's."""
+
+    channel: ClerkChannel = Field(description="window：当面；registered_mail：挂号信函；ordinary_mail：平常信函；fax：传真")
+    signed_on: date | None = Field(default=None, description="挂号信函：本机关签收日期")
+    confirmed_on: date | None = Field(default=None, description="平常信函、传真：双方确认日期")
+
+
+class FeeNoticeIn(StrictIn):
+    """The officer's confirmation of a fee notice; ``pages`` charges per page instead."""
+
+    pages: int | None = Field(default=None, ge=0, le=10_000_000, description="按量计收：所需提供的页数")
 
 
 class ApplicationAccepted(BaseModel):
@@ -114,3 +160,6 @@ class ApplicationAccepted(BaseModel):
     received_on: date
     receipt_rule: str
     message: str
+    webhook_secret: str | None = Field(
+        default=None,
+        description="登记了回调地址时：该订阅的签名密钥（Standard Webhooks，whsec_…），只在受理回执中给出，请妥善保存")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -10,6 +11,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from servicekit import outbox
+
+# Tracking numbers drawn for one application before giving up (each collision draws the next one).
+NUMBER_ATTEMPTS = 20
+
+
+class NumbersExhausted(Exception):
+    """Every tracking number drawn was taken (the counters were reset below the stored numbers)."""
 
 
 class IntakeStore:
@@ -69,13 +77,19 @@ class IntakeStore:
     async def get(self, case_id: str) -> dict[str, Any] | None:
         return await self.applications.find_one({"_id": case_id})
 
-    async def insert(self, doc: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """Store a new application with its outbox; on a replay return the one already stored."""
-        try:
-            await self.applications.insert_one(doc)
-            return doc, True
-        except DuplicateKeyError:
-            existing = await self.get(doc["_id"])
-            if existing is None:  # the tracking number collided, not the case: let it surface
-                raise
-            return existing, False
+    async def insert_numbered(self, agency: str, on: date, number_of: Callable[[int], str],
+                              doc_of: Callable[[str], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+        """Store a new application under the next tracking number of the agency's day; a number
+        already taken (the unique index says so) is passed over for the next one, never an error.
+        On a replay of the case (same ``_id``) return the one already stored."""
+        for _ in range(NUMBER_ATTEMPTS):
+            doc = doc_of(number_of(await self.next_sequence(agency, on)))
+            try:
+                await self.applications.insert_one(doc)
+                return doc, True
+            except DuplicateKeyError:
+                existing = await self.get(doc["_id"])
+                if existing is not None:
+                    return existing, False
+                # The tracking number collided, not the case: draw the next one.
+        raise NumbersExhausted(agency)

@@ -15,11 +15,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 
 from contracts import topics
 from contracts.envelope import CloudEvent, EventData
 from contracts.events import ApplicationReceived, ContactRegistered, NoticeDelivered, registry_of
+from services.notify.destinations import AllowList
 from services.notify.handlers import NoticeHandlers, topic_registry
 from services.notify.notices import Dispatcher, NoticeStore
 from services.notify.senders import SmtpSender, WebhookSender
@@ -33,11 +34,13 @@ Handler = Callable[[CloudEvent[Any]], Awaitable[None]]
 def build(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     rt = ServiceRuntime("notify", settings.db_name)
+    rt.require_secrets({})  # the OIDC issuer: officers' tokens are the only way in
+    allow = AllowList.parse(settings.webhook_allow_hosts)  # an invalid entry: refuse to start
     store = NoticeStore(rt.db)
     rt.on_setup(store.setup)
     relay = rt.outbox(store.notices)
     rt.publishes(topics.NOTICES_DELIVERED.name, NoticeDelivered)
-    webhook = WebhookSender(settings.webhook_timeout)
+    webhook = WebhookSender(settings.webhook_timeout, production=rt.common.env == "production", allow=allow)
     dispatcher = Dispatcher(
         store, settings, SmtpSender(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_timeout),
         webhook, relay.wake,
@@ -84,6 +87,8 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
 
     @app.get("/cases/{case_id}/notices", tags=["notices"])
     async def notices(case_id: str) -> dict:
+        if not await store.knows_case(case_id):
+            raise HTTPException(404, "未找到该案件")
         docs = await store.list_for_case(case_id)
         return {"case_id": case_id, "notices": [
             {"notice_id": d["_id"], "kind": d["kind"], "audience": d.get("audience", "applicant"),
@@ -92,4 +97,6 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
             for d in docs]}
 
     app.state.runtime = rt
+    app.state.store = store
+    app.state.webhook = webhook
     return app

@@ -4,7 +4,13 @@ A notice is created once per fact (its id derives from the event id), so a redel
 changes nothing. The dispatcher sends what is due, records the delivery together with its
 ``notice.delivered`` event (one atomic write, outbox in the same document), and retries failures
 with exponential backoff. A delivery marked ``sending`` when the process died is retried: that is
-the one at-least-once window, covered by the stable Message-ID / Idempotency-Key.
+the one at-least-once window, covered by the stable Message-ID / webhook-id (Idempotency-Key).
+
+A webhook is sent only signed (Standard Webhooks, with the subscription's secret from the
+contact) and only to an allowed destination (``destinations``). A contact with a webhook but no
+secret (registered before webhooks were signed), or a destination refused (scheme, an address
+in a private range …), makes the webhook delivery ``refused`` with the reason: recorded, not
+retried; the e-mail still goes out.
 
 Applicant notices wait for the applicant's contact (``awaiting_contact``) and go by e-mail and
 webhook. Officer notices (deadline warnings, overdue cases) are one notice per event and recipient,
@@ -28,6 +34,7 @@ from contracts.events import ContactRegistered, NoticeDelivered
 from contracts.vocabulary import NoticeChannel
 from services.notify.kinds import Audience, Kind, contract_kind
 from services.notify.messages import Message, backoff_seconds
+from services.notify.destinations import Refused
 from services.notify.senders import SmtpSender, WebhookSender
 from services.notify.settings import NotifySettings
 from servicekit import outbox
@@ -37,6 +44,8 @@ log = structlog.get_logger()
 AWAITING_CONTACT = "awaiting_contact"
 PENDING = "pending"
 DONE = "done"
+# The final states of one delivery.
+FINAL = ("delivered", "failed", "refused")
 
 
 def now() -> datetime:
@@ -57,7 +66,8 @@ class NoticeStore:
     async def save_contact(self, c: ContactRegistered) -> None:
         await self.contacts.update_one(
             {"_id": c.case_id},
-            {"$set": {"name": c.name, "email": c.email, "webhook_url": c.webhook_url, "applicant_ref": c.applicant_ref}},
+            {"$set": {"name": c.name, "email": c.email, "webhook_url": c.webhook_url,
+                      "webhook_secret": c.webhook_secret, "applicant_ref": c.applicant_ref}},
             upsert=True,
         )
 
@@ -98,6 +108,17 @@ class NoticeStore:
             return True
         except DuplicateKeyError:
             return False
+
+    async def knows_case(self, case_id: str) -> bool:
+        """Whether notify has heard of the case: its application, a contact or a notice."""
+        for collection, key in ((self.cases, "_id"), (self.contacts, "_id"), (self.notices, "case_id")):
+            if await collection.find_one({key: case_id}, {"_id": 1}) is not None:
+                return True
+        return False
+
+    async def webhook_secret(self, case_id: str) -> str | None:
+        doc = await self.contacts.find_one({"_id": case_id}, {"webhook_secret": 1})
+        return (doc or {}).get("webhook_secret") or None
 
     async def list_for_case(self, case_id: str) -> list[dict[str, Any]]:
         return [d async for d in self.notices.find({"case_id": case_id}, {"outbox": 0}).sort("created_at", ASCENDING)]
@@ -158,9 +179,20 @@ class Dispatcher:
             if channel is NoticeChannel.EMAIL:
                 await self.smtp.send(to=delivery["to"], subject=notice["subject"], body=notice["body"], notice_id=key)
             else:
+                secret = await self.store.webhook_secret(notice["case_id"])
+                if secret is None:
+                    raise Refused("no signing secret")  # never unsigned
                 payload = {"notice_id": key, "case_id": notice["case_id"], "tracking_number": notice["tracking_number"],
                            "kind": notice["kind"], "subject": notice["subject"], "body": notice["body"]}
-                await self.webhook.send(url=delivery["to"], payload=payload, notice_id=key)
+                await self.webhook.send(url=delivery["to"], payload=payload, notice_id=key, secret=secret)
+        except Refused as exc:  # never to be sent there: recorded, not retried
+            await self.store.notices.update_one(
+                {"_id": notice["_id"]},
+                {"$set": {f"{field}.status": "refused", f"{field}.refused_reason": exc.reason,
+                          f"{field}.refused_at": now()}},
+            )
+            log.warning("notice_delivery_refused", case_id=notice["case_id"], channel=channel.value, reason=exc.reason)
+            return
         except Exception as exc:  # noqa: BLE001 - any failure of the far side is retried
             failed = attempts >= self.settings.max_attempts
             delay = backoff_seconds(attempts, self.settings.backoff_base_seconds, self.settings.backoff_max_seconds)
@@ -193,6 +225,6 @@ class Dispatcher:
     async def _close_if_done(self, notice_id: str) -> None:
         notice = await self.store.notices.find_one({"_id": notice_id}, {"outbox": 0})
         if notice and notice["status"] == PENDING and all(
-            d["status"] in ("delivered", "failed") for d in notice["deliveries"].values()
+            d["status"] in FINAL for d in notice["deliveries"].values()
         ):
             await self.store.notices.update_one({"_id": notice_id, "status": PENDING}, {"$set": {"status": DONE}})

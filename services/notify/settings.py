@@ -13,6 +13,10 @@ class NotifySettings(BaseSettings):
     smtp_timeout: float = 10.0
     mail_from: str = "gongkai@localhost"
     webhook_timeout: float = 10.0
+    # Webhook destinations let through the private-range check (never the https-in-production rule),
+    # comma-separated: host, host:port, an address, [v6]:port, or a CIDR network; e.g. the local
+    # stack's sink "127.0.0.1:8109". Empty: only public addresses (services/notify/destinations.py).
+    webhook_allow_hosts: str = ""
     max_attempts: int = 8
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 300.0

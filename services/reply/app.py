@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from contracts import events_procedure, events_routing, topics
@@ -19,13 +20,13 @@ from contracts.events import (
     ApplicationReceived,
     CaseClosed,
     CaseRouted,
+    ConfidentialityReview,
     ContradictionFlagged,
     ReplyAmended,
     ReplyIssued,
     registry_of,
 )
-from services.reply.auth import DepartmentAuth, load_tokens
-from services.reply.cases import AnswerRefusal, CaseNotFound, CaseStore, OgiRefusal, TaskNotYetKnown
+from services.reply.cases import AnswerRefusal, CaseNotFound, CaseStore, Officer, OgiRefusal, TaskNotYetKnown
 from services.reply.clock.http import add_routes as add_clock_routes
 from services.reply.clock.service import CalendarSource, ClockService
 from services.reply.reply_docs import AgencyInfo
@@ -33,7 +34,24 @@ from services.reply.schemas import AnswerIn, CloseIn, ResolveIn, SignOffIn
 from services.reply.reply_docs import shutdown_renderer
 from services.reply.settings import ReplySettings
 from servicekit.consumer import Unprocessable, subscribe
+from servicekit.oidc import Principal, officer, refuse, require_department
+from servicekit.openapi import errors
 from servicekit.runtime import ServiceRuntime
+from servicekit.validation import MAX_INT
+
+
+def content_disposition(filename: str, disposition: str = "inline") -> str:
+    """A ``Content-Disposition`` header safe for any name (RFC 6266): an ASCII ``filename`` fallback
+    and, when the name is not plain ASCII, ``filename*`` in UTF-8."""
+    fallback = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "_" for ch in filename) or "document"
+    header = f'{disposition}; filename="{fallback}"'
+    if fallback != filename:
+        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return header
+
+
+def _officer(principal: Principal) -> Officer:
+    return Officer(subject=principal.subject, name=principal.display)
 
 
 def build(settings: ReplySettings | None = None) -> FastAPI:
@@ -41,8 +59,8 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     rt = ServiceRuntime("reply", settings.db_name)
     agency = AgencyInfo(name="", office=settings.agency_office, address=settings.agency_address,
                         phone=settings.agency_phone, review_body=settings.review_body)
+    rt.require_secrets({})  # the OIDC issuer: officers' tokens are the only way in
     store = CaseStore(rt.db, settings.source, agency, settings.render_documents)
-    auth = DepartmentAuth(load_tokens(settings.department_tokens), settings.dev_token_secret)
     rt.on_setup(store.setup)
     relay = rt.outbox(store.cases)
     for model in (AnswerRecorded, AnswerRefused, ContradictionFlagged, CaseClosed):
@@ -99,13 +117,26 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     async def on_application(event: CloudEvent[Any]) -> None:
         await store.note_application(event.data.case_id, event.data.description)
 
+    def arrival_topic() -> str:
+        """The topic of the record being handled (FastStream's ``message`` context field)."""
+        msg = rt.broker.context.get_local("message")
+        return str(getattr(getattr(msg, "raw_message", None), "topic", "") or "")
+
     async def on_answer(event: CloudEvent[Any]) -> None:
+        """An integrator's answer. Its department is the topic's (only that department's principal
+        may write it); the review, if any, is the integrator's own 保密审查."""
         data: AnswerSubmitted = event.data
+        topic = arrival_topic()
+        dept = topics.department_of_answers_topic(topic)
         try:
-            await store.record_answer(data.task_id, data.dept_code, data.answer, "topic", event.id, data.review)
+            if dept is None:
+                raise AnswerRefusal(403, "wrong_answers_topic", f"答复须发布在本部门的答复主题上（收到于 {topic or '未知主题'}）")
+            if data.dept_code != dept:
+                await store.refuse_wrong_topic(data.task_id, dept, data.dept_code)
+            await store.record_answer(data.task_id, dept, data.answer, "topic", event.id, data.review)
         except AnswerRefusal as exc:
             relay.wake()  # the refusal is recorded (answer.refused); the message is dead-lettered
-            raise Unprocessable(exc.message) from exc
+            raise Unprocessable(f"{exc.code} (dept_code): {exc.message}") from exc
         relay.wake()
 
     common = {"max_attempts": rt.common.max_handler_attempts, "patience_seconds": rt.common.handler_patience_seconds}
@@ -114,59 +145,84 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
               handle=on_routed, title="open-case", **common)
     subscribe(rt.broker, group_id="reply", topics=(topics.APPLICATIONS_RECEIVED.name,),
               registry=registry_of(ApplicationReceived), handle=on_application, title="note-application", **common)
-    subscribe(rt.broker, group_id="reply", topics=(topics.ANSWERS_SUBMITTED.name,),
+    # Every department's answers topic (gongkai.dept.<code>.answers), new departments included.
+    subscribe(rt.broker, group_id="reply", pattern=topics.DEPARTMENT_ANSWERS_PATTERN,
               registry=registry_of(AnswerSubmitted), handle=on_answer, title="record-answer", **common)
 
     app = rt.app("Gongkai reply", "部门答复、汇总答复、答复文书、答复期限")
     add_clock_routes(app, clock, relay.wake)
 
-    def officer(x_user: str | None) -> str:
-        if not x_user:
-            raise HTTPException(401, "需要注明经办人（X-User）")
-        return x_user
+    def department_of_body(principal: Principal, request: Request, dept_code: str | None) -> None:
+        """A ``dept_code`` in the body is only a statement: it must be the token's department."""
+        if dept_code is not None and dept_code != principal.department:
+            raise refuse(principal, request, f"无权以部门 {dept_code} 的名义办理（本人所属部门：{principal.department or '无'}）",
+                         "department (body)")
 
-    @app.get("/departments/{dept_code}/tasks", tags=["tasks"])
-    async def open_tasks(dept_code: str, request: Request) -> dict:
-        auth.check(request, dept_code)
-        return {"dept_code": dept_code, "tasks": await store.open_tasks(dept_code)}
-
-    @app.post("/tasks/{task_id}/answer", status_code=201, tags=["tasks"])
-    async def answer(task_id: str, body: AnswerIn, request: Request) -> Any:
-        auth.check(request, body.dept_code)
-        ans = body.answer()
-        review = body.review.review(datetime.now(UTC)) if body.review else None
+    async def task_department(task_id: str) -> str:
         try:
-            recorded = await store.record_answer(task_id, body.dept_code, ans, "http", review=review)
+            return await store.task_department(task_id)
         except TaskNotYetKnown:
             # Either a wrong id, or a task whose case has not reached the reply service yet.
             raise HTTPException(404, "未找到该任务；如任务刚刚下达，请稍后重试", headers={"Retry-After": "1"}) from None
+
+    @app.get("/departments/{dept_code}/tasks", tags=["tasks"])
+    async def open_tasks(dept_code: str, request: Request, principal: Principal = Depends(officer)) -> dict:
+        require_department(principal, request, dept_code)
+        return {"dept_code": dept_code, "tasks": await store.open_tasks(dept_code)}
+
+    @app.post("/tasks/{task_id}/answer", status_code=201, tags=["tasks"], responses=errors(409))
+    async def answer(task_id: str, body: AnswerIn, request: Request, principal: Principal = Depends(officer)) -> Any:
+        """Record the department's answer as a draft (the 保密审查 follows: ``/tasks/{task_id}/review``)."""
+        department_of_body(principal, request, body.dept_code)
+        dept = await task_department(task_id)
+        require_department(principal, request, dept)
+        try:
+            recorded = await store.record_answer(task_id, dept, body.answer(), "http", author=_officer(principal))
+        except TaskNotYetKnown:
+            raise HTTPException(404, "未找到该任务", headers={"Retry-After": "1"}) from None
         except AnswerRefusal as exc:
             relay.wake()
             raise HTTPException(exc.status, exc.message) from None
         relay.wake()
         content = {"case_id": recorded.case_id, "task_id": task_id, "status": recorded.status,
-                   "draft": review is None and recorded.status != "signed_off"}
+                   "draft": recorded.status != "signed_off" and not (await _signed(recorded.case_id, task_id))}
         return JSONResponse(content, status_code=201 if recorded.created else 200)
 
-    @app.post("/tasks/{task_id}/review", tags=["tasks"])
-    async def sign_off(task_id: str, body: SignOffIn, request: Request) -> dict:
-        """Add the confidentiality review (保密审查) sign-off to a draft answer."""
-        auth.check(request, body.dept_code)
+    async def _signed(case_id: str, task_id: str) -> bool:
+        case = await store.get(case_id) or {}
+        return any(a["task_id"] == task_id and a.get("review") for a in case.get("answers") or [])
+
+    @app.post("/tasks/{task_id}/review", tags=["tasks"], responses=errors(409))
+    async def sign_off(task_id: str, request: Request, principal: Principal = Depends(officer),
+                       body: SignOffIn | None = Body(default=None)) -> dict:
+        """The confidentiality review (保密审查) sign-off of a draft answer, by a reviewer of the task's
+        department who did not write it (four eyes). The reviewer is the signed-in officer."""
+        department_of_body(principal, request, body.dept_code if body else None)
+        dept = await task_department(task_id)
+        require_department(principal, request, dept)
+        review = ConfidentialityReview(reviewer=principal.display, reviewer_subject=principal.subject,
+                                       reviewed_at=datetime.now(UTC))
         try:
-            recorded = await store.sign_off(task_id, body.dept_code, body.review(datetime.now(UTC)))
+            recorded = await store.sign_off(task_id, dept, review)
         except TaskNotYetKnown:
             raise HTTPException(404, "未找到该任务") from None
         except AnswerRefusal as exc:
             relay.wake()
+            if exc.code == "four_eyes":
+                raise refuse(principal, request, exc.message, "four eyes") from None
             raise HTTPException(exc.status, exc.message) from None
         relay.wake()
         return {"case_id": recorded.case_id, "task_id": task_id, "status": recorded.status}
 
-    @app.get("/cases/{case_id}/reply", tags=["replies"])
-    async def get_reply(case_id: str) -> dict:
+    async def _case(case_id: str) -> dict[str, Any]:
         case = await store.get(case_id)
         if case is None:
             raise HTTPException(404, "未找到该案件")
+        return case
+
+    @app.get("/cases/{case_id}/reply", tags=["replies"])
+    async def get_reply(case_id: str) -> dict:
+        case = await _case(case_id)
         return {
             "case_id": case_id,
             "tracking_number": case["tracking_number"],
@@ -182,9 +238,11 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
             "withdrawn": case.get("withdrawn") or [],
         }
 
+    Amendment = Query(default=None, ge=1, le=MAX_INT, description="补充答复序号（缺省：答复书本身）")
+
     async def _document(case_id: str, amendment: int | None) -> dict:
-        case = await store.get(case_id)
-        if case is None or not case["reply_issued"]:
+        case = await _case(case_id)
+        if not case["reply_issued"]:
             raise HTTPException(404, "该案件尚未作出答复")
         if amendment is None:
             document_id = case["reply"]["document_id"]
@@ -198,22 +256,23 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
             raise HTTPException(404, "答复文书尚未生成，请稍后重试", headers={"Retry-After": "2"})
         return doc
 
-    @app.get("/cases/{case_id}/reply.pdf", tags=["replies"])
-    async def reply_pdf(case_id: str, amendment: int | None = None) -> Response:
+    @app.get("/cases/{case_id}/reply.pdf", tags=["replies"], response_class=Response,
+             responses={200: {"content": {"application/pdf": {}}, "description": "答复书（PDF）"}})
+    async def reply_pdf(case_id: str, amendment: int | None = Amendment) -> Response:
         doc = await _document(case_id, amendment)
         return Response(bytes(doc["pdf"]), media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{doc["_id"]}.pdf"'})
+                        headers={"Content-Disposition": content_disposition(f"{doc['_id']}.pdf")})
 
-    @app.get("/cases/{case_id}/reply.html", tags=["replies"])
-    async def reply_html(case_id: str, amendment: int | None = None) -> HTMLResponse:
+    @app.get("/cases/{case_id}/reply.html", tags=["replies"], response_class=HTMLResponse)
+    async def reply_html(case_id: str, amendment: int | None = Amendment) -> HTMLResponse:
         doc = await _document(case_id, amendment)
         return HTMLResponse(doc["html"])
 
-    @app.post("/cases/{case_id}/close", tags=["ogi"])
-    async def close(case_id: str, body: CloseIn, x_user: str | None = Header(default=None)) -> dict:
+    @app.post("/cases/{case_id}/close", tags=["ogi"], responses=errors(409))
+    async def close(case_id: str, body: CloseIn, principal: Principal = Depends(officer)) -> dict:
         """The OGI office closes the case with the missing answers stated; the reply follows."""
         try:
-            closed = await store.close_case(case_id, officer(x_user), body.reason)
+            closed = await store.close_case(case_id, principal.display, body.reason, principal.subject)
         except CaseNotFound:
             raise HTTPException(404, "未找到该案件") from None
         except OgiRefusal as exc:
@@ -221,11 +280,12 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
         relay.wake()
         return {"case_id": case_id, "missing": closed["missing"], "statement": closed["statement"]}
 
-    @app.post("/cases/{case_id}/contradictions/{contradiction_id}/resolve", tags=["ogi"])
+    @app.post("/cases/{case_id}/contradictions/{contradiction_id}/resolve", tags=["ogi"], responses=errors(409))
     async def resolve(case_id: str, contradiction_id: str, body: ResolveIn,
-                      x_user: str | None = Header(default=None)) -> dict:
+                      principal: Principal = Depends(officer)) -> dict:
         try:
-            out = await store.resolve_contradiction(case_id, contradiction_id, officer(x_user), body.note, body.reopen)
+            out = await store.resolve_contradiction(case_id, contradiction_id, principal.display, body.note,
+                                                    body.reopen, principal.subject)
         except CaseNotFound:
             raise HTTPException(404, "未找到该案件") from None
         except OgiRefusal as exc:

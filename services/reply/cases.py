@@ -87,6 +87,17 @@ class OgiRefusal(Exception):
 
 
 @dataclass(frozen=True)
+class Officer:
+    """Who acted, from the verified token: the subject (OIDC ``sub``) and the display name."""
+
+    subject: str
+    name: str
+
+    def dump(self) -> dict[str, str]:
+        return {"subject": self.subject, "name": self.name}
+
+
+@dataclass(frozen=True)
 class Recorded:
     case_id: str
     status: str  # recorded | draft_recorded | signed_off | already_recorded
@@ -281,6 +292,25 @@ class CaseStore:
         gone = next((w for w in case.get("withdrawn") or [] if w["task_id"] == task_id), None)
         return case, task, gone
 
+    async def task_department(self, task_id: str) -> str:
+        """The department a task belongs to (open or withdrawn); ``TaskNotYetKnown`` if none."""
+        _, task, gone = await self._find_task(task_id)
+        owner = task or gone
+        assert owner is not None
+        return owner["dept_code"]
+
+    async def refuse_wrong_topic(self, task_id: str, topic_dept: str, claimed_dept: str) -> None:
+        """An answer on department ``topic_dept``'s answers topic claiming to be ``claimed_dept``'s:
+        refused (recorded as ``answer.refused`` on the task's case when the task is known), raised."""
+        refusal = AnswerRefusal(
+            403, "wrong_answers_topic",
+            f"答复所称部门 {claimed_dept} 与其发布的答复主题所属部门 {topic_dept} 不符，不予接受")
+        try:
+            case, _, _ = await self._find_task(task_id)
+        except TaskNotYetKnown:
+            raise refusal from None
+        await self.refuse(case, task_id, topic_dept, "topic", refusal, f"claimed:{claimed_dept}")
+
     async def refuse(self, case: dict[str, Any], task_id: str, dept_code: str, via: str, refusal: AnswerRefusal,
                      detail: str) -> None:
         """Record the refusal (``answer.refused`` via the outbox) and raise it."""
@@ -300,8 +330,10 @@ class CaseStore:
 
     async def record_answer(
         self, task_id: str, dept_code: str, answer: Answer, via: str, causation_id: str | None = None,
-        review: ConfidentialityReview | None = None,
+        review: ConfidentialityReview | None = None, author: Officer | None = None,
     ) -> Recorded:
+        """Record a department's answer. ``author`` is the officer who wrote it (HTTP: from the token;
+        kept with the draft for the four-eyes check of its review); answers from the topic have none."""
         for _ in range(20):
             case, task, gone = await self._find_task(task_id)
             owner = task or gone
@@ -332,7 +364,9 @@ class CaseStore:
             late = bool(case["reply_issued"])
             event = self._event(
                 AnswerRecorded(case_id=case["_id"], task_id=task_id, dept_code=dept_code, via=via, answer=answer,
-                               review=review, draft=review is None, late=late),
+                               review=review, draft=review is None, late=late,
+                               answered_by=author.name if author else None,
+                               answered_by_subject=author.subject if author else None),
                 case["_id"],
                 deterministic_id("answer.recorded", task_id) if previous is None and review is not None
                 else deterministic_id("answer.recorded", task_id, detail, "signed" if review else "draft"),
@@ -341,6 +375,7 @@ class CaseStore:
             entry = {"task_id": task_id, "dept_code": dept_code, "dept_name": task["dept_name"],
                      "answer": answer.model_dump(mode="json"), "hash": detail,
                      "review": review.model_dump(mode="json") if review else None, "via": via,
+                     "author": author.dump() if author else None,
                      "at": datetime.now(UTC), "event_id": event.id, "late": late}
             answers = [a for a in answers if a["task_id"] != task_id] + [entry]
             sets = {"answers": answers, **self._derived(case["tasks"], answers)}
@@ -351,10 +386,15 @@ class CaseStore:
 
     async def _sign(self, case: dict[str, Any], previous: dict[str, Any], review: ConfidentialityReview,
                     via: str) -> Recorded:
+        author = previous.get("author") or {}
+        if review.reviewer_subject is not None and review.reviewer_subject == author.get("subject"):
+            # Four eyes: the 保密审查 is a second person's (checked on the very draft being signed).
+            raise AnswerRefusal(403, "four_eyes", "保密审查须由撰写答复者以外的本部门审查人进行，不能审查本人撰写的答复")
         answer = Answer.model_validate(previous["answer"])
         event = self._event(
             AnswerRecorded(case_id=case["_id"], task_id=previous["task_id"], dept_code=previous["dept_code"], via=via,
-                           answer=answer, review=review, draft=False, late=bool(case["reply_issued"])),
+                           answer=answer, review=review, draft=False, late=bool(case["reply_issued"]),
+                           answered_by=author.get("name"), answered_by_subject=author.get("subject")),
             case["_id"], deterministic_id("answer.recorded", previous["task_id"], previous["hash"], "signed"),
             previous.get("event_id"),
         )
@@ -392,7 +432,7 @@ class CaseStore:
 
     # -- OGI office ----------------------------------------------------------------------------
 
-    async def close_case(self, case_id: str, by: str, reason: str) -> dict[str, Any]:
+    async def close_case(self, case_id: str, by: str, reason: str, by_subject: str | None = None) -> dict[str, Any]:
         """The OGI office closes the case with the missing answers stated (case.closed + the reply)."""
         for _ in range(20):
             doc = await self.get(case_id)
@@ -411,9 +451,9 @@ class CaseStore:
             statement = agg.missing_statement(missing)
             event = self._event(
                 CaseClosed(case_id=case_id, tracking_number=doc["tracking_number"], closed_by=by, reason=reason,
-                           missing=missing, statement=statement or "各承办部门均已答复。"),
+                           missing=missing, statement=statement or "各承办部门均已答复。", closed_by_subject=by_subject),
                 case_id, deterministic_id("case.closed", case_id))
-            closed = {"by": by, "reason": reason, "missing": [m.model_dump() for m in missing],
+            closed = {"by": by, "by_subject": by_subject, "reason": reason, "missing": [m.model_dump() for m in missing],
                       "statement": statement, "at": datetime.now(UTC), "event_id": event.id}
             if await self._write(doc, {"closed": closed}, [outbox.record(topics.ANSWERS_RECORDED.name, event)]):
                 await self._advance_after_write(case_id)
@@ -421,7 +461,7 @@ class CaseStore:
         raise OgiRefusal(409, "案件正被同时修改，请重试")
 
     async def resolve_contradiction(self, case_id: str, contradiction_id: str, by: str, note: str,
-                                    reopen: list[str]) -> dict[str, Any]:
+                                    reopen: list[str], by_subject: str | None = None) -> dict[str, Any]:
         """The OGI office resolves a flagged contradiction: the answers stand (with a note), or the
         answers of ``reopen`` tasks are set aside for their departments to answer again."""
         for _ in range(20):
@@ -437,7 +477,8 @@ class CaseStore:
             involved = {e["task_id"] for e in found["entries"]}
             if not set(reopen) <= involved:
                 raise OgiRefusal(409, "只能退回与该矛盾有关的部门答复")
-            resolved = {**found, "resolved": True, "resolved_by": by, "note": note, "reopened": reopen,
+            resolved = {**found, "resolved": True, "resolved_by": by, "resolved_by_subject": by_subject,
+                        "note": note, "reopened": reopen,
                         "resolved_at": datetime.now(UTC)}
             items = [resolved if c["id"] == contradiction_id else c for c in items]
             answers = [a for a in doc["answers"] if a["task_id"] not in set(reopen)]

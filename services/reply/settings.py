@@ -15,12 +15,8 @@ class ReplySettings(BaseSettings):
     sweep_seconds: float = 10.0
     clock_seconds: float = 60.0  # how often open cases' deadlines, warnings and overdue are checked
     calendar_dir: Path = DEFAULT_DIR  # operator calendar files (<YEAR>.json)
-    # Department authentication (see services/reply/auth.py): JSON {"<dept code>": "<token>"} or
-    # the path of a file holding it. Only when it is empty AND ``dev_token_secret`` is set (the local
-    # stack sets it: deploy/local/stack.py) are derived development tokens accepted; by default
-    # no token is accepted until the agency configures them.
-    department_tokens: str = ""
-    dev_token_secret: str = ""
+    # Officers are identified by their OIDC access tokens (servicekit.oidc, GONGKAI_OIDC_*);
+    # integrators by their Kafka principals (each writes only its department's answers topic).
     # What the reply documents print about the issuing agency (placeholders of the sample directory).
     agency_office: str = "云南省人民政府办公厅政府信息公开办公室"
     agency_address: str = "云南省昆明市五华区五华山（省政府信息公开申请受理中心）"

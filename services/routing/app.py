@@ -7,39 +7,41 @@ change a new version). See services/routing/README.md."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from contracts import topics
 from contracts.envelope import CloudEvent
 from contracts.events import ApplicationReceived, CaseRouted, TaskAssigned, registry_of
 from contracts.events_routing import CaseReferred, CaseRerouted, ReferralRecorded, TaskWithdrawn
-from servicekit.auth import require
 from services.routing.casework import REFERRALS_TOPIC, CaseworkError, open_tasks
 from services.routing.directory import CHANGE_OPS, DirectoryError
 from services.routing.settings import RoutingSettings
 from services.routing.store import DirectoryStore, RoutingStore, VersionConflict
 from servicekit.consumer import subscribe
 from servicekit.kafka import ensure_topics
+from servicekit.oidc import Principal, officer
+from servicekit.openapi import errors
 from servicekit.runtime import ServiceRuntime
+from servicekit.validation import MAX_INT, StrictIn, problem
+
+# The officer of a change is the verified token's (servicekit.oidc): no body field names who acts.
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ContactIn(_In):
+class ContactIn(StrictIn):
     address: str = ""
     phone: str = ""
     office_hours: str = ""
 
 
-class ChangeMeta(_In):
-    actor: str = Field(min_length=1, max_length=100, description="Who makes the change (name)")
+class ChangeMeta(StrictIn):
     note: str = Field(default="", max_length=500, description="Why (recorded with the version)")
-    base_version: str | None = Field(default=None, description="Refuse (409) if the directory moved on")
+    base_version: str | None = Field(default=None, max_length=20,
+                                     description="Refuse (409) if the directory moved on")
 
 
 class DepartmentIn(ChangeMeta):
@@ -61,26 +63,36 @@ class AgencyIn(ChangeMeta):
     subjects: list[str] = Field(default_factory=list)
 
 
-class DepartmentsChangeIn(_In):
+class DepartmentsChangeIn(StrictIn):
     add: list[str] = Field(default_factory=list)
     remove: list[str] = Field(default_factory=list)
     reason: str = Field(min_length=2, max_length=500)
-    actor: str = Field(min_length=1, max_length=100)
 
 
-class WithdrawalIn(_In):
+class WithdrawalIn(StrictIn):
     reason: str = Field(min_length=2, max_length=500)
-    actor: str = Field(min_length=1, max_length=100)
 
 
-class ReferralIn(_In):
+class ReferralIn(StrictIn):
     target_agency_code: str | None = Field(default=None, description="Code of an agency in the directory")
     target_agency_name: str | None = Field(default=None, description="Name, if the agency is not in the directory")
     target_contact: ContactIn | None = None
     reason: str = Field(min_length=2, max_length=500)
-    actor: str = Field(min_length=1, max_length=100)
     whole_case: bool = True
     part: str | None = Field(default=None, max_length=1000, description="The part referred, if not the whole case")
+
+
+class Refusal(Exception):
+    """A request the service refuses (422), blaming one field, answered in the shape of a 422 body."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def actor_of(principal: Principal) -> str:
+    """How a case change records its officer: the display name and the token's subject."""
+    return f"{principal.display}（{principal.subject}）"
 
 
 def _task_view(t: dict[str, Any]) -> dict[str, Any]:
@@ -104,28 +116,30 @@ def _routing_view(doc: dict[str, Any]) -> dict[str, Any]:
 def build(settings: RoutingSettings | None = None) -> FastAPI:
     settings = settings or RoutingSettings()
     rt = ServiceRuntime("routing", settings.db_name)
+    rt.require_secrets({})  # the OIDC issuer: officers' tokens are the only way in
     directories = DirectoryStore(rt.db, settings.directory_path)
     store = RoutingStore(rt.db, settings.source)
-    admin = require("directory-admin", settings.admin_token)
-    officer = require("ogi-officer", settings.officer_token)
 
-    async def ensure_inboxes(codes: list[str]) -> None:
-        specs = [topics.department_inbox(c) for c in codes]
+    async def ensure_department_topics(codes: list[str]) -> None:
+        """Each department's two topics (its inbox and its answers), with their dead-letter topics."""
+        specs = [spec for c in codes for spec in topics.department_topics(c)]
         created = await ensure_topics(rt.common.kafka_bootstrap, topics.with_dead_letters(specs))
         if created:
-            rt.log.info("inbox_topics_created", topics=created)
+            rt.log.info("department_topics_created", topics=created)
 
     background: set[asyncio.Task] = set()
 
-    def ensure_inboxes_soon(codes: list[str]) -> None:
-        """Create new inbox topics in the background (the HTTP answer does not wait for Kafka). If
-        Kafka is down they are created at the next start; the relay retries its records until then."""
+    def ensure_department_topics_soon(codes: list[str]) -> None:
+        """Create new departments' topics in the background (the HTTP answer does not wait for Kafka).
+        If Kafka is down they are created at the next start; the relay retries its records until then."""
+        if not codes:
+            return
 
         async def run() -> None:
             try:
-                await ensure_inboxes(codes)
+                await ensure_department_topics(codes)
             except Exception as exc:  # noqa: BLE001
-                rt.log.warning("inbox_topics_not_created", codes=codes, error=repr(exc))
+                rt.log.warning("department_topics_not_created", codes=codes, error=repr(exc))
 
         task = asyncio.create_task(run())
         background.add(task)
@@ -136,7 +150,7 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
         await store.setup()
         await directories.setup()
         directory = await directories.current()
-        await ensure_inboxes(directory.all_codes)
+        await ensure_department_topics(directory.all_codes)
         created = await ensure_topics(rt.common.kafka_bootstrap, topics.with_dead_letters([REFERRALS_TOPIC]))
         if created:
             rt.log.info("topics_created", topics=created)
@@ -175,8 +189,18 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
 
     app = rt.app("Gongkai routing", "分办：按目录与规则确定承办部门；分办台、转办、目录维护")
 
-    def casework_error(exc: CaseworkError) -> HTTPException:
-        return HTTPException(exc.status, exc.message)
+    @app.exception_handler(Refusal)
+    async def refusal(_: Request, exc: Refusal) -> JSONResponse:
+        return problem(422, exc.field, exc.message)
+
+    async def casework(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        """A store call's result; its CaseworkError as the HTTP answer (422 in the shape of a 422 body)."""
+        try:
+            return await call
+        except CaseworkError as exc:
+            if exc.status == 422:
+                raise Refusal(exc.field, exc.message) from exc
+            raise HTTPException(exc.status, exc.message) from exc
 
     # ---------------------------------------------------------------- directory
     @app.get("/directory", tags=["directory"])
@@ -188,7 +212,8 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
                        "division_code": directory.home.division_code},
             "departments": [
                 {"code": d.code, "name": d.name, "subjects": list(d.subjects), "catalogue": list(d.catalogue),
-                 "contact": d.contact.as_dict(), "inbox": topics.department_inbox(d.code).name}
+                 "contact": d.contact.as_dict(), "inbox": topics.department_inbox(d.code).name,
+                 "answers": topics.department_answers(d.code).name}
                 for d in (directory.ogi_office, *directory.departments)
             ],
             "agencies": [
@@ -203,43 +228,45 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
         return {"versions": await directories.history()}
 
     @app.get("/directory/versions/{version}", tags=["directory"])
-    async def directory_version(version: str) -> dict:
-        doc = await directories.version(version)
+    async def directory_version(version: Annotated[int, Path(ge=1, le=MAX_INT)]) -> dict:
+        doc = await directories.version(str(version))
         if doc is None:
             raise HTTPException(404, "没有该版本的目录")
         return {"version": doc["version"], "changed_by": doc["changed_by"], "changed_at": doc["changed_at"],
                 "change": doc["change"], "directory": doc["raw"]}
 
-    async def change_directory(op: str, agency_code: str, payload: dict[str, Any], principal: str,
+    async def change_directory(op: str, agency_code: str, payload: dict[str, Any], principal: Principal,
                                meta: ChangeMeta) -> dict:
         assert op in CHANGE_OPS
         try:
-            directory = await directories.change(op, agency_code, payload, principal, meta.actor, meta.note,
+            directory = await directories.change(op, agency_code, payload, principal.as_actor(), meta.note,
                                                  meta.base_version)
         except DirectoryError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise Refusal("(body)", str(exc)) from exc
         except VersionConflict as exc:
             raise HTTPException(409, str(exc)) from exc
         if op == "upsert_department" and agency_code == directory.agency_code:
-            ensure_inboxes_soon([payload["code"]])
-        rt.log.info("directory_changed", version=directory.version, op=op, by=principal)
+            ensure_department_topics_soon([payload["code"]])
+        rt.log.info("directory_changed", version=directory.version, op=op, by=principal.subject,
+                    username=principal.username)
         return {"version": directory.version}
 
-    @app.put("/directory/agencies/{agency_code}/departments/{code}", tags=["directory"], status_code=201)
+    @app.put("/directory/agencies/{agency_code}/departments/{code}", tags=["directory"], status_code=201,
+             responses=errors(409))
     async def put_department(agency_code: str, code: str, body: DepartmentIn,
-                             principal: str = Depends(admin)) -> dict:
-        payload = {"code": code, **body.model_dump(exclude={"actor", "note", "base_version"})}
+                             principal: Principal = Depends(officer)) -> dict:
+        payload = {"code": code, **body.model_dump(exclude={"note", "base_version"})}
         return await change_directory("upsert_department", agency_code, payload, principal, body)
 
-    @app.delete("/directory/agencies/{agency_code}/departments/{code}", tags=["directory"])
-    async def delete_department(agency_code: str, code: str, actor: str, principal: str = Depends(admin),
-                                note: str = "", base_version: str | None = None) -> dict:
-        meta = ChangeMeta(actor=actor, note=note, base_version=base_version)
+    @app.delete("/directory/agencies/{agency_code}/departments/{code}", tags=["directory"], responses=errors(409))
+    async def delete_department(agency_code: str, code: str, meta: Annotated[ChangeMeta, Query()],
+                                principal: Principal = Depends(officer)) -> dict:
         return await change_directory("remove_department", agency_code, {"code": code}, principal, meta)
 
-    @app.put("/directory/agencies/{agency_code}", tags=["directory"], status_code=201)
-    async def put_agency(agency_code: str, body: AgencyIn, principal: str = Depends(admin)) -> dict:
-        payload = body.model_dump(exclude={"actor", "note", "base_version"})
+    @app.put("/directory/agencies/{agency_code}", tags=["directory"], status_code=201, responses=errors(409))
+    async def put_agency(agency_code: str, body: AgencyIn,
+                         principal: Principal = Depends(officer)) -> dict:
+        payload = body.model_dump(exclude={"note", "base_version"})
         return await change_directory("upsert_agency", agency_code, payload, principal, body)
 
     # ---------------------------------------------------------------- cases
@@ -251,50 +278,41 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
         return _routing_view(doc)
 
     @app.get("/triage", tags=["triage"])
-    async def triage_queue(principal: str = Depends(officer)) -> dict:
+    async def triage_queue() -> dict:
         docs = await store.open_triage()
         return {"cases": [{**_routing_view(d), "description": d["description"], "routed_at": d["routed_at"]}
                           for d in docs]}
 
-    @app.post("/cases/{case_id}/departments", tags=["triage"])
+    @app.post("/cases/{case_id}/departments", tags=["triage"], responses=errors(409))
     async def change_departments(case_id: str, body: DepartmentsChangeIn,
-                                 principal: str = Depends(officer)) -> dict:
+                                 principal: Principal = Depends(officer)) -> dict:
         if not body.add and not body.remove:
-            raise HTTPException(422, "请指定要增加或移除的部门")
+            raise Refusal("add", "请指定要增加或移除的部门")
         directory = await directories.current()
-        if body.add:
-            ensure_inboxes_soon(body.add)
-        try:
-            result = await store.change_departments(case_id, directory, add=body.add, remove=body.remove,
-                                                    reason=body.reason, actor=f"{body.actor}（{principal}）")
-        except CaseworkError as exc:
-            raise casework_error(exc) from exc
+        result = await casework(store.change_departments(
+            case_id, directory, add=body.add, remove=body.remove, reason=body.reason, actor=actor_of(principal)))
+        # A department given a task gets its topics if they are missing (e.g. Kafka was down before).
+        ensure_department_topics_soon([t["dept_code"] for t in result.get("added", [])])
         relay.wake()
         return _change_view(result)
 
-    @app.post("/cases/{case_id}/tasks/{task_id}/withdrawal", tags=["triage"])
+    @app.post("/cases/{case_id}/tasks/{task_id}/withdrawal", tags=["triage"], responses=errors(409))
     async def withdraw_task(case_id: str, task_id: str, body: WithdrawalIn,
-                            principal: str = Depends(officer)) -> dict:
+                            principal: Principal = Depends(officer)) -> dict:
         directory = await directories.current()
-        try:
-            result = await store.change_departments(case_id, directory, task_ids=[task_id], reason=body.reason,
-                                                    actor=f"{body.actor}（{principal}）")
-        except CaseworkError as exc:
-            raise casework_error(exc) from exc
+        result = await casework(store.change_departments(case_id, directory, task_ids=[task_id], reason=body.reason,
+                                                         actor=actor_of(principal)))
         relay.wake()
         return _change_view(result)
 
-    @app.post("/cases/{case_id}/referral", tags=["triage"])
-    async def refer(case_id: str, body: ReferralIn, principal: str = Depends(officer)) -> dict:
+    @app.post("/cases/{case_id}/referral", tags=["triage"], responses=errors(409))
+    async def refer(case_id: str, body: ReferralIn, principal: Principal = Depends(officer)) -> dict:
         directory = await directories.current()
-        try:
-            result = await store.refer(
-                case_id, directory, target_agency_code=body.target_agency_code,
-                target_agency_name=body.target_agency_name,
-                target_contact=body.target_contact.model_dump() if body.target_contact else None,
-                reason=body.reason, actor=f"{body.actor}（{principal}）", whole_case=body.whole_case, part=body.part)
-        except CaseworkError as exc:
-            raise casework_error(exc) from exc
+        result = await casework(store.refer(
+            case_id, directory, target_agency_code=body.target_agency_code,
+            target_agency_name=body.target_agency_name,
+            target_contact=body.target_contact.model_dump() if body.target_contact else None,
+            reason=body.reason, actor=actor_of(principal), whole_case=body.whole_case, part=body.part))
         relay.wake()
         return result
 

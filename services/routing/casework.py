@@ -37,12 +37,14 @@ REFERRALS_TOPIC = topics.CASES_REFERRED
 
 
 class CaseworkError(Exception):
-    """A change the OGI office cannot make; ``status`` is the HTTP status, ``message`` Chinese."""
+    """A change the OGI office cannot make; ``status`` is the HTTP status, ``message`` Chinese,
+    ``field`` the input it blames (for a 422)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, field: str = "(body)") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.field = field
 
 
 def task_id_for(case_id: str, dept_code: str, nth: int) -> str:
@@ -135,9 +137,9 @@ def plan_change(doc: dict[str, Any], directory: Directory, add: list[str], remov
     add, remove = list(dict.fromkeys(add)), list(dict.fromkeys(remove))
     unknown = [c for c in add + remove if directory.get(c) is None]
     if unknown:
-        raise CaseworkError(422, "目录中没有这些部门：" + "、".join(unknown))
+        raise CaseworkError(422, "目录中没有这些部门：" + "、".join(unknown), "add" if set(unknown) & set(add) else "remove")
     if set(add) & set(remove):
-        raise CaseworkError(422, "同一部门不能同时增加和移除：" + "、".join(sorted(set(add) & set(remove))))
+        raise CaseworkError(422, "同一部门不能同时增加和移除：" + "、".join(sorted(set(add) & set(remove))), "remove")
     tasks = [dict(t) for t in doc["tasks"]]
     by_id = {t["task_id"]: t for t in tasks}
     for tid in task_ids or []:
@@ -238,17 +240,18 @@ def plan_referral(doc: dict[str, Any], directory: Directory, target_code: str | 
     if target_code:
         agency: Agency | None = directory.agency(target_code)
         if agency is None:
-            raise CaseworkError(422, f"目录中没有机关 {target_code}；不在目录中的机关请填写名称和联系方式")
+            raise CaseworkError(422, f"目录中没有机关 {target_code}；不在目录中的机关请填写名称和联系方式",
+                                "target_agency_code")
         if agency.code == directory.agency_code:
-            raise CaseworkError(422, "不能转至本机关")
+            raise CaseworkError(422, "不能转至本机关", "target_agency_code")
         name, contact = agency.name, AgencyContact(**agency.contact.as_dict())
         handed_over = agency.on_bus
     else:
         if not target_name or not target_name.strip():
-            raise CaseworkError(422, "请填写负责公开该信息的机关名称")
+            raise CaseworkError(422, "请填写负责公开该信息的机关名称", "target_agency_name")
         name, contact, handed_over = target_name.strip(), AgencyContact(**(target_contact or {})), False
     if not whole_case and not (part and part.strip()):
-        raise CaseworkError(422, "部分转办时请说明转办的部分（part）")
+        raise CaseworkError(422, "部分转办时请说明转办的部分（part）", "part")
     referral_id = deterministic_id("referral", doc["_id"], target_code or name, "whole" if whole_case else (part or ""))
     tasks = [dict(t) for t in doc["tasks"]]
     withdrawn = []

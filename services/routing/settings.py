@@ -13,6 +13,5 @@ class RoutingSettings(BaseSettings):
     db_name: str = "gongkai_routing"
     source: str = "/gongkai/routing"
     directory_path: Path = DEFAULT_PATH
-    # Bearer tokens (comma-separated, each "token" or "name:token"); empty = nobody is let in.
-    admin_token: str = ""  # directory admins: change the directory
-    officer_token: str = ""  # OGI officers: triage, change departments, withdraw, refer
+    # Officers (directory admins, OGI officers) are identified by their OIDC access tokens
+    # (GONGKAI_OIDC_*, servicekit.oidc); who may call which route: contracts/access.py.

@@ -13,6 +13,7 @@ sets the new task list and appends its outbox records, filtered on the document'
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ class DirectoryStore:
         seq = 1 if latest is None else latest["_id"] + 1
         doc = {
             "_id": seq, "version": str(seq), "raw": raw, "source": "file", "file_sha256": digest,
-            "changed_by": {"principal": "file", "actor": str(self.file_path.name)}, "changed_at": utcnow(),
+            "changed_by": {"subject": "file", "username": "", "name": str(self.file_path.name), "department": None},
+            "changed_at": utcnow(),
             "change": {"op": "load_file", "summary": f"从文件 {self.file_path.name} 载入"},
         }
         try:
@@ -79,7 +81,8 @@ class DirectoryStore:
         return self._parse(doc)
 
     async def version(self, version: str) -> dict[str, Any] | None:
-        if not version.isdigit():
+        """A stored version by its number; None for anything that is not one (never an error)."""
+        if not re.fullmatch(r"[0-9]{1,15}", version):  # ASCII digits, well within BSON's int64
             return None
         return await self.versions.find_one({"_id": int(version)})
 
@@ -88,9 +91,11 @@ class DirectoryStore:
         return [{"version": d["version"], "source": d["source"], "changed_by": d["changed_by"],
                  "changed_at": d["changed_at"], "change": d["change"]} for d in docs]
 
-    async def change(self, op: str, agency_code: str, payload: dict[str, Any], principal: str, actor: str,
+    async def change(self, op: str, agency_code: str, payload: dict[str, Any], changed_by: dict[str, Any],
                      note: str, base_version: str | None = None) -> Directory:
-        """Apply one change to the latest version and store the result as the next version."""
+        """Apply one change to the latest version and store the result as the next version.
+
+        ``changed_by``: the verified officer (``Principal.as_actor()``: subject, username, name, department)."""
         latest = await self.versions.find_one({}, sort=[("_id", DESCENDING)])
         if latest is None:
             raise RuntimeError("directory not loaded (setup has not run)")
@@ -101,7 +106,7 @@ class DirectoryStore:
         directory = parse(raw, str(seq))  # DirectoryError: invalid result, nothing stored
         doc = {
             "_id": seq, "version": str(seq), "raw": raw, "source": "api", "parent": latest["version"],
-            "changed_by": {"principal": principal, "actor": actor}, "changed_at": utcnow(),
+            "changed_by": dict(changed_by), "changed_at": utcnow(),
             "change": {"op": op, "agency_code": agency_code, "code": payload.get("code"), "summary": summary,
                        "note": note},
         }

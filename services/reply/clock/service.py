@@ -265,7 +265,7 @@ class ClockService:
                 TriageAnswer(
                     question=Question(a["question"]), answer=a["answer"], by=a["by"], at=at,
                     outcome_codes=tuple(a.get("outcome_codes") or ()), note=a.get("note") or "",
-                    referral_agency=a.get("referral_agency"),
+                    referral_agency=a.get("referral_agency"), by_subject=a.get("by_subject"),
                 )  # fmt: skip
             )
         return Triage(tuple(answers))
@@ -298,7 +298,7 @@ class ClockService:
             data = ep.TriageRecorded(
                 case_id=case_id, question=answer.question.value, answer=answer.answer,
                 outcome_codes=list(answer.outcome_codes), referral_agency=answer.referral_agency,
-                answered_by=answer.by, answered_at=answer.at, next_step=nxt["step"],
+                answered_by=answer.by, answered_at=answer.at, next_step=nxt["step"], answered_by_subject=answer.by_subject,
             )  # fmt: skip
             row = _triage_rows(Triage((answer,)))[0] | {"at": answer.at}
             result = await self.cases.update_one(
@@ -395,7 +395,8 @@ class ClockService:
 def _triage_rows(t: Triage) -> list[dict[str, Any]]:
     return [
         {
-            "question": a.question.value, "answer": a.answer, "by": a.by, "at": a.at.isoformat(),
+            "question": a.question.value, "answer": a.answer, "by": a.by, "by_subject": a.by_subject,
+            "at": a.at.isoformat(),
             "outcome_codes": list(a.outcome_codes), "note": a.note, "referral_agency": a.referral_agency,
         }  # fmt: skip
         for a in t.answers

@@ -70,11 +70,12 @@ class TriageRefused(ValueError):
 class Answer:
     question: Question
     answer: str
-    by: str  # officer user id
+    by: str  # the officer's display name (from the verified token)
     at: datetime
     outcome_codes: tuple[str, ...] = ()  # contracts.decisions codes
     note: str = ""
     referral_agency: str | None = None  # for not_this_agency
+    by_subject: str | None = None  # the officer's subject (OIDC ``sub``)
 
 
 @dataclass(frozen=True)
