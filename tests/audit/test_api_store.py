@@ -10,36 +10,39 @@ import io
 import json
 import zipfile
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import FastAPI
 
 from services.audit import checkpoints
-from services.audit.api_cases import cases_router
-from services.audit.api_ledger import ledger_router
-from services.audit.api_statistics import statistics_router
-from services.audit.checkpoint_log import CheckpointLog
 from services.audit.keys import public_from_text
-from services.audit.ledger import Ledger
 from services.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from services.audit.verify import verify_case_file
 from tests.audit.factory import case_events, raw
-
-SECRET = "test-query-secret"
+from tests.audit.service import SECRET, audit_service
 
 
 @pytest.fixture
-async def client(ledger: Ledger, cplog: CheckpointLog):
-    for n in (1, 2, 3):
-        for i, (topic, ev) in enumerate(case_events(n)):
-            await ledger.append(ev, raw(ev), topic, 0, i)
-    app = FastAPI()
-    app.include_router(ledger_router(ledger, cplog))
-    app.include_router(cases_router(ledger, cplog, SECRET))
-    app.include_router(statistics_router(ledger, "yn-gov-office"))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit") as c:
-        yield c
+async def svc(store, monkeypatch):  # noqa: ANN001, ANN201 - the built service with three cases recorded
+    async with audit_service(store.url, monkeypatch) as s:
+        for n in (1, 2, 3):
+            for i, (topic, ev) in enumerate(case_events(n)):
+                await s.ledger.append(ev, raw(ev), topic, 0, i)
+        yield s
+
+
+@pytest.fixture
+def client(svc):  # noqa: ANN001, ANN201 - an auditor's client
+    return svc.http
+
+
+@pytest.fixture
+def ledger(svc):  # noqa: ANN001, ANN201
+    return svc.ledger
+
+
+@pytest.fixture
+def signing_key(svc):  # noqa: ANN001, ANN201
+    return svc.signing_key
 
 
 def _b(s: str) -> bytes:
@@ -132,16 +135,24 @@ async def test_case_file_with_a_checkpoint_signed_by_another_key_is_rejected(cli
     assert not result.ok and "签名无效" in result.message
 
 
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
 def _code(case_id: str) -> str:
-    d = hmac.new(SECRET.encode(), case_id.encode(), hashlib.sha256).digest()
-    return f"{int.from_bytes(d[:8], 'big') % 10**8:08d}"
+    """The query code as the receipt prints it, derived here from its definition: the top 60 bits of
+    HMAC-SHA256(secret, "gongkai-query-code/v2" NUL case id), 12 Crockford base32 digits."""
+    d = hmac.new(SECRET.encode(), b"gongkai-query-code/v2\x00" + case_id.encode(), hashlib.sha256).digest()
+    bits = format(int.from_bytes(d[:8], "big"), "064b")[:60]
+    return "".join(CROCKFORD[int(bits[i:i + 5], 2)] for i in range(0, 60, 5))
 
 
 async def test_applicant_timeline_needs_the_query_code_and_hides_internals(client):
     url = "/public/cases/YN-20260302-00001/timeline"
     assert (await client.get(url, params={"query_code": _code("case-00002")})).status_code == 404
-    assert (await client.get("/public/cases/YN-19990101-00001/timeline", params={"query_code": "00000000"})).status_code == 404
-    resp = await client.get(url, params={"query_code": _code("case-00001")})
+    assert (await client.get("/public/cases/YN-19990101-00001/timeline", params={"query_code": "0" * 12})).status_code == 404
+    # As typed: lower case, grouped with hyphens.
+    typed = _code("case-00001").lower()
+    resp = await client.get(url, params={"query_code": f"{typed[:4]}-{typed[4:8]}-{typed[8:]}"})
     assert resp.status_code == 200
     body = resp.json()
     assert body["status"] == "已办结"

@@ -103,9 +103,18 @@ def test_query_code_is_the_one_intake_prints():
     from services.intake.identity import query_code as intake_code  # cross-check only (tests may)
     for case_id in ("case-00001", "c9f7d3c2-1111-4e4e-8888-0123456789ab"):
         assert query_code("s3cret", case_id) == intake_code("s3cret", case_id)
-        assert re.fullmatch(r"\d{8}", query_code("s3cret", case_id))
-        assert code_matches("s3cret", case_id, query_code("s3cret", case_id))
-        assert not code_matches("other", case_id, query_code("s3cret", case_id))
+        code = query_code("s3cret", case_id)
+        assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{12}", code)  # Crockford base32: no I, L, O, U
+        assert code_matches("s3cret", case_id, code)
+        assert code_matches("s3cret", case_id, f" {code[:4].lower()}-{code[4:8]} {code[8:]} ")  # as typed
+        assert not code_matches("other", case_id, code)
+        assert not code_matches("s3cret", case_id, code[:-1])  # a prefix is not the code
+
+
+def test_keys_are_never_generated_in_production(tmp_path: Path):
+    with pytest.raises(keys.KeyProblem):
+        keys.load_signing_key("", str(tmp_path / "audit.key"), create=False)
+    assert not (tmp_path / "audit.key").exists()
 
 
 MUTATIONS = re.compile(r"\.(update_one|update_many|delete_one|delete_many|replace_one|find_one_and_update|"

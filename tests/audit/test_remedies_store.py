@@ -6,46 +6,35 @@ from __future__ import annotations
 import csv
 import io
 
-import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 
 from contracts.envelope import decode
 from contracts.events import REGISTRY
-from services.audit.api_remedies import remedies_router
-from services.audit.api_statistics import statistics_router
-from servicekit.auth import require
-from services.audit.ledger import Ledger
-from services.audit.remedies import REMEDY_OUTBOX, RemedyStore
+from services.audit.remedies import REMEDY_OUTBOX
 from servicekit.outbox import OutboxRelay
-from servicekit.validation import validation_error_handler
+from tests import tokens
 from tests.audit.factory import case_events, raw
+from tests.audit.service import OGI, audit_service
 
 CASE = "case-00001"
-OFFICER = {"Authorization": "Bearer tok-chen"}
+OFFICER = OGI  # an OGI officer's token: 陈经办, subject officer-chen
 
 
 @pytest.fixture
-async def env(db, ledger: Ledger):
-    for i, (topic, ev) in enumerate(case_events(1)):
-        await ledger.append(ev, raw(ev), topic, 0, i)
-    store = RemedyStore(db)
-    await store.setup()
-    published: list[tuple[str, bytes]] = []
+async def env(store, monkeypatch):  # noqa: ANN001, ANN201
+    async with audit_service(store.url, monkeypatch, headers={}) as svc:
+        ledger = svc.ledger
+        for i, (topic, ev) in enumerate(case_events(1)):
+            await ledger.append(ev, raw(ev), topic, 0, i)
+        published: list[tuple[str, bytes]] = []
 
-    async def publish_many(records) -> None:  # noqa: ANN001 - the relay's publisher: the bus, then the ledger
-        for topic, _key, value, _headers in records:
-            published.append((topic, value))
-            await ledger.append(decode(value, REGISTRY), value, topic, 0, len(published))
+        async def publish_many(records) -> None:  # noqa: ANN001 - the relay's publisher: the bus, then the ledger
+            for topic, _key, value, _headers in records:
+                published.append((topic, value))
+                await ledger.append(decode(value, REGISTRY), value, topic, 0, len(published))
 
-    relay = OutboxRelay([store.docs], publish_many)
-    app = FastAPI()
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.include_router(remedies_router(ledger, store, require("ogi-officer", "chen:tok-chen, tok-bare")))
-    app.include_router(statistics_router(ledger, "yn-gov-office"))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit") as c:
-        yield c, relay, published, db
+        relay = OutboxRelay([svc.db[REMEDY_OUTBOX]], publish_many)
+        yield svc.http, relay, published, svc.db, ledger
 
 
 async def test_officers_only(env):
@@ -53,19 +42,25 @@ async def test_officers_only(env):
     body = {"kind": "review", "filed_on": "2026-04-01"}
     assert (await client.post(f"/cases/{CASE}/remedies", json=body)).status_code == 401
     assert (await client.post(f"/cases/{CASE}/remedies", json=body,
-                              headers={"Authorization": "Bearer wrong"})).status_code == 403
+                              headers={"Authorization": "Bearer wrong"})).status_code == 401  # not a valid token
+    # Auditors read remedies; only OGI officers record them.
+    auditor = tokens.bearer("auditor")
+    assert (await client.post(f"/cases/{CASE}/remedies", json=body, headers=auditor)).status_code == 403
+    assert (await client.post(f"/cases/{CASE}/remedies", json=body,
+                              headers=tokens.bearer("dept_officer", department="czt"))).status_code == 403
     assert (await client.get(f"/cases/{CASE}/remedies", headers={"Authorization": "Basic x"})).status_code == 401
-    resp = await client.post(f"/cases/{CASE}/remedies", json=body, headers={"Authorization": "Bearer tok-bare"})
-    assert resp.status_code == 201 and resp.json()["remedy"]["recorded_by"] == "ogi-officer"
-    # No token configured: nobody.
-    app = FastAPI()
-    app.include_router(remedies_router(None, None, require("ogi-officer", "")))  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as c:
-        assert (await c.post(f"/cases/{CASE}/remedies", json=body, headers=OFFICER)).status_code == 403
+    # A token of another issuer (signed with the same key) is not accepted either.
+    foreign = {"Authorization": f"Bearer {tokens.token('ogi_officer', issuer='https://evil.example/realms/x')}"}
+    assert (await client.post(f"/cases/{CASE}/remedies", json=body, headers=foreign)).status_code == 401
+    resp = await client.post(f"/cases/{CASE}/remedies", json=body, headers=OFFICER)
+    assert resp.status_code == 201
+    remedy = resp.json()["remedy"]
+    assert (remedy["recorded_by"], remedy["recorded_by_subject"]) == ("陈经办", "officer-chen")
+    assert (await client.get(f"/cases/{CASE}/remedies", headers=auditor)).status_code == 200
 
 
-async def test_filing_and_outcome_reach_the_ledger_and_table_four(env, ledger):
-    client, relay, published, db = env
+async def test_filing_and_outcome_reach_the_ledger_and_table_four(env):
+    client, relay, published, db, ledger = env
     filed = await client.post(f"/cases/{CASE}/remedies", headers=OFFICER,
                               json={"kind": "review", "filed_on": "2026-04-01", "authority": "云南省人民政府"})
     assert filed.status_code == 201, filed.text
@@ -105,22 +100,23 @@ async def test_filing_and_outcome_reach_the_ledger_and_table_four(env, ledger):
     assert {(e.data.stage, e.data.kind, e.data.result) for e in events} == {
         ("filed", "review", None), ("decided", "review", "corrected"), ("filed", "litigation", None),
         ("decided", "litigation", "upheld")}
-    assert all(e.subject == CASE and e.data.recorded_by == "chen" and e.data.agency_code == "yn-gov-office"
-               for e in events)
+    assert all(e.subject == CASE and e.data.recorded_by == "陈经办" and e.data.recorded_by_subject == "officer-chen"
+               and e.data.agency_code == "yn-gov-office" for e in events)
     assert [(await ledger.by_event_id(e.id))["topic"] for e in events] == ["gongkai.cases.remedies"] * 5
     assert (await ledger.verify()).ok
 
     listed = (await client.get(f"/cases/{CASE}/remedies", headers=OFFICER)).json()["remedies"]
     assert len(listed) == 3 and all(r["published"] for r in listed)
 
-    annual_body = (await client.get("/statistics/annual", params={"year": 2026})).json()
+    annual_body = (await client.get("/statistics/annual", params={"year": 2026}, headers=OFFICER)).json()
     assert annual_body["problems"] == []
     table = annual_body["remedies"]
     assert table["values"] == [0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1]
-    rows = list(csv.reader(io.StringIO((await client.get("/statistics/annual",
+    rows = list(csv.reader(io.StringIO((await client.get("/statistics/annual", headers=OFFICER,
                                                           params={"year": 2026, "format": "csv"})).text.lstrip("\ufeff"))))
     assert [int(x) for x in rows[-1]] == table["values"]
-    assert (await client.get("/statistics/annual", params={"year": 2025})).json()["remedies"]["values"] == [0] * 15
+    assert (await client.get("/statistics/annual", params={"year": 2025},
+                             headers=OFFICER)).json()["remedies"]["values"] == [0] * 15
 
 
 async def test_requests_that_make_no_sense_are_refused_in_chinese(env):

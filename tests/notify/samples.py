@@ -39,9 +39,13 @@ def received(case_id: str = "c1", number: str = NUMBER) -> ApplicationReceived:
     )
 
 
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # a Standard Webhooks secret (base64 of 24 bytes)
+
+
 def contact(case_id: str = "c1", email: str | None = "zhang@example.com",
-            webhook: str | None = "http://hooks.test/h1") -> ContactRegistered:
-    return ContactRegistered(case_id=case_id, applicant_ref="app-1", name="张三", email=email, webhook_url=webhook)
+            webhook: str | None = "http://hooks.test/h1", secret: str | None = WEBHOOK_SECRET) -> ContactRegistered:
+    return ContactRegistered(case_id=case_id, applicant_ref="app-1", name="张三", email=email, webhook_url=webhook,
+                             webhook_secret=secret if webhook else None)
 
 
 def correction(case_id: str = "c1") -> CorrectionRequested:

@@ -87,3 +87,12 @@ async def test_published_as_application_received_of_this_agency(intake):
 async def test_a_referral_to_another_agency_is_ignored(intake):
     assert await accept(intake, referred(target="qj-gov")) is None
     assert await intake.by_referral("r1") == []
+
+
+async def test_a_tracking_number_already_taken_is_passed_over(intake):
+    # E.g. restored data above the counter: the referral still gets a number, the next free one.
+    await intake.applications.insert_one({"_id": "restored", "tracking_number": "KM-20261125-00001"})
+    doc, created = await accept(intake, referred())
+    assert created and doc["tracking_number"] == "KM-20261125-00002"
+    event = decode(doc["outbox"][0]["value"], registry_of(ApplicationReceived))
+    assert event.data.tracking_number == "KM-20261125-00002"  # the event carries the number stored

@@ -32,8 +32,8 @@ class FakeSmtp:
 class FakeWebhook:
     sent: list[dict] = field(default_factory=list)
 
-    async def send(self, *, url: str, payload: dict, notice_id: str) -> None:
-        self.sent.append({"url": url, "payload": payload, "id": notice_id})
+    async def send(self, *, url: str, payload: dict, notice_id: str, secret: str) -> None:
+        self.sent.append({"url": url, "payload": payload, "id": notice_id, "secret": secret})
 
 
 @dataclass
@@ -173,3 +173,28 @@ async def test_each_warning_event_is_its_own_notice_and_overdue_too(env):
     assert sorted(m["to"] for m in env.smtp.sent) == sorted(
         ["gkb@yn.gov.cn", "czt@gongkai.local"] * 2 + ["gkb@yn.gov.cn"])
     assert sum("逾期" in m["subject"] for m in env.smtp.sent) == 1
+
+
+async def test_a_webhook_without_a_signing_secret_is_refused_and_the_email_still_goes(env):
+    """A contact registered before webhooks were signed: nothing is sent unsigned."""
+    await env.handlers.on_contact(s.ev(s.contact(secret=None), "contact"))
+    await env.handlers.on_received(s.ev(s.received(), "received"))
+    await env.drain()
+    assert env.webhook.sent == []
+    assert [m["to"] for m in env.smtp.sent] == ["zhang@example.com"]
+    [notice] = await env.notices()
+    assert notice["status"] == "done"
+    hook = notice["deliveries"]["webhook"]
+    assert hook["status"] == "refused" and hook["refused_reason"] == "no signing secret" and hook["attempts"] == 1
+    assert notice["deliveries"]["email"]["status"] == "delivered"
+    # Refused is final: nothing more is tried.
+    await env.drain()
+    assert env.webhook.sent == [] and (await env.notices())[0]["deliveries"]["webhook"]["attempts"] == 1
+
+
+async def test_each_webhook_is_sent_with_the_subscriptions_secret(env):
+    await env.handlers.on_contact(s.ev(s.contact(), "contact"))
+    await env.handlers.on_received(s.ev(s.received(), "received"))
+    await env.drain()
+    [hook] = env.webhook.sent
+    assert hook["secret"] == s.WEBHOOK_SECRET and hook["id"] == hook["payload"]["notice_id"]

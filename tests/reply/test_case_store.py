@@ -21,7 +21,7 @@ from contracts.events import (
     RoutedTask,
     WithheldItem,
 )
-from services.reply.cases import AnswerRefusal, CaseStore, OgiRefusal, TaskNotYetKnown
+from services.reply.cases import AnswerRefusal, CaseStore, Officer, OgiRefusal, TaskNotYetKnown
 from services.reply.reply_docs import AgencyInfo
 
 REVIEW = ConfidentialityReview(reviewer="保密审查员甲", reviewed_at=datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
@@ -168,6 +168,46 @@ async def test_sign_off_by_another_department_is_refused(env):
         await env.store.sign_off("c1-zrzy", "czt", REVIEW)
     assert exc.value.status == 403
     assert not (await env.doc())["reply_issued"]
+
+
+def review_by(subject: str, name: str) -> ConfidentialityReview:
+    return ConfidentialityReview(reviewer=name, reviewer_subject=subject, reviewed_at=datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+
+
+async def test_the_author_of_a_draft_cannot_sign_it_off_another_reviewer_can(env):
+    await env.open(depts=("zrzy",))
+    author = Officer(subject="u-li", name="李经办")
+    r = await env.store.record_answer("c1-zrzy", "zrzy", disclose(), "http", author=author)
+    assert r.status == "draft_recorded"
+    assert (await env.doc())["answers"][0]["author"] == {"subject": "u-li", "name": "李经办"}
+    with pytest.raises(AnswerRefusal) as exc:
+        await env.store.sign_off("c1-zrzy", "zrzy", review_by("u-li", "李经办"))
+    assert exc.value.status == 403 and exc.value.code == "four_eyes"
+    assert not (await env.doc())["reply_issued"]
+    # The draft rewritten by someone else: now 李 may review it, and the events say who did what.
+    await env.store.record_answer("c1-zrzy", "zrzy", disclose("张改过的草稿"), "http",
+                                  author=Officer(subject="u-zhang", name="张经办"))
+    assert (await env.store.sign_off("c1-zrzy", "zrzy", review_by("u-li", "李经办"))).status == "signed_off"
+    evs = [d for t, d, _ in await env.events() if t == "answer.recorded"]
+    assert [(d["draft"], d["answered_by"], d["answered_by_subject"]) for d in evs] == [
+        (True, "李经办", "u-li"), (True, "张经办", "u-zhang"), (False, "张经办", "u-zhang")]
+    assert evs[-1]["review"] == {"reviewer": "李经办", "reviewer_subject": "u-li",
+                                 "reviewed_at": "2026-11-24T09:00:00Z"}
+    assert (await env.doc())["reply_issued"]
+
+
+async def test_an_answer_on_another_departments_topic_is_refused_and_recorded(env):
+    await env.open(depts=("zrzy", "czt"))
+    for _ in range(2):
+        with pytest.raises(AnswerRefusal) as exc:
+            await env.store.refuse_wrong_topic("c1-zrzy", "czt", "zrzy")
+        assert exc.value.status == 403 and exc.value.code == "wrong_answers_topic"
+    evs = await env.events()
+    assert [(t, d["code"], d["dept_code"], d["via"]) for t, d, _ in evs] == [
+        ("answer.refused", "wrong_answers_topic", "czt", "topic")]  # once, naming the topic's department
+    assert (await env.doc())["answers"] == []
+    with pytest.raises(AnswerRefusal):  # an unknown task: refused all the same, nothing to record it on
+        await env.store.refuse_wrong_topic("nope", "czt", "zrzy")
 
 
 async def test_partial_needs_each_withheld_part_with_a_reason(env):

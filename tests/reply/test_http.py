@@ -13,13 +13,21 @@ import pytest
 import pytest_asyncio
 
 from contracts.events import CaseRouted, RoutedTask
-from services.reply.auth import dev_token
+from tests.tokens import bearer, oidc_env
 
-SECRET = "test-secret"
+DEPT_NAMES = {"zrzy": "自然资源厅", "czt": "财政厅"}
 
 
-def hdr(dept: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {dev_token(SECRET, dept)}"}
+def hdr(dept: str, n: int = 1) -> dict[str, str]:
+    """A department officer's token (the one who writes answers)."""
+    return bearer("dept_officer", department=dept, sub=f"{dept}-officer-{n}", name=f"{DEPT_NAMES[dept]}经办人{n}")
+
+
+def reviewer(dept: str, n: int = 1) -> dict[str, str]:
+    return bearer("dept_reviewer", department=dept, sub=f"{dept}-reviewer-{n}", name=f"{DEPT_NAMES[dept]}审查员{n}")
+
+
+OGI = bearer("ogi_officer", sub="ogi-wang", name="公开办王经办")
 
 
 @pytest_asyncio.fixture
@@ -27,7 +35,8 @@ async def api(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterat
     name = "h_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
     monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
     monkeypatch.setenv("REPLY_DB_NAME", name)
-    monkeypatch.setenv("REPLY_DEV_TOKEN_SECRET", SECRET)
+    for key, value in oidc_env().items():
+        monkeypatch.setenv(key, value)
     from services.reply.app import build
     from services.reply.settings import ReplySettings
 
@@ -49,7 +58,7 @@ async def api(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterat
         await app.state.runtime.client.close()
 
 
-BODY = {"dept_code": "zrzy", "reply_type": "disclosed", "text": "现予公开。", "material_refs": ["a.pdf"]}
+BODY = {"reply_type": "disclosed", "text": "现予公开。", "material_refs": ["a.pdf"]}
 
 
 async def test_tokens_guard_the_task_list_and_answers(api):
@@ -59,54 +68,77 @@ async def test_tokens_guard_the_task_list_and_answers(api):
     r = await client.get("/departments/zrzy/tasks", headers=hdr("zrzy"))
     assert r.status_code == 200 and [t["task_id"] for t in r.json()["tasks"]] == ["t-zrzy"]
     r = await client.post("/tasks/t-zrzy/answer", json=BODY, headers=hdr("czt"))
-    assert r.status_code == 403  # czt's token does not make it zrzy
+    assert r.status_code == 403  # the task is zrzy's: czt's token does not make it zrzy
     r = await client.post("/tasks/t-zrzy/answer", json=BODY | {"dept_code": "czt"}, headers=hdr("czt"))
-    assert r.status_code == 403 and "不属于部门 czt" in r.json()["detail"]
+    assert r.status_code == 403 and "zrzy" in r.json()["detail"]
+    r = await client.post("/tasks/t-zrzy/answer", json=BODY | {"dept_code": "zrzy"}, headers=hdr("czt"))
+    assert r.status_code == 403  # nor does a body naming zrzy
+    assert (await client.post("/tasks/nope/answer", json=BODY, headers=hdr("zrzy"))).status_code == 404
 
 
 async def test_draft_then_review_then_reply_documents(api):
     client, st = api
-    r = await client.post("/tasks/t-zrzy/answer", json=BODY, headers=hdr("zrzy"))
+    r = await client.post("/tasks/t-zrzy/answer", json=BODY | {"dept_code": "zrzy"}, headers=hdr("zrzy"))
     assert r.status_code == 201 and r.json()["draft"] is True
     r = await client.post("/tasks/t-czt/answer", headers=hdr("czt"), json={
-        "dept_code": "czt", "reply_type": "partially_disclosed", "text": "部分公开。", "material_refs": ["预算.pdf"],
-        "withheld": [{"description": "供应商报价", "reason_code": "withheld.third_party", "explanation": "商业秘密"}],
-        "review": {"reviewer": "财政厅审查员"}})
-    assert r.status_code == 201 and r.json()["draft"] is False
-    assert (await client.get("/cases/c1/reply")).json()["issued"] is False  # zrzy is only a draft
-    assert (await client.get("/cases/c1/reply.pdf")).status_code == 404
-    r = await client.post("/tasks/t-zrzy/review", json={"dept_code": "zrzy", "reviewer": "自然资源厅审查员"},
-                          headers=hdr("zrzy"))
+        "reply_type": "partially_disclosed", "text": "部分公开。", "material_refs": ["预算.pdf"],
+        "withheld": [{"description": "供应商报价", "reason_code": "withheld.third_party", "explanation": "商业秘密"}]})
+    assert r.status_code == 201 and r.json()["draft"] is True
+    r = await client.post("/tasks/t-czt/review", headers=reviewer("czt"))  # no body at all
     assert r.status_code == 200 and r.json()["status"] == "signed_off"
-    state = (await client.get("/cases/c1/reply")).json()
+    assert (await client.get("/cases/c1/reply", headers=OGI)).json()["issued"] is False  # zrzy is only a draft
+    assert (await client.get("/cases/c1/reply.pdf", headers=OGI)).status_code == 404
+    r = await client.post("/tasks/t-zrzy/review", json={"dept_code": "zrzy"}, headers=reviewer("zrzy"))
+    assert r.status_code == 200 and r.json()["status"] == "signed_off"
+    state = (await client.get("/cases/c1/reply", headers=OGI)).json()
     assert state["issued"] and state["reply"]["outcome"] == "partial" and state["signed_off"] == 2
-    pdf = await client.get("/cases/c1/reply.pdf")
+    pdf = await client.get("/cases/c1/reply.pdf", headers=OGI)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content[:5] == b"%PDF-"
-    html = await client.get("/cases/c1/reply.html")
+    assert pdf.headers["content-disposition"].startswith('inline; filename="')
+    html = await client.get("/cases/c1/reply.html", headers=OGI)
     assert "供应商报价" in html.text and "云南省自然资源厅" in html.text
+    # Who wrote and who reviewed, from the tokens, in the events.
+    doc = await st.cases.find_one({"_id": "c1"})
+    recorded = [json.loads(x["value"])["data"] for x in doc["outbox"]
+                if json.loads(x["value"])["type"] == "cn.gongkai.answer.recorded.v1"]
+    signed = [d for d in recorded if not d["draft"]]
+    assert {(d["task_id"], d["answered_by_subject"], d["review"]["reviewer_subject"], d["review"]["reviewer"])
+            for d in signed} == {("t-czt", "czt-officer-1", "czt-reviewer-1", "财政厅审查员1"),
+                                 ("t-zrzy", "zrzy-officer-1", "zrzy-reviewer-1", "自然资源厅审查员1")}
     # The duplicate answer: 200 and nothing new in the outbox.
-    before = (await st.cases.find_one({"_id": "c1"}))["outbox_len"]
+    before = doc["outbox_len"]
     r = await client.post("/tasks/t-zrzy/answer", json=BODY, headers=hdr("zrzy"))
-    assert r.status_code == 200 and r.json()["status"] == "already_recorded"
+    assert r.status_code == 200 and r.json()["status"] == "already_recorded" and r.json()["draft"] is False
     assert (await st.cases.find_one({"_id": "c1"}))["outbox_len"] == before
 
 
 async def test_invalid_answer_is_422_in_chinese(api):
     client, st = api
-    r = await client.post("/tasks/t-zrzy/answer", headers=hdr("zrzy"),
-                          json=BODY | {"reply_type": "not_disclosed", "review": {"reviewer": "x"}})
+    r = await client.post("/tasks/t-zrzy/answer", headers=hdr("zrzy"), json=BODY | {"reply_type": "not_disclosed"})
     assert r.status_code == 422 and "outcome_code" in r.json()["detail"]
     doc = await st.cases.find_one({"_id": "c1"})
     assert [json.loads(x["value"])["type"] for x in doc["outbox"]][-1] == "cn.gongkai.answer.refused.v1"
 
 
-async def test_close_needs_an_officer(api):
+async def test_an_answer_cannot_carry_its_own_review(api):
+    client, st = api
+    r = await client.post("/tasks/t-zrzy/answer", headers=hdr("zrzy"), json=BODY | {"review": {"reviewer": "本人"}})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "review"
+    assert (await st.cases.find_one({"_id": "c1"}))["answers"] == []
+
+
+async def test_close_needs_an_ogi_officer(api):
     client, _ = api
     assert (await client.post("/cases/c1/close", json={"reason": "超期"})).status_code == 401
-    r = await client.post("/cases/c1/close", json={"reason": "超期"}, headers={"X-User": "ogi"})
+    assert (await client.post("/cases/c1/close", json={"reason": "超期"}, headers={"X-User": "ogi"})).status_code == 401
+    assert (await client.post("/cases/c1/close", json={"reason": "超期"}, headers=hdr("zrzy"))).status_code == 403
+    r = await client.post("/cases/c1/close", json={"reason": "超期"}, headers=OGI)
     assert r.status_code == 409  # nothing signed off yet
-    await client.post("/tasks/t-zrzy/answer", json=BODY | {"review": {"reviewer": "x"}}, headers=hdr("zrzy"))
-    r = await client.post("/cases/c1/close", json={"reason": "超期"}, headers={"X-User": "ogi"})
+    await client.post("/tasks/t-zrzy/answer", json=BODY, headers=hdr("zrzy"))
+    await client.post("/tasks/t-zrzy/review", headers=reviewer("zrzy"))
+    r = await client.post("/cases/c1/close", json={"reason": "超期"}, headers=OGI)
     assert r.status_code == 200 and [m["dept_code"] for m in r.json()["missing"]] == ["czt"]
-    state = (await client.get("/cases/c1/reply")).json()
+    state = (await client.get("/cases/c1/reply", headers=OGI)).json()
     assert state["issued"] and state["reply"]["missing"][0]["dept_code"] == "czt"
+    assert state["closed"]["by"] == "公开办王经办" and state["closed"]["by_subject"] == "ogi-wang"
+    assert (await client.post("/cases/nope/close", json={"reason": "超期"}, headers=OGI)).status_code == 404

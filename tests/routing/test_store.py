@@ -25,6 +25,9 @@ SOURCE = "/gongkai/routing"
 THREE = "请公开某村2025年征地补偿标准、年度部门预算及某河段的水质监测数据"
 UNCLEAR = "请公开相关文件"
 ROUTED = "gongkai.cases.routed"
+# Who changes the directory: a verified officer as servicekit.oidc.Principal.as_actor() records it.
+ALICE = {"subject": "sub-alice", "username": "alice", "name": "张三", "department": None}
+BOB = {"subject": "sub-bob", "username": "bob", "name": "李四", "department": None}
 
 
 def inbox(code: str) -> str:
@@ -64,35 +67,39 @@ async def test_the_file_is_version_1_and_setup_is_idempotent(db) -> None:
 
 async def test_a_change_is_a_new_version_with_who_when_what(db) -> None:
     directories, _ = await stores(db)
-    v2 = await directories.change("upsert_department", "yn-gov-office", NEW_DEPT, "alice", "张三", "新增体育局")
+    v2 = await directories.change("upsert_department", "yn-gov-office", NEW_DEPT, ALICE, "新增体育局")
     assert v2.version == "2" and v2.get("tyj").name == "云南省体育局"
-    v3 = await directories.change("remove_department", "yn-gov-office", {"code": "tyj"}, "bob", "李四", "撤销",
+    v3 = await directories.change("remove_department", "yn-gov-office", {"code": "tyj"}, BOB, "撤销",
                                   base_version="2")
     assert v3.version == "3" and v3.get("tyj") is None
     history = await directories.history()
     assert [h["version"] for h in history] == ["1", "2", "3"]
-    assert history[1]["changed_by"] == {"principal": "alice", "actor": "张三"}
+    assert history[1]["changed_by"] == ALICE
     assert history[1]["change"]["op"] == "upsert_department" and history[1]["change"]["code"] == "tyj"
     assert history[1]["change"]["note"] == "新增体育局" and "tyj" in history[1]["change"]["summary"]
-    assert history[2]["changed_by"]["principal"] == "bob"
+    assert history[2]["changed_by"]["subject"] == "sub-bob"
     assert history[1]["changed_at"] <= history[2]["changed_at"]
     # Every version stays readable as it was.
     v1 = await directories.version("1")
     assert "tyj" not in json.dumps(v1["raw"])
     assert "tyj" in json.dumps((await directories.version("2"))["raw"])
+    # Anything that is not a version number is no version (never an error): e.g. beyond int64, a
+    # superscript digit (str.isdigit() says yes, int() says no), a sign.
+    for junk in ("9" * 30, str(2**63), "²", "-1", "1.0", "", "٣"):
+        assert await directories.version(junk) is None, junk
     assert (await directories.current()).version == "3"
 
 
 async def test_a_stale_base_version_or_an_invalid_change_stores_nothing(db) -> None:
     directories, _ = await stores(db)
     with pytest.raises(VersionConflict):
-        await directories.change("upsert_department", "yn-gov-office", NEW_DEPT, "alice", "张三", "", base_version="0")
+        await directories.change("upsert_department", "yn-gov-office", NEW_DEPT, ALICE, "", base_version="0")
     with pytest.raises(DirectoryError):  # a code that cannot be an inbox topic
-        await directories.change("upsert_department", "yn-gov-office", {**NEW_DEPT, "code": "Bad Code"}, "a", "b", "")
+        await directories.change("upsert_department", "yn-gov-office", {**NEW_DEPT, "code": "Bad Code"}, ALICE, "")
     with pytest.raises(DirectoryError):  # a second department named like an existing one
-        await directories.change("upsert_department", "yn-gov-office", {**NEW_DEPT, "name": "云南省财政厅"}, "a", "b", "")
+        await directories.change("upsert_department", "yn-gov-office", {**NEW_DEPT, "name": "云南省财政厅"}, ALICE, "")
     with pytest.raises(DirectoryError):  # the OGI office cannot be removed
-        await directories.change("remove_department", "yn-gov-office", {"code": "ogi"}, "a", "b", "")
+        await directories.change("remove_department", "yn-gov-office", {"code": "ogi"}, ALICE, "")
     assert [h["version"] for h in await directories.history()] == ["1"]
 
 
@@ -114,7 +121,7 @@ async def test_a_case_records_the_version_that_routed_it(db) -> None:
     directories, routing = await stores(db)
     doc1 = await routing.route(received("c-v1", "请公开某体育场馆的全民健身设施开放时间"), await directories.current())
     assert doc1["directory_version"] == "1" and doc1["triage_open"]  # nobody holds sports in version 1
-    await directories.change("upsert_department", "yn-gov-office", NEW_DEPT, "alice", "张三", "")
+    await directories.change("upsert_department", "yn-gov-office", NEW_DEPT, ALICE, "")
     doc2 = await routing.route(received("c-v2", "请公开某体育场馆的全民健身设施开放时间"), await directories.current())
     assert doc2["directory_version"] == "2"
     assert [t["dept_code"] for t in doc2["tasks"]] == ["tyj"]

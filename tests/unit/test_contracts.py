@@ -260,7 +260,8 @@ def test_every_static_topic_and_inbox_has_a_dlt():
     assert len(names) == len(set(names))
     # Only the checkpoints topic has no DLT: no service processes it (it is for outside verifiers).
     assert [t.name for t in topics.STATIC_TOPICS if not t.has_dlt] == ["gongkai.ledger.checkpoints"]
-    expected_sources = [t.name for t in topics.STATIC_TOPICS if t.has_dlt] + [f"gongkai.dept.{c}.tasks" for c in DEPTS]
+    expected_sources = [t.name for t in topics.STATIC_TOPICS if t.has_dlt] + [
+        f"gongkai.dept.{c}.{kind}" for c in DEPTS for kind in ("tasks", "answers")]
     for name in expected_sources:
         assert name in names
         assert name + ".dlt" in names
@@ -278,7 +279,8 @@ def test_static_catalogue():
     assert [t.name for t in topics.STATIC_TOPICS if t.restricted] == ["gongkai.private.contacts"]
     assert topics.APPLICATIONS_RECEIVED.dlt == "gongkai.applications.received.dlt"
     # Every event type travels on some topic.
-    carried = {et for t in topics.STATIC_TOPICS for et in t.event_types} | set(topics.department_inbox("x").event_types)
+    carried = {et for t in topics.STATIC_TOPICS for et in t.event_types} | {
+        et for t in topics.department_topics("x") for et in t.event_types}
     assert carried == {m.event_name for m in ALL_EVENTS}
 
 
@@ -286,6 +288,16 @@ def test_static_catalogue():
 def test_department_inbox_rejects_bad_codes(code):
     with pytest.raises(ValueError):
         topics.department_inbox(code)
+    with pytest.raises(ValueError):
+        topics.department_answers(code)
+
+
+def test_the_department_of_an_answer_is_its_topic():
+    assert topics.department_answers("zrzy").name == "gongkai.dept.zrzy.answers"
+    assert topics.department_of_answers_topic("gongkai.dept.zrzy.answers") == "zrzy"
+    for other in ("gongkai.dept.zrzy.tasks", "gongkai.dept.zrzy.answers.dlt", "gongkai.answers.submitted",
+                  "gongkai.dept..answers", "xgongkai.dept.zrzy.answers"):
+        assert topics.department_of_answers_topic(other) is None
 
 
 @pytest.mark.parametrize(
@@ -293,6 +305,7 @@ def test_department_inbox_rejects_bad_codes(code):
     [
         *[(t.name, True) for t in topics.STATIC_TOPICS if not t.restricted],
         ("gongkai.dept.zrzy.tasks", True),
+        ("gongkai.dept.zrzy.answers", True),
         ("gongkai.dept.some-new-dept.tasks", True),
         ("gongkai.private.contacts", False),
         ("gongkai.private.anything.else", False),

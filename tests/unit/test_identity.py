@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 
@@ -9,6 +10,7 @@ import pytest
 
 from services.intake.identity import (
     applicant_ref,
+    normalise_query_code,
     query_code,
     tracking_number,
     valid_credit_code,
@@ -171,41 +173,85 @@ def test_credit_code_with_trailing_newline_rejected():
     assert not valid_credit_code("91530100MA6K123456\n")
 
 
+REF_KEY = "ref-key-of-this-deployment"
+
+
 def test_applicant_ref_is_stable_and_opaque():
     number = "11010519491231002X"
-    ref = applicant_ref("resident_id_card", number)
-    assert ref == applicant_ref("resident_id_card", number)
+    ref = applicant_ref(REF_KEY, "resident_id_card", number)
+    assert ref == applicant_ref(REF_KEY, "resident_id_card", number)
     assert re.fullmatch(r"app-[0-9a-f]{24}", ref)
     assert number not in ref
     assert number[:6] not in ref and number[6:14] not in ref  # neither region nor birth date
 
 
 def test_applicant_ref_ignores_case_of_the_check_letter():
-    assert applicant_ref("resident_id_card", "11010519491231002x") == applicant_ref(
-        "resident_id_card", "11010519491231002X"
+    assert applicant_ref(REF_KEY, "resident_id_card", "11010519491231002x") == applicant_ref(
+        REF_KEY, "resident_id_card", "11010519491231002X"
     )
 
 
 def test_applicant_ref_differs_across_people_and_id_types():
-    a = applicant_ref("resident_id_card", VALID_IDS[0])
-    b = applicant_ref("resident_id_card", VALID_IDS[1])
-    c = applicant_ref("passport", VALID_IDS[0])
+    a = applicant_ref(REF_KEY, "resident_id_card", VALID_IDS[0])
+    b = applicant_ref(REF_KEY, "resident_id_card", VALID_IDS[1])
+    c = applicant_ref(REF_KEY, "passport", VALID_IDS[0])
     assert len({a, b, c}) == 3
 
 
-def test_query_code_is_deterministic_eight_digits_and_keyed():
+def test_applicant_ref_is_keyed_not_a_plain_hash():
+    """The old reference (unsalted SHA-256 of "type:number") was reversed by enumerating the few
+    unknown digits of an ID number; the keyed one cannot be recomputed without the key."""
+    number = "11010519491231002X"
+    ref = applicant_ref(REF_KEY, "resident_id_card", number)
+    old = "app-" + hashlib.sha256(f"resident_id_card:{number}".encode()).hexdigest()[:24]
+    assert ref != old
+    assert ref != applicant_ref("another-deployment", "resident_id_card", number)
+    # An attacker who knows the region and birth date enumerates the sequence and check digits:
+    # with the plain hash the old ref gives the number away at once, with the key nothing matches.
+    candidates = [with_check(number[:14] + f"{seq:03d}") for seq in range(1000)]
+    plain = {"app-" + hashlib.sha256(f"resident_id_card:{c}".encode()).hexdigest()[:24]: c for c in candidates}
+    assert plain[old] == number
+    assert ref not in plain
+    assert applicant_ref(REF_KEY, "resident_id_card", number) in {
+        applicant_ref(REF_KEY, "resident_id_card", c) for c in candidates}  # only the key holder can
+
+
+CROCKFORD = re.compile(r"[0-9A-HJKMNP-TV-Z]{12}")  # no I, L, O, U
+
+
+def test_query_code_is_deterministic_twelve_crockford_characters_and_keyed():
     code = query_code("secret-1", "case-1")
-    assert re.fullmatch(r"\d{8}", code)
+    assert CROCKFORD.fullmatch(code) and len(code) >= 10
     assert code == query_code("secret-1", "case-1")
     assert code != query_code("secret-2", "case-1")
     assert code != query_code("secret-1", "case-2")
 
 
 def test_query_codes_of_many_cases_are_well_spread():
-    codes = [query_code("s", f"case-{i}") for i in range(200)]
-    assert all(re.fullmatch(r"\d{8}", c) for c in codes)
-    assert len(set(codes)) == len(codes)  # 200 draws from 10^8: a collision means a broken code
-    assert any(c.startswith("0") for c in codes)  # zero-padded, not shortened
+    codes = [query_code("s", f"case-{i}") for i in range(500)]
+    assert all(CROCKFORD.fullmatch(c) for c in codes)
+    assert len(set(codes)) == len(codes)  # 500 draws from 2^60: a collision means a broken code
+    assert len({ch for c in codes for ch in c}) == 32  # every symbol of the alphabet is used
+    assert not {"I", "L", "O", "U"} & {ch for c in codes for ch in c}
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("ABCD-EFGH-JKMN", "ABCDEFGHJKMN"),
+        (" abcd efgh jkmn ", "ABCDEFGHJKMN"),
+        ("0123456789AB", "0123456789AB"),
+        ("O1I2L3456789", "011213456789"),  # O read as 0, I and L as 1
+        ("ABCDEFGHJKM", None),  # 11 characters
+        ("ABCDEFGHJKMNP", None),  # 13
+        ("ABCDEFGHJKMU", None),  # U is not a digit of the alphabet
+        ("ABCDEFGHJK*N", None),
+        ("12345678", None),  # the old 8-digit codes
+        ("", None),
+    ],
+)
+def test_query_code_input_is_normalised_or_refused(typed, expected):
+    assert normalise_query_code(typed) == expected
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.vocabulary import ApplicantType, Channel, DeliveryMethod
-from services.intake.schemas import ApplicationIn
+from services.intake.schemas import ApplicationIn, ClerkApplicationIn
 from servicekit.validation import field_errors
 
 VALID = {
@@ -35,9 +35,9 @@ def app(**changes) -> dict:
     return doc
 
 
-def errors_of(doc: dict) -> list[dict[str, str]]:
+def errors_of(doc: dict, model: type = ApplicationIn) -> list[dict[str, str]]:
     with pytest.raises(ValidationError) as exc:
-        ApplicationIn.model_validate(doc)
+        model.model_validate(doc)
     return field_errors(exc.value.errors())
 
 
@@ -69,9 +69,10 @@ def test_valid_application_and_its_defaults():
             contact={"address": "昆明市五华区某路1号", "postcode": "650000"},
             delivery={"form": "paper", "method": "post"},
         ),
-        # A window application registered by a clerk, with a landline.
-        app(channel="window", received_by="王五", contact__phone="0871-65432101"),
-        app(channel="registered_mail", received_by="王五", signed_on="2026-11-20"),
+        # A landline.
+        app(contact__phone="0871-65432101"),
+        # The channel may be stated, as long as it is online.
+        app(channel="online"),
         # Passport holders are not checked against GB 11643.
         app(applicant={"name": "John Smith", "id_type": "passport", "id_number": "E12345678"}),
         app(target_departments=["zrzy", "czt"]),
@@ -131,9 +132,16 @@ def test_other_valid_applications(doc):
             "applicant.id_type",
             "自然人",
         ),
-        (app(channel="window"), "received_by", "工作人员登记"),
-        (app(channel="fax", confirmed_on="2026-11-20"), "received_by", "工作人员登记"),
-        (app(channel="ordinary_mail"), "received_by", "工作人员登记"),
+        # Online only: other channels, and the dates that fix their receipt, are a clerk's.
+        (app(channel="window"), "channel", "/clerk/applications"),
+        (app(channel="ordinary_mail"), "channel", "工作人员登记"),
+        (app(confirmed_on="1900-01-01"), "confirmed_on", "网上申请以系统确认之日为收到申请之日"),
+        (app(signed_on="2026-11-20"), "signed_on", "网上申请以系统确认之日为收到申请之日"),
+        (app(received_by="王五"), "received_by", "登录身份"),
+        # No control characters in any text, named by their field.
+        (app(applicant__name="张\x00三"), "applicant.name", "控制字符"),
+        (app(description="申请公开某文件\x00的全文"), "description", "控制字符"),
+        (app(contact__address="昆明市\x07某路"), "contact.address", "控制字符"),
         (app(contact__phone="12345"), "contact.phone", "联系电话格式不正确"),
         (app(contact__email="not-an-email"), "contact.email", "格式不正确"),
         (app(contact__webhook_url="ftp://example.com/hook"), "contact.webhook_url", "http:// 或 https://"),
@@ -141,7 +149,6 @@ def test_other_valid_applications(doc):
         (app(description="太短"), "description", "至少需要 5 个字符"),
         (app(channel="pigeon"), "channel", "取值无效"),
         (app(target_departments=["ZRZY"]), "target_departments", "部门代码无效：ZRZY"),
-        (app(signed_on="23/11/2026"), "signed_on", "日期格式不正确"),
         (app(agency_code="X"), "agency_code", "格式不正确"),
         (app(nickname="x"), "nickname", "不接受此字段"),
         (app(applicant__age=30), "applicant.age", "不接受此字段"),
@@ -172,9 +179,41 @@ def test_target_departments_deduplicated_in_order():
     assert a.target_departments == ["czt", "zrzy", "fgw"]
 
 
+CLERK = {**VALID, "channel": "registered_mail", "signed_on": "2026-11-20"}
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {**VALID, "channel": "window"},
+        {**VALID, "channel": "registered_mail", "signed_on": "2026-11-20"},
+        {**VALID, "channel": "ordinary_mail", "confirmed_on": "2026-11-20"},
+        {**VALID, "channel": "fax", "confirmed_on": "2026-11-20"},
+    ],
+)
+def test_valid_clerk_entries(doc):
+    ClerkApplicationIn.model_validate(doc)
+
+
+@pytest.mark.parametrize(
+    ("doc", "field", "message_part"),
+    [
+        ({**VALID, "channel": "online"}, "channel", "取值无效"),  # online applications come from applicants
+        ({**VALID}, "channel", "必填"),
+        ({**CLERK, "signed_on": "23/11/2026"}, "signed_on", "日期格式不正确"),
+        ({**CLERK, "received_by": "王五"}, "received_by", "不接受此字段"),  # the clerk is the token's
+        ({**CLERK, "description": "申请\x00公开某文件"}, "description", "控制字符"),
+    ],
+)
+def test_invalid_clerk_entries(doc, field, message_part):
+    errors = errors_of(doc, ClerkApplicationIn)
+    assert any(e["field"] == field and message_part in e["message"] for e in errors), errors
+
+
 def test_dates_parse():
-    a = ApplicationIn.model_validate(app(channel="registered_mail", received_by="王五", signed_on="2026-11-20"))
+    a = ClerkApplicationIn.model_validate(CLERK)
     assert a.signed_on == date(2026, 11, 20)
+    assert a.channel is Channel.REGISTERED_MAIL
 
 
 # --- field_errors on its own -------------------------------------------------------------------

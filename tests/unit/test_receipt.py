@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from contracts.vocabulary import Channel
-from services.intake.receipt import Receipt, ReceiptDateError, receipt_date
+from services.intake.receipt import REGULATIONS_IN_FORCE, Receipt, ReceiptDateError, earliest_entry, receipt_date
 
 TODAY = date(2026, 11, 23)
 EARLIER = date(2026, 11, 18)
@@ -31,10 +31,8 @@ TOMORROW = TODAY + timedelta(days=1)
         # Fax: the day both sides confirmed.
         (Channel.FAX, None, EARLIER, EARLIER),
         (Channel.FAX, EARLIEST, EARLIER, EARLIER),
-        # Online: confirmed at once (today) unless a confirmation date is given.
+        # Online: confirmed at once, the server's today.
         (Channel.ONLINE, None, None, TODAY),
-        (Channel.ONLINE, None, EARLIER, EARLIER),
-        (Channel.ONLINE, EARLIEST, None, TODAY),
     ],
 )
 def test_received_on_per_channel(channel, signed_on, confirmed_on, expected):
@@ -64,25 +62,51 @@ def test_missing_required_date_names_the_field(channel, signed_on, confirmed_on,
     assert str(err.value) == err.value.message
 
 
-@pytest.mark.parametrize("channel", list(Channel))
+OFFLINE = [c for c in Channel if c is not Channel.ONLINE]
+
+
+@pytest.mark.parametrize("channel", OFFLINE)
 @pytest.mark.parametrize("field", ["signed_on", "confirmed_on"])
 def test_future_dates_rejected_on_every_channel(channel, field):
     with pytest.raises(ReceiptDateError) as err:
         receipt_date(channel, TODAY, **{field: TOMORROW})
     assert err.value.field == field
+    assert field in err.value.message and "不能晚于今天" in err.value.message
+
+
+@pytest.mark.parametrize("field", ["signed_on", "confirmed_on"])
+@pytest.mark.parametrize("value", [EARLIER, TODAY, date(1900, 1, 1), TOMORROW])
+def test_an_online_application_takes_no_date_at_all(field, value):
+    # The date of receipt of an online application is the server's: an applicant setting
+    # confirmed_on: 1900-01-01 made the case overdue before it began.
+    with pytest.raises(ReceiptDateError) as err:
+        receipt_date(Channel.ONLINE, TODAY, **{field: value})
+    assert err.value.field == field
 
 
 @pytest.mark.parametrize(
-    ("channel", "kwargs"),
-    [
-        (Channel.REGISTERED_MAIL, {"signed_on": TODAY}),
-        (Channel.ORDINARY_MAIL, {"confirmed_on": TODAY}),
-        (Channel.FAX, {"confirmed_on": TODAY}),
-        (Channel.ONLINE, {"confirmed_on": TODAY}),
-    ],
+    ("channel", "field"),
+    [(Channel.REGISTERED_MAIL, "signed_on"), (Channel.ORDINARY_MAIL, "confirmed_on"), (Channel.FAX, "confirmed_on")],
 )
-def test_today_itself_is_not_in_the_future(channel, kwargs):
-    assert receipt_date(channel, TODAY, **kwargs).received_on == TODAY
+def test_dates_before_the_earliest_entry_are_refused(channel, field):
+    earliest = earliest_entry(TODAY, 60)
+    assert earliest == TODAY - timedelta(days=60)
+    assert receipt_date(channel, TODAY, **{field: earliest}, earliest=earliest).received_on == earliest
+    for too_early in (earliest - timedelta(days=1), date(1900, 1, 1)):
+        with pytest.raises(ReceiptDateError) as err:
+            receipt_date(channel, TODAY, **{field: too_early}, earliest=earliest)
+        assert err.value.field == field and earliest.isoformat() in err.value.message
+
+
+def test_nothing_is_received_before_the_regulations_took_effect():
+    assert earliest_entry(date(2019, 6, 1), 60) == REGULATIONS_IN_FORCE == date(2019, 5, 15)
+    with pytest.raises(ReceiptDateError) as err:
+        receipt_date(Channel.FAX, date(2019, 6, 1), confirmed_on=date(2019, 5, 14),
+                     earliest=earliest_entry(date(2019, 6, 1), 60))
+    assert "条例" in err.value.message
+    # The default bound, without a clerk's window, is the Regulations' day itself.
+    with pytest.raises(ReceiptDateError):
+        receipt_date(Channel.REGISTERED_MAIL, TODAY, signed_on=date(2019, 5, 14))
 
 
 def test_receipt_date_error_is_a_value_error():

@@ -11,7 +11,8 @@ from datetime import date
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 from pymongo import AsyncMongoClient
 
 from contracts import events_procedure as ep
@@ -20,10 +21,15 @@ from services.reply.cases import CaseStore
 from services.reply.clock.calendar import default_calendar, parse_year
 from services.reply.clock.http import add_routes
 from services.reply.clock.service import ClockService
+from servicekit.oidc import AccessGuard, OidcSettings, TokenVerifier
+from servicekit.validation import validation_error_handler
+from tests.tokens import bearer, oidc_env
 
 pytestmark = pytest.mark.asyncio
 TOPIC = ep.CASES_PROCEDURE.name
 CAL = default_calendar()
+OGI = bearer("ogi_officer", sub="u-officer-1", name="公开办李经办")
+HEAD = bearer("ogi_head", sub="u-head-1", name="公开办张主任")
 
 
 class Today:
@@ -41,14 +47,16 @@ class Env:
         self.store = CaseStore(db, "/gongkai/reply")
         self.clock = ClockService(self.store.cases, "/gongkai/reply", lambda: self.cal, TOPIC, self.today)
         self.store.clock = self.clock
-        app = FastAPI()
+        # As mounted on the reply service: behind the app-wide guard (contracts/access.py).
+        app = FastAPI(dependencies=[Depends(AccessGuard("reply", TokenVerifier(OidcSettings())))])
+        app.add_exception_handler(RequestValidationError, validation_error_handler)
         self.wakes = 0
 
         def wake() -> None:
             self.wakes += 1
 
         add_routes(app, self.clock, wake)
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply")
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply", headers=OGI)
 
     async def open(self, case_id: str = "c1", received: date = date(2025, 3, 3)) -> None:
         routed = CaseRouted(
@@ -72,7 +80,9 @@ class Env:
 
 
 @pytest_asyncio.fixture
-async def env(store, request: pytest.FixtureRequest) -> AsyncIterator[Env]:
+async def env(store, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
+    for key, value in oidc_env().items():
+        monkeypatch.setenv(key, value)
     client = AsyncMongoClient(store.url, tz_aware=True, serverSelectionTimeoutMS=5000)
     name = "t_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
     await client.drop_database(name)
@@ -107,18 +117,18 @@ async def test_opening_a_case_computes_its_deadline_with_the_event(env):
 async def test_correction_extension_and_consultation_through_the_api(env):
     await env.open()
     env.today.d = date(2025, 3, 10)
-    r = await env.http.post("/cases/c1/correction", json={"items": ["请明确所需信息的年份"], "due_on": "2025-03-24"},
-                            headers={"X-User": "officer-1"})  # fmt: skip
+    r = await env.http.post("/cases/c1/correction", json={"items": ["请明确所需信息的年份"], "due_on": "2025-03-24"})
     assert r.status_code == 201 and r.json()["explanation"]["status"] == "awaiting_correction"
     r = await env.http.post("/cases/c1/correction", json={"items": ["另一事项"], "due_on": "2025-03-24"})
     assert r.status_code == 409 and "一次性" in r.json()["detail"]
     env.today.d = date(2025, 3, 20)
     r = await env.http.post("/cases/c1/correction/received", json={})
     assert r.status_code == 201 and r.json()["explanation"]["due_on"] == "2025-04-18"  # 20 WD after Thu 3/20
-    # Extension: role required; then +5 WD: 4/18 → 4/21–4/25 → Fri 4/25.
-    r = await env.http.post("/cases/c1/extension", json={"days": 5, "reason": "需协调多个部门"}, headers={"X-User": "head-1"})
+    # Extension: the head's role required (an OGI officer's token is not enough); then +5 WD:
+    # 4/18 → 4/21–4/25 → Fri 4/25.
+    r = await env.http.post("/cases/c1/extension", json={"days": 5, "reason": "需协调多个部门"})
     assert r.status_code == 403 and "负责人" in r.json()["detail"]
-    hdr = {"X-User": "head-1", "X-Role": "ogi_head"}
+    hdr = HEAD
     r = await env.http.post("/cases/c1/extension", json={"days": 21, "reason": "x"}, headers=hdr)
     assert r.status_code == 422
     r = await env.http.post("/cases/c1/extension", json={"days": 5, "reason": "需协调多个部门"}, headers=hdr)
@@ -149,10 +159,13 @@ async def test_correction_extension_and_consultation_through_the_api(env):
         "consultation.ended",
         "deadline.changed",  # → 4/28
     ]
-    assert evs[1][1]["items"] == ["请明确所需信息的年份"] and evs[1][1]["issued_by"] == "officer-1"
+    assert evs[1][1]["items"] == ["请明确所需信息的年份"] and evs[1][1]["issued_by"] == "公开办李经办"
+    assert evs[1][1]["issued_by_subject"] == "u-officer-1"
     assert evs[1][1]["due_on"] == "2025-03-24"
     assert evs[5][1]["old_due_on"] == "2025-04-18" and evs[5][1]["new_due_on"] == "2025-04-25"
-    assert evs[5][1]["approver"] == "head-1" and evs[5][1]["approver_role"] == "ogi_head"
+    assert evs[5][1]["approver"] == "公开办张主任" and evs[5][1]["approver_role"] == "ogi_head"
+    assert evs[5][1]["approver_subject"] == "u-head-1"
+    assert evs[7][1]["started_by"] == "公开办李经办" and evs[7][1]["started_by_subject"] == "u-officer-1"
     # 15 WD after Mon 3/24: 3/25–28 (4), 3/31–4/3 (8), [清明 4/4], 4/7–11 (13), 4/14 (14), Tue 4/15.
     assert evs[7][1]["consultation_due"] == "2025-04-15"
     assert evs[8][1] == {"case_id": "c1", "number": 1, "end": "answered", "ended_on": "2025-03-26",
@@ -276,21 +289,26 @@ async def test_a_pause_is_announced_when_it_ends_not_each_day(env):
 async def test_five_questions_recorded_with_who_and_when(env):
     await env.open()
     assert (await env.http.get("/cases/c1/triage")).json()["next"]["text_zh"] == "请回答“补不补”"
-    r = await env.http.post("/cases/c1/triage", json={"question": "scope", "answer": "ogi"}, headers={"X-User": "o1"})
+    r = await env.http.post("/cases/c1/triage", json={"question": "scope", "answer": "ogi"})
     assert r.status_code == 409 and "请先回答“补不补”" in r.json()["detail"]
-    assert (await env.http.post("/cases/c1/triage", json={"question": "correction", "answer": "clear"})).status_code == 403
+    r = await env.http.post("/cases/c1/triage", json={"question": "correction", "answer": "clear"},
+                            headers={"Authorization": "", "X-User": "o1"})
+    assert r.status_code == 401  # a name in a header is no officer
     for q, a, extra in [("correction", "clear", {}), ("scope", "ogi", {}),
                         ("existence", "not_this_agency", {"outcome_codes": ["unavailable.not_this_agency"],
                                                           "referral_agency": "市住房和城乡建设局"})]:  # fmt: skip
-        r = await env.http.post("/cases/c1/triage", json={"question": q, "answer": a, **extra}, headers={"X-User": "o1"})
+        r = await env.http.post("/cases/c1/triage", json={"question": q, "answer": a, **extra})
         assert r.status_code == 201
     body = (await env.http.get("/cases/c1/triage")).json()
-    assert [(a["question"], a["by"]) for a in body["answers"]] == [("correction", "o1"), ("scope", "o1"), ("existence", "o1")]
+    assert [(a["question"], a["by"], a["by_subject"]) for a in body["answers"]] == [
+        ("correction", "公开办李经办", "u-officer-1"), ("scope", "公开办李经办", "u-officer-1"),
+        ("existence", "公开办李经办", "u-officer-1")]
     assert body["next"]["step"] == "refer" and body["next"]["referral_agency"] == "市住房和城乡建设局"
     recorded = [d for t, d in await env.events() if t == "triage.recorded"]
     assert [(d["question"], d["next_step"]) for d in recorded] == [
         ("correction", "answer"), ("scope", "answer"), ("existence", "refer"),
     ]
+    assert {(d["answered_by"], d["answered_by_subject"]) for d in recorded} == {("公开办李经办", "u-officer-1")}
 
 
 async def test_a_case_opened_before_the_clock_gets_its_deadline_from_the_sweep(env):

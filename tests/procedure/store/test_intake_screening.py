@@ -3,6 +3,7 @@ rank that drafts a fee notice (国办函〔2020〕109号), confirmed once by an 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 
@@ -12,8 +13,10 @@ import pytest_asyncio
 
 from services.intake.app import build
 from services.intake.settings import IntakeSettings
+from tests import tokens
 
 pytestmark = pytest.mark.asyncio
+OFFICER = tokens.bearer("ogi_officer", name="王经办", sub="officer-wang")
 
 
 def application(description: str, id_number: str = "11010519491231002X") -> dict:
@@ -26,9 +29,12 @@ def application(description: str, id_number: str = "11010519491231002X") -> dict
 
 @pytest_asyncio.fixture
 async def intake(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
+    for k, v in tokens.oidc_env().items():
+        monkeypatch.setenv(k, v)
     monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
     name = "t_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
-    app = build(IntakeSettings(db_name=name))
+    app = build(IntakeSettings(db_name=name, query_code_secret="test-query-code-key",
+                               applicant_ref_secret="test-ref-key"))
     rt = app.state.runtime
     await rt.client.drop_database(name)
     for fn in rt._setup:  # the indexes (the lifespan, which would also start Kafka, is not run)
@@ -48,13 +54,13 @@ async def test_repeat_is_flagged_with_the_earlier_case(intake):
     other = await http.post("/applications", json=application("申请公开XX路拓宽工程的规划许可证"))
     assert other.status_code == 201
     again = (await http.post("/applications", json=application("请公开XX区2023年度城市更新项目立项批复文件。"))).json()
-    s = (await http.get(f"/applications/{again['case_id']}/screening")).json()
+    s = (await http.get(f"/applications/{again['case_id']}/screening", headers=OFFICER)).json()
     assert [(r["case_id"], r["tracking_number"]) for r in s["repeats"]] == [(first["case_id"], first["tracking_number"])]
     assert 0.78 <= s["repeats"][0]["similarity"] < 1
     # Another applicant with the same text: no flag; the first application itself: no flag.
     stranger = (await http.post("/applications", json=application("申请公开2023年度XX区城市更新项目的立项批复文件", "110105194912310011"))).json()
-    assert (await http.get(f"/applications/{stranger['case_id']}/screening")).json()["repeats"] == []
-    assert (await http.get(f"/applications/{first['case_id']}/screening")).json()["repeats"] == []
+    assert (await http.get(f"/applications/{stranger['case_id']}/screening", headers=OFFICER)).json()["repeats"] == []
+    assert (await http.get(f"/applications/{first['case_id']}/screening", headers=OFFICER)).json()["repeats"] == []
 
 
 async def test_the_11th_application_of_the_month_drafts_a_fee_notice_confirmed_once(intake):
@@ -64,21 +70,30 @@ async def test_the_11th_application_of_the_month_drafts_a_fee_notice_confirmed_o
         r = await http.post("/applications", json=application(f"申请公开第{i + 1}号文件"))
         assert r.status_code == 201
         ids.append(r.json()["case_id"])
-    tenth = (await http.get(f"/applications/{ids[9]}/screening")).json()
+    tenth = (await http.get(f"/applications/{ids[9]}/screening", headers=OFFICER)).json()
     assert tenth["rank_in_month"] == 10 and tenth["fee_notice"] is None
-    eleventh = (await http.get(f"/applications/{ids[10]}/screening")).json()
+    eleventh = (await http.get(f"/applications/{ids[10]}/screening", headers=OFFICER)).json()
     assert eleventh["rank_in_month"] == 11
     assert eleventh["fee_notice"]["amount_yuan"] == 100 and eleventh["fee_notice"]["confirmed"] is False
     assert "第11件" in eleventh["fee_notice"]["text_zh"]
-    assert (await http.post(f"/applications/{ids[9]}/fee-notice", headers={"X-User": "officer-1"})).status_code == 409
-    assert (await http.post(f"/applications/{ids[10]}/fee-notice")).status_code == 403
-    r = await http.post(f"/applications/{ids[10]}/fee-notice", headers={"X-User": "officer-1"})
+    assert (await http.post(f"/applications/{ids[9]}/fee-notice", headers=OFFICER)).status_code == 409
+    # No token, or X-User alone (the old way): 401; another role: 403.
+    assert (await http.post(f"/applications/{ids[10]}/fee-notice")).status_code == 401
+    assert (await http.post(f"/applications/{ids[10]}/fee-notice", headers={"X-User": "officer-1"})).status_code == 401
+    assert (await http.post(f"/applications/{ids[10]}/fee-notice",
+                            headers=tokens.bearer("auditor"))).status_code == 403
+    r = await http.post(f"/applications/{ids[10]}/fee-notice", headers=OFFICER)
     assert r.status_code == 201 and r.json()["amount_yuan"] == 100
-    assert (await http.post(f"/applications/{ids[10]}/fee-notice", headers={"X-User": "officer-1"})).status_code == 409
+    assert (await http.post(f"/applications/{ids[10]}/fee-notice", headers=OFFICER)).status_code == 409
     doc = await rt.db["applications"].find_one({"_id": ids[10]})
-    assert doc["screening"]["fee_notice"]["confirmed"] is True and doc["screening"]["fee_notice"]["confirmed_by"] == "officer-1"
+    notice = doc["screening"]["fee_notice"]
+    assert notice["confirmed"] is True and (notice["confirmed_by"], notice["confirmed_by_subject"]) == (
+        "王经办", "officer-wang")
+    [record] = [r for r in doc["outbox"] if r["topic"] == "gongkai.applications.screened"]
+    issued = json.loads(record["value"])["data"]
+    assert (issued["confirmed_by"], issued["confirmed_by_subject"]) == ("王经办", "officer-wang")
     # The officer may charge per page instead, for a free-by-count application: 101 pages → ¥720.
-    r = await http.post(f"/applications/{ids[0]}/fee-notice", headers={"X-User": "officer-1"}, json={"pages": 101})
+    r = await http.post(f"/applications/{ids[0]}/fee-notice", headers=OFFICER, json={"pages": 101})
     assert r.status_code == 201 and r.json()["amount_yuan"] == 720
 
 
@@ -86,4 +101,6 @@ async def test_the_public_receipt_is_unchanged(intake):
     http, _ = intake
     r = await http.post("/applications", json=application("申请公开某文件"))
     assert r.status_code == 201
-    assert set(r.json()) == {"case_id", "tracking_number", "query_code", "received_on", "receipt_rule", "message"}
+    assert set(r.json()) == {"case_id", "tracking_number", "query_code", "received_on", "receipt_rule", "message",
+                             "webhook_secret"}
+    assert r.json()["webhook_secret"] is None  # no webhook registered
