@@ -51,9 +51,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts import topics
+from deploy.local.credentials import kafka_client_kwargs
 from deploy.local.sinks import MailSink, WebhookSink
-from deploy.local.stack import LOCAL_DEV_TOKEN_SECRET, SERVICES, Stack, StackConfig
-from services.reply.auth import dev_token
+from deploy.local.stack import SERVICES, Stack, StackConfig
 
 DEPTS = ("zrzy", "czt", "sthjt")
 TASK_TYPE = "cn.gongkai.task.assigned.v1"
@@ -158,7 +158,8 @@ def application_body(i: int, run_id: str, webhook_port: int) -> dict[str, Any]:
 async def raw_broker_bench(bootstrap: str, roundtrips: int, pipelined: int, size: int,
                            timeout: float) -> dict[str, Any]:
     topic = f"bench.raw.{uuid.uuid4().hex[:12]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    # As the local stack's admin (the raw bench creates and deletes its own topic).
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000, **kafka_client_kwargs())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)], timeout_ms=30000)
@@ -166,9 +167,10 @@ async def raw_broker_bench(bootstrap: str, roundtrips: int, pipelined: int, size
         await admin.close()
 
     tp = TopicPartition(topic, 0)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0,
+                                **kafka_client_kwargs())
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+                                auto_offset_reset="earliest", **kafka_client_kwargs())
     await producer.start()
     await consumer.start()
     try:
@@ -243,7 +245,7 @@ async def raw_broker_bench(bootstrap: str, roundtrips: int, pipelined: int, size
         with contextlib.suppress(Exception):
             await producer.stop()
         with contextlib.suppress(Exception):
-            admin2 = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            admin2 = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_client_kwargs())
             await admin2.start()
             try:
                 await admin2.delete_topics([topic])
@@ -289,7 +291,7 @@ def event_epoch(ev: dict[str, Any]) -> float:
 async def assigned_consumer(bootstrap: str, topic_names: list[str], timeout: float) -> AIOKafkaConsumer:
     """A group-less consumer assigned to every partition of the topics, positioned at their end."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="latest")
+                                auto_offset_reset="latest", **kafka_client_kwargs())
     await consumer.start()
     deadline = time.monotonic() + timeout
     tps: list[TopicPartition] = []
@@ -331,11 +333,16 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
         if not fatal.done():
             fatal.set_exception(BenchError(msg))
 
+    # Officers' tokens from the local identity provider, one per user for the whole run.
+    officer_tokens = {}
+    for dept in DEPTS:
+        for who in (f"{dept}-officer", f"{dept}-reviewer"):
+            officer_tokens[who] = {"Authorization": f"Bearer {await asyncio.to_thread(Stack(cfg).token, who)}"}
+
     async def answer(case_id: str, task_id: str, dept: str) -> None:
-        # Signed off (保密审查) at once, with the department's local development token.
-        body = {"dept_code": dept, "reply_type": "disclosed", "text": f"经检索，{dept} 予以公开（压测自动答复）。",
-                "review": {"reviewer": f"{dept} 保密审查员"}}
-        headers = {"Authorization": f"Bearer {dev_token(LOCAL_DEV_TOKEN_SECRET, dept)}"}
+        # Answered by the department's officer, then signed off (保密审查) by its reviewer at once.
+        body = {"dept_code": dept, "reply_type": "disclosed", "text": f"经检索，{dept} 予以公开（压测自动答复）。"}
+        headers = officer_tokens[f"{dept}-officer"]
         deadline = time.monotonic() + 60
         delay = 0.02
         async with answer_sem:
@@ -348,6 +355,11 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
                 if r.status_code in (200, 201):
                     if r.status_code == 200:
                         st.answers_already_recorded += 1
+                    signed = await reply_api.post(f"/tasks/{task_id}/review", json={},
+                                                  headers=officer_tokens[f"{dept}-reviewer"])
+                    if signed.status_code != 200:
+                        fail(f"review {task_id} ({dept}): HTTP {signed.status_code} {signed.text[:300]}")
+                        return
                     st.answer_done.setdefault(case_id, {})[dept] = time.perf_counter()
                     return
                 if r.status_code == 404 and time.monotonic() < deadline:
@@ -650,14 +662,14 @@ def main(argv: list[str]) -> int:
 
     cfg = StackConfig(run_dir=Path(tempfile.mkdtemp(prefix="gk-bench-")), kafka_port=39092,
                       kafka_controller_port=39093, store_port=37117, http_base=38100,
-                      smtp_port=3525, webhook_port=38109)
+                      smtp_port=3525, webhook_port=38109, keycloak_port=38080, keycloak_mgmt_port=38081)
     for item in args.env:
         key, sep, value = item.partition("=")
         if not sep or not key:
             ap.error(f"--env wants KEY=VALUE, got {item!r}")
         cfg.extra_env[key] = value
     ports = [cfg.kafka_port, cfg.kafka_controller_port, cfg.store_port, cfg.smtp_port, cfg.webhook_port,
-             *(cfg.port(s) for s in SERVICES)]
+             cfg.keycloak_port, cfg.keycloak_mgmt_port, *(cfg.port(s) for s in SERVICES)]
     busy = [p for p in ports if port_in_use(p)]
     if busy:
         print(f"benchmark: ERROR: ports already in use: {busy} (another benchmark running?)", file=sys.stderr)

@@ -37,6 +37,11 @@ _MESSAGES = {
 }
 
 
+# What to say of a field a model does not take (``extra_forbidden``), by field name, where a plain
+# "不接受此字段" would not tell the caller why (e.g. intake's clerk-only fields on the public form).
+EXTRA_FIELD_HINTS: dict[str, str] = {}
+
+
 class FieldProblem(ValueError):
     """Raised by a model-level validator to blame one field (a dotted path below the model)."""
 
@@ -57,6 +62,8 @@ def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
                 loc.extend(ctx["error"].field.split("."))
         elif etype == "value_error" and "reason" in ctx:  # e.g. an e-mail address
             message = "格式不正确"
+        elif etype == "extra_forbidden" and loc and loc[-1] in EXTRA_FIELD_HINTS:
+            message = EXTRA_FIELD_HINTS[loc[-1]]
         else:
             template = _MESSAGES.get(etype)
             try:

@@ -4,8 +4,10 @@ Idempotent: topics that already exist are left as they are (reported, with a war
 partition count or cleanup policy differs from the catalogue). Compacted topics get
 ``cleanup.policy=compact``; a spec's ``extra_config`` is passed through as topic configs.
 
-Department inboxes are created for the department codes given with ``--dept`` (repeatable) or in
-``GONGKAI_DEPARTMENTS`` (comma-separated).
+Department topics (inbox and answers, with their dead letters) are created for the departments of
+the routing directory's home agency, those in ``GONGKAI_DEPARTMENTS`` (comma-separated) and those
+given with ``--dept`` (repeatable); ``--no-directory`` leaves out the directory's. Connects as the
+``admin`` principal (SASL/SCRAM, its local password: deploy/local/credentials.py).
 
 Run with PYTHONPATH at the repository root, e.g.
     PYTHONPATH=. .local/venv/bin/python deploy/local/create_topics.py --bootstrap 127.0.0.1:19092
@@ -23,6 +25,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from contracts.topics import TopicSpec, topics_to_create
+from deploy.local.credentials import kafka_client_kwargs
+from deploy.local.kafka_acl import requested_departments
 from servicekit.kafka import create_missing_topics, topic_configs
 
 
@@ -56,7 +60,8 @@ async def create_topics(
     bootstrap: str, dept_codes: list[str], replication_factor: int, timeout: float
 ) -> int:
     specs = topics_to_create(dept_codes)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000),
+                                **kafka_client_kwargs())
     await admin.start()
     try:
         result = await create_missing_topics(admin, specs, replication_factor, int(timeout * 1000))
@@ -84,17 +89,15 @@ def main() -> int:
         required="GONGKAI_KAFKA_BOOTSTRAP" not in os.environ,
     )
     parser.add_argument(
-        "--dept", action="append", default=[], help="department code whose inbox topic to create (repeatable)"
+        "--dept", action="append", default=[], help="department code whose topics to create (repeatable)"
     )
+    parser.add_argument("--no-directory", action="store_true", help="not the routing directory's departments")
     parser.add_argument("--replication-factor", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args()
-    depts = list(args.dept)
-    depts += [d.strip() for d in os.environ.get("GONGKAI_DEPARTMENTS", "").split(",") if d.strip()]
+    depts = requested_departments(args.dept, use_directory=not args.no_directory)
     logging.basicConfig(level=logging.WARNING)
-    return asyncio.run(
-        create_topics(args.bootstrap, sorted(set(depts)), args.replication_factor, args.timeout)
-    )
+    return asyncio.run(create_topics(args.bootstrap, depts, args.replication_factor, args.timeout))
 
 
 if __name__ == "__main__":

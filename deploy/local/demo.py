@@ -1,8 +1,9 @@
 """A demo application, end to end, on the running local stack (``./dev up`` runs it).
 
 It submits one application concerning three departments, shows each event on the bus as it
-happens, answers as each department through the reply API, and prints the reply, the notices
-the applicant received and the audit timeline.
+happens, answers as each department's officer through the reply API and has each answer signed
+off by the department's reviewer (a second person; both signed in at the local identity provider),
+and prints the reply, the notices the applicant received and the audit timeline.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from contracts import topics
-from deploy.local.stack import LOCAL_DEV_TOKEN_SECRET, Stack
-from services.reply.auth import dev_token
+from deploy.local.credentials import kafka_client_kwargs
+from deploy.local.stack import Stack
 
 DEMO_ANSWERS = {
     "zrzy": ("disclosed", None, "现公开该村2025年征地补偿标准批复文件。"),
@@ -37,8 +38,9 @@ def step(msg: str) -> None:
 
 
 async def watch(bootstrap: str, case: dict, stop: asyncio.Event) -> None:
+    # The watcher reads as the local admin principal (the broker refuses unauthenticated clients).
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest",
-                                metadata_max_age_ms=2000)
+                                metadata_max_age_ms=2000, **kafka_client_kwargs())
     consumer.subscribe(pattern=topics.AUDITED_PATTERN)
     await consumer.start()
     try:
@@ -62,6 +64,11 @@ async def main() -> int:
     stack = Stack()
     cfg = stack.cfg
     http = httpx.AsyncClient(timeout=10)
+
+    def as_user(username: str) -> dict[str, str]:
+        """An officer's access token from the local identity provider (Keycloak, realm gongkai)."""
+        return {"Authorization": f"Bearer {stack.token(username)}"}
+
     case: dict = {}
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch(cfg.kafka_bootstrap, case, stop))
@@ -83,7 +90,7 @@ async def main() -> int:
 
     routing = None
     for _ in range(100):
-        r = await http.get(cfg.url("routing") + f"/cases/{case['id']}/routing")
+        r = await http.get(cfg.url("routing") + f"/cases/{case['id']}/routing", headers=as_user("ogi-officer"))
         if r.status_code == 200:
             routing = r.json()
             break
@@ -99,18 +106,21 @@ async def main() -> int:
             r = await http.post(cfg.url("reply") + f"/tasks/{task['task_id']}/answer",
                                 json={"dept_code": dept, "reply_type": reply_type, "reason": reason, "text": text,
                                       "material_refs": [f"{dept}-2025-001.pdf"],
-                                      "withheld": DEMO_WITHHELD.get(dept, []),
-                                      "review": {"reviewer": f"{task['dept_name']}保密审查员"}},
-                                headers={"Authorization": f"Bearer {dev_token(LOCAL_DEV_TOKEN_SECRET, dept)}"})
+                                      "withheld": DEMO_WITHHELD.get(dept, [])},
+                                headers=as_user(f"{dept}-officer"))
             if r.status_code != 404:
                 break
             await asyncio.sleep(0.2)
         r.raise_for_status()
-        step(f"{task['dept_name']} answered: {reply_type}")
+        step(f"{task['dept_name']} answered (officer {dept}-officer): {reply_type}")
+        r = await http.post(cfg.url("reply") + f"/tasks/{task['task_id']}/review", json={},
+                            headers=as_user(f"{dept}-reviewer"))
+        r.raise_for_status()
+        step(f"{task['dept_name']} confidentiality review signed off by {dept}-reviewer (four eyes)")
 
     reply = None
     for _ in range(100):
-        r = (await http.get(cfg.url("reply") + f"/cases/{case['id']}/reply")).json()
+        r = (await http.get(cfg.url("reply") + f"/cases/{case['id']}/reply", headers=as_user("ogi-officer"))).json()
         if r["issued"]:
             reply = r["reply"]
             break
@@ -133,9 +143,9 @@ async def main() -> int:
 
     timeline: list = []
     for _ in range(60):
-        r = await http.get(cfg.url("audit") + f"/cases/{case['id']}/timeline")
+        r = await http.get(cfg.url("audit") + f"/cases/{case['id']}/timeline", headers=as_user("auditor"))
         timeline = r.json()["events"] if r.status_code == 200 else []
-        if len(timeline) >= 13:
+        if len(timeline) >= 16:
             break
         await asyncio.sleep(0.25)
     stop.set()
@@ -143,10 +153,10 @@ async def main() -> int:
     print("\naudit timeline (causal order):")
     for e in timeline:
         print(f"  #{e['seq']:<5} {e['time'][11:23]}  {e['type'].removeprefix('cn.gongkai.'):28} from {e['source']}")
-    verify = (await http.get(cfg.url("audit") + "/ledger/verify")).json()
+    verify = (await http.get(cfg.url("audit") + "/ledger/verify", headers=as_user("auditor"))).json()
     print(f"\nledger hash chain: {'intact' if verify['ok'] else 'BROKEN'} ({verify['checked']} entries checked)")
     await http.aclose()
-    ok = len(mails) == 2 and len(timeline) >= 13 and verify["ok"]
+    ok = len(mails) == 2 and len(timeline) >= 16 and verify["ok"]
     return 0 if ok else 1
 
 

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Settings of the local Gongkai infrastructure (Kafka broker + document store).
+# Settings of the local Gongkai infrastructure (Kafka broker + document store + identity provider).
 # Sourced by install.sh and infra.sh; every value can be overridden from the environment, e.g.
 #   GONGKAI_RUN_DIR=/tmp/x KAFKA_PORT=29092 KAFKA_CONTROLLER_PORT=29093 STORE_PORT=29017 \
 #     bash deploy/local/infra.sh start
@@ -27,6 +27,17 @@ _gongkai_local_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 : "${STORE_HEAP_OPTS:=-Xms16m -Xmx128m}"
 : "${STORE_JVM_OPTS:=-XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
 
+# The local identity provider (Keycloak, realm "gongkai"), on loopback. The management port
+# (health/metrics, off by default) is pinned too so that it never takes Keycloak's default 9000.
+: "${KEYCLOAK_HOST:=127.0.0.1}"
+: "${KEYCLOAK_PORT:=18080}"
+: "${KEYCLOAK_MGMT_PORT:=18081}"
+: "${KEYCLOAK_HEAP_OPTS:=-Xms64m -Xmx384m}"
+# C1 only and the serial collector halve Keycloak's start-up CPU here (2 cores, Java 17).
+: "${KEYCLOAK_JVM_OPTS:=-XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
+# Keycloak needs longer than the others on a first start of a busy machine.
+: "${KEYCLOAK_START_TIMEOUT:=240}"
+
 : "${VENV:=$GONGKAI_LOCAL_DIR/venv}"
 # Interpreter used to create the venv (only when it is missing).
 : "${GONGKAI_PYTHON:=python3}"
@@ -36,11 +47,20 @@ _gongkai_local_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 : "${GONGKAI_STOP_TIMEOUT:=30}"
 
 KAFKA_LIBS="$GONGKAI_LOCAL_DIR/kafka/libs"
+# deploy/local/kafka/GongkaiKafkaAdmin.java compiled (by kafka_acl.py, on first use).
+KAFKA_ADMIN_CLASSES="$GONGKAI_LOCAL_DIR/kafka/classes"
 STORE_LIBS="$GONGKAI_LOCAL_DIR/store/libs"
 STORE_CLASSES="$GONGKAI_LOCAL_DIR/store/classes"
+# Keycloak's distribution (built for start --optimized) and the install-time template: an H2
+# database with the realm already imported, and a class-data archive of the JVM (install.sh).
+KEYCLOAK_DIST="$GONGKAI_LOCAL_DIR/keycloak/dist"
+KEYCLOAK_TEMPLATE="$GONGKAI_LOCAL_DIR/keycloak/template"
 
 export GONGKAI_HOME GONGKAI_LOCAL_DIR GONGKAI_RUN_DIR
 export KAFKA_HOST KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_HEAP_OPTS KAFKA_JVM_OPTS
 export STORE_HOST STORE_PORT STORE_HEAP_OPTS STORE_JVM_OPTS VENV GONGKAI_PYTHON
 export GONGKAI_START_TIMEOUT GONGKAI_STOP_TIMEOUT KAFKA_LIBS STORE_LIBS STORE_CLASSES
+export KAFKA_ADMIN_CLASSES
+export KEYCLOAK_HOST KEYCLOAK_PORT KEYCLOAK_MGMT_PORT KEYCLOAK_HEAP_OPTS KEYCLOAK_JVM_OPTS
+export KEYCLOAK_START_TIMEOUT KEYCLOAK_DIST KEYCLOAK_TEMPLATE
 unset _gongkai_local_dir

@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Runs the local Gongkai infrastructure: a single-node Kafka broker (KRaft) and the document store
-# (MongoDB wire protocol, H2 file backend), as background processes of this machine.
+# Runs the local Gongkai infrastructure: a single-node Kafka broker (KRaft), the document store
+# (MongoDB wire protocol, H2 file backend) and the identity provider (Keycloak, realm gongkai), as
+# background processes of this machine.
 #
-#   infra.sh start  [kafka|store|all]   start (no-op for what already runs), wait until ready,
-#                                       then create the catalogue's topics
-#   infra.sh stop   [kafka|store|all]   SIGTERM, then SIGKILL after $GONGKAI_STOP_TIMEOUT s
-#   infra.sh status [kafka|store|all]   pid and liveness; exit 0 only if all asked for run
-#   infra.sh env                        the services' connection settings, as export lines
+#   infra.sh start  [WHAT]              start (no-op for what already runs), wait until ready,
+#                                       then apply the principals and ACLs (kafka_acl.py) and
+#                                       create the catalogue's topics
+#   infra.sh stop   [WHAT]              SIGTERM, then SIGKILL after $GONGKAI_STOP_TIMEOUT s
+#   infra.sh status [WHAT]              pid and liveness; exit 0 only if all asked for run
+#   infra.sh env                        connection settings (Kafka as admin), as export lines
+#
+# WHAT is kafka, store, keycloak or all (the default).
 #
 # Every setting comes from env.sh and can be overridden from the environment (ports, run dir, ...),
 # so tests can run a private pair on other ports in a temporary GONGKAI_RUN_DIR.
 # Layout under $GONGKAI_RUN_DIR:
-#   kafka.pid  kafka.log (console)  kafka/server.properties  kafka/data/  kafka/logs/server.log
+#   kafka.pid  kafka.log (console)  kafka/server.properties (mode 600)  kafka/data/  kafka/logs/server.log
 #   store.pid  store.log            store/gongkai.mv (the store's data file)
+#   keycloak.pid  keycloak.log      keycloak/home/data/ (H2 database, realm import); see
+#                                   deploy/local/keycloak/keycloak.sh
+# The broker requires SASL/SCRAM-SHA-512 (deploy/local/kafka/server.properties.template): every
+# client authenticates as a principal of contracts/acl.py, with its local password
+# (deploy/local/credentials.py); infra's own tools use `admin`.
 # Run deploy/local/install.sh first.
 set -euo pipefail
 
@@ -32,6 +41,9 @@ STORE_DATA_FILE="${STORE_DATA_FILE:-$STORE_DIR/gongkai.mv}"
 STORE_PID="$GONGKAI_RUN_DIR/store.pid"
 STORE_OUT="$GONGKAI_RUN_DIR/store.log"
 STORE_URL="mongodb://$STORE_HOST:$STORE_PORT"
+
+# shellcheck source=deploy/local/keycloak/keycloak.sh
+source "$LOCAL_SRC/keycloak/keycloak.sh"
 
 say() { printf 'infra: %s\n' "$*"; }
 die() { printf 'infra: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -55,6 +67,7 @@ pid_of() {
     case "$1" in
         kafka) pidfile="$KAFKA_PID" marker="$KAFKA_PROPS" ;;
         store) pidfile="$STORE_PID" marker="$STORE_DATA_FILE" ;;
+        keycloak) pidfile="$KEYCLOAK_PID" marker="$KEYCLOAK_MARKER" ;;
     esac
     [[ -f "$pidfile" ]] || return 0
     pid="$(cat "$pidfile")"
@@ -74,13 +87,22 @@ show_log_tail() {
 }
 
 # ------------------------------------------------------------------ kafka
+kafka_admin_password() {
+    python_run "$LOCAL_SRC/credentials.py" kafka-password admin
+}
+
 render_kafka_config() {
+    local admin_password
     mkdir -p "$KAFKA_DIR" "$KAFKA_DATA" "$KAFKA_DIR/logs"
-    sed -e "s|\${KAFKA_HOST}|$KAFKA_HOST|g" \
+    admin_password="$(kafka_admin_password)"
+    [[ "$admin_password" =~ ^[0-9a-f]{32}$ ]] || die "kafka: could not derive the admin password"
+    # umask 077: the rendered file holds the admin password.
+    (umask 077 && sed -e "s|\${KAFKA_HOST}|$KAFKA_HOST|g" \
         -e "s|\${KAFKA_PORT}|$KAFKA_PORT|g" \
         -e "s|\${KAFKA_CONTROLLER_PORT}|$KAFKA_CONTROLLER_PORT|g" \
         -e "s|\${DATA_DIR}|$KAFKA_DATA|g" \
-        "$LOCAL_SRC/kafka/server.properties.template" >"$KAFKA_PROPS.tmp"
+        -e "s|\${KAFKA_ADMIN_PASSWORD}|$admin_password|g" \
+        "$LOCAL_SRC/kafka/server.properties.template" >"$KAFKA_PROPS.tmp")
     # shellcheck disable=SC2016 # a literal ${ left over is what we look for
     if grep -q '\${' "$KAFKA_PROPS.tmp"; then
         die "unsubstituted placeholder in $KAFKA_PROPS.tmp"
@@ -97,17 +119,32 @@ kafka_cmd() { # kafka_cmd MAIN_CLASS ARGS...: sets KAFKA_CMD to run a Kafka clas
         -cp "$KAFKA_LIBS/*" "$@")
 }
 
+KAFKA_SASL_MARK="$KAFKA_DIR/data.sasl" # the storage was formatted with the admin's SCRAM credential
+
 format_kafka_storage() {
+    if [[ -f "$KAFKA_DATA/meta.properties" && ! -f "$KAFKA_SASL_MARK" ]]; then
+        # Formatted by an older infra.sh, without SASL: nobody could authenticate to it.
+        local aside
+        aside="$KAFKA_DIR/data.plaintext-$(date +%Y%m%d%H%M%S)"
+        say "kafka: $KAFKA_DATA predates SASL: moving it to $aside and formatting anew"
+        mv "$KAFKA_DATA" "$aside"
+        mkdir -p "$KAFKA_DATA"
+    fi
     if [[ -f "$KAFKA_DATA/meta.properties" ]]; then
         return
     fi
     local cluster_id
     kafka_cmd kafka.tools.StorageTool random-uuid
     cluster_id="$("${KAFKA_CMD[@]}" | tail -n 1)"
-    say "kafka: formatting storage in $KAFKA_DATA (cluster id $cluster_id)"
-    kafka_cmd kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$KAFKA_PROPS"
-    "${KAFKA_CMD[@]}" >>"$KAFKA_OUT" 2>&1 \
+    say "kafka: formatting storage in $KAFKA_DATA (cluster id $cluster_id, SCRAM user admin)"
+    # The broker authenticates to itself as admin: that credential must exist before it starts.
+    # The other principals are added by kafka_acl.py once it runs.
+    kafka_cmd kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$KAFKA_PROPS" \
+        --add-scram "SCRAM-SHA-512=[name=admin,password=$(kafka_admin_password)]"
+    # Not into the log: the tool prints the bootstrap records, the admin's salted keys among them.
+    "${KAFKA_CMD[@]}" 2>&1 | sed '/^Bootstrap metadata:/d' >>"$KAFKA_OUT" \
         || { show_log_tail "$KAFKA_OUT"; die "kafka: storage format failed"; }
+    touch "$KAFKA_SASL_MARK"
 }
 
 STARTED_KAFKA=0
@@ -144,6 +181,11 @@ wait_kafka() {
         return 1
     fi
     say "kafka: ready (pid $pid, rss $(rss_of "$pid"))"
+}
+
+apply_kafka_acls() { # principals (SCRAM users) and ACLs of contracts/acl.py, as admin
+    python_run "$LOCAL_SRC/kafka_acl.py" apply --bootstrap "$KAFKA_BOOTSTRAP" \
+        | sed 's/^/infra: /'
 }
 
 create_topics() {
@@ -202,6 +244,7 @@ stop_one() {
     case "$name" in
         kafka) pidfile="$KAFKA_PID" ;;
         store) pidfile="$STORE_PID" ;;
+        keycloak) pidfile="$KEYCLOAK_PID" ;;
     esac
     pid="$(pid_of "$name")"
     if [[ -z "$pid" ]]; then
@@ -229,6 +272,7 @@ status_one() {
     case "$name" in
         kafka) where="$KAFKA_BOOTSTRAP" ;;
         store) where="$STORE_URL" ;;
+        keycloak) where="$KEYCLOAK_ISSUER" ;;
     esac
     pid="$(pid_of "$name")"
     if [[ -n "$pid" ]]; then
@@ -250,14 +294,17 @@ cmd_start() {
     [[ -x "$VENV/bin/python" ]] || die "no Python venv at $VENV: run deploy/local/install.sh"
     lock_run_dir
     trap abort_start EXIT
-    # Launch both first, then wait: the two JVMs start in parallel.
+    # Launch all first, then wait: the JVMs start in parallel (Keycloak, the slowest, first).
+    if [[ "$which" == keycloak || "$which" == all ]]; then launch_keycloak; fi
     if [[ "$which" == store || "$which" == all ]]; then launch_store; fi
     if [[ "$which" == kafka || "$which" == all ]]; then launch_kafka; fi
     if ((STARTED_STORE)); then wait_store || die "store: start failed"; fi
     if ((STARTED_KAFKA)); then
         wait_kafka || die "kafka: start failed"
+        apply_kafka_acls || die "kafka: principals and ACLs not applied"
         create_topics || die "kafka: topic creation failed"
     fi
+    if ((STARTED_KEYCLOAK)); then wait_keycloak || die "keycloak: start failed"; fi
     trap - EXIT
 }
 
@@ -266,18 +313,22 @@ abort_start() { # EXIT trap of a failed start: leave nothing half-started behind
     trap - EXIT
     if ((STARTED_KAFKA)); then stop_one kafka || true; fi
     if ((STARTED_STORE)); then stop_one store || true; fi
+    if ((STARTED_KEYCLOAK)); then stop_one keycloak || true; fi
     exit "$rc"
 }
 
 cmd_stop() {
     local which="$1"
     lock_run_dir
-    # Stop both at once; each waits for its own process.
+    # Stop all at once; each waits for its own process.
     if [[ "$which" == all ]]; then
         stop_one kafka &
         local kafka_stopper=$!
+        stop_one keycloak &
+        local keycloak_stopper=$!
         stop_one store
         wait "$kafka_stopper"
+        wait "$keycloak_stopper"
     else
         stop_one "$which"
     fi
@@ -287,22 +338,30 @@ cmd_status() {
     local which="$1" rc=0
     if [[ "$which" == kafka || "$which" == all ]]; then status_one kafka || rc=3; fi
     if [[ "$which" == store || "$which" == all ]]; then status_one store || rc=3; fi
+    if [[ "$which" == keycloak || "$which" == all ]]; then status_one keycloak || rc=3; fi
     return "$rc"
 }
 
 cmd_env() {
     printf 'export GONGKAI_KAFKA_BOOTSTRAP=%q\n' "$KAFKA_BOOTSTRAP"
+    # As admin (the local super user): for tools run by hand. Services get their own principal
+    # from deploy/local/stack.py.
+    printf 'export GONGKAI_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT\n'
+    printf 'export GONGKAI_KAFKA_SASL_MECHANISM=SCRAM-SHA-512\n'
+    printf 'export GONGKAI_KAFKA_USERNAME=admin\n'
+    printf 'export GONGKAI_KAFKA_PASSWORD=%q\n' "$(kafka_admin_password)"
     printf 'export GONGKAI_MONGO_URL=%q\n' "$STORE_URL"
+    printf 'export GONGKAI_OIDC_ISSUER=%q\n' "$KEYCLOAK_ISSUER"
 }
 
 usage() {
-    echo "usage: infra.sh {start|stop|status|env} [kafka|store|all]" >&2
+    echo "usage: infra.sh {start|stop|status|env} [kafka|store|keycloak|all]" >&2
     exit 2
 }
 
 command="${1:-}"
 target="${2:-all}"
-case "$target" in kafka | store | all) ;; *) usage ;; esac
+case "$target" in kafka | store | keycloak | all) ;; *) usage ;; esac
 case "$command" in
     start) cmd_start "$target" ;;
     stop) cmd_stop "$target" ;;

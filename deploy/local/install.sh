@@ -4,6 +4,9 @@
 #   - the Kafka broker's jars (Maven Central) under .local/kafka/libs;
 #   - the document store's jars under .local/store/libs and its compiled main under
 #     .local/store/classes;
+#   - the local identity provider, Keycloak (Maven Central zip), under .local/keycloak: unpacked,
+#     built for `start --optimized`, and a template database with our realm imported
+#     (deploy/local/keycloak/keycloak.sh);
 #   - the Debian packages the reply documents need (a CJK font and HarfBuzz's subsetter for the
 #     PDFs, poppler-utils for the document tests), with apt-get, only when one is missing.
 # Idempotent: each step keeps a stamp (sha256 of its inputs) and is skipped while its inputs have
@@ -112,6 +115,10 @@ install_store() {
     say "store main: compiled into ${STORE_CLASSES#"$GONGKAI_HOME"/}"
 }
 
+# ---------------------------------------------------------------- Keycloak
+# shellcheck source=deploy/local/keycloak/keycloak.sh
+source "$LOCAL_SRC/keycloak/keycloak.sh"
+
 # ---------------------------------------------------------------- Debian packages
 # Reply documents are rendered to PDF by WeasyPrint, which needs a CJK font: WenQuanYi Micro Hei
 # (1.6 MB download; fonts-wqy-zenhei is 7.5 MB, fonts-arphic-uming 7.9 MB, fonts-noto-cjk 57 MB);
@@ -156,11 +163,12 @@ install_debs() {
 
 what="${1:-all}"
 case "$what" in
-    all) install_python; install_kafka; install_store; install_debs ;;
+    all) install_python; install_kafka; install_store; install_keycloak; install_debs ;;
     python) install_python ;;
     debs) install_debs ;;
     kafka) install_kafka ;;
     store) install_store ;;
-    *) die "usage: install.sh [all|python|kafka|store|debs]" ;;
+    keycloak) install_keycloak ;;
+    *) die "usage: install.sh [all|python|kafka|store|keycloak|debs]" ;;
 esac
 say "done in $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"

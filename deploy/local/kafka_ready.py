@@ -1,7 +1,8 @@
 """Wait until the local Kafka broker answers admin requests (used by infra.sh start).
 
-Exit 0 once a metadata request (list topics) succeeds; exit 1 on timeout or when the broker's
-process (``--pid``) dies first, so infra.sh can stop waiting at once and show the log.
+Exit 0 once a metadata request (list topics) as the ``admin`` principal succeeds (SASL/SCRAM, its
+local password: deploy/local/credentials.py); exit 1 on timeout or when the broker's process
+(``--pid``) dies first, so infra.sh can stop waiting at once and show the log.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import time
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from deploy.local.credentials import kafka_client_kwargs
 from deploy.local.readiness import alive
 
 
 async def _list_topics(bootstrap: str, timeout: float) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000),
+                                **kafka_client_kwargs())
     try:
         await asyncio.wait_for(admin.start(), timeout)
         return await asyncio.wait_for(admin.list_topics(), timeout)

@@ -85,8 +85,14 @@ class WebhookSink:
                 from fastapi import HTTPException
 
                 raise HTTPException(503, "receiver unavailable (simulated)")
+            raw = await request.body()
+            # The Standard Webhooks headers and the exact body, so that a receiver's check of the
+            # signature can be replayed (standardwebhooks.Webhook(secret).verify(body, headers)).
+            signed = {k: request.headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")
+                      if k in request.headers}
             self.recorder.add({"hook": name, "idempotency_key": request.headers.get("idempotency-key"),
-                               "payload": await request.json(), "at": time.time()})
+                               "payload": json.loads(raw), "body": raw.decode("utf-8"), "signature_headers": signed,
+                               "at": time.time()})
             return {"ok": True}
 
         @app.get("/received")

@@ -21,7 +21,12 @@ import httpx
 
 HOME = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "reply", "notify", "audit")
-LOCAL_DEV_TOKEN_SECRET = "gongkai-local-dev"
+# Development values of the deployment secrets (GONGKAI_ENV=development only; production refuses them).
+LOCAL_SECRETS = {
+    "INTAKE_QUERY_CODE_SECRET": "local-dev-only-secret",
+    "AUDIT_QUERY_CODE_SECRET": "local-dev-only-secret",
+    "INTAKE_APPLICANT_REF_SECRET": "local-dev-only-secret",
+}
 
 
 @dataclass
@@ -33,6 +38,8 @@ class StackConfig:
     http_base: int = 8100  # intake 8101, routing 8102, reply 8103, notify 8104, audit 8105
     smtp_port: int = 2525
     webhook_port: int = 8109
+    keycloak_port: int = 18080
+    keycloak_mgmt_port: int = 18081
     venv: Path = field(default_factory=lambda: Path(os.environ.get("VENV", HOME / ".local" / "venv")))
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -50,24 +57,41 @@ class StackConfig:
     def mongo_url(self) -> str:
         return f"mongodb://127.0.0.1:{self.store_port}"
 
+    @property
+    def issuer(self) -> str:
+        """The local identity provider's issuer (Keycloak realm ``gongkai``)."""
+        return f"http://127.0.0.1:{self.keycloak_port}/realms/gongkai"
+
     def infra_env(self) -> dict[str, str]:
         return {**os.environ, "GONGKAI_RUN_DIR": str(self.run_dir), "KAFKA_PORT": str(self.kafka_port),
                 "KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port), "STORE_PORT": str(self.store_port),
+                "KEYCLOAK_PORT": str(self.keycloak_port), "KEYCLOAK_MGMT_PORT": str(self.keycloak_mgmt_port),
                 "VENV": str(self.venv)}
 
     def service_env(self, service: str) -> dict[str, str]:
+        from deploy.local.credentials import kafka_client_env
+
         prefix = service.upper()
         env = {
             **os.environ,
             "PYTHONPATH": str(HOME),
             "PYTHONUNBUFFERED": "1",
             "GONGKAI_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            # The service's own Kafka principal (svc-<service>, SASL/SCRAM; contracts/acl.py).
+            **kafka_client_env(f"svc-{service}"),
             "GONGKAI_MONGO_URL": self.mongo_url,
             f"{prefix}_HTTP_PORT": str(self.port(service)),
             f"{prefix}_DB_NAME": f"gongkai_{service}",
             "NOTIFY_SMTP_PORT": str(self.smtp_port),
-            # Local development only: department tokens derived from this secret (services/reply/auth.py).
-            "REPLY_DEV_TOKEN_SECRET": LOCAL_DEV_TOKEN_SECRET,
+            # Local development: development secrets accepted (each service logs one warning line).
+            "GONGKAI_ENV": "development",
+            # Officers' tokens: the local identity provider (deploy/local/keycloak/), its keys by discovery.
+            "GONGKAI_OIDC_ISSUER": self.issuer,
+            "GONGKAI_OIDC_JWKS_URL": "",
+            "GONGKAI_OIDC_JWKS_FILE": "",
+            # The local webhook receiver (deploy/local/sinks.py) is on loopback: allowed by name.
+            "NOTIFY_WEBHOOK_ALLOW_HOSTS": f"127.0.0.1:{self.webhook_port}",
+            **LOCAL_SECRETS,
         }
         env.update(self.extra_env)
         return env
@@ -101,6 +125,12 @@ class Stack:
         except (OSError, ChildProcessError):
             pass
         return pid
+
+    def token(self, username: str) -> str:
+        """An access token of an officer of the local realm (password grant of the dev client)."""
+        from deploy.local.idp import password_token
+
+        return password_token(self.cfg.issuer, username)
 
     def log_path(self, name: str) -> Path:
         return self.svc_dir / f"{name}.log"

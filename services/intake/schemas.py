@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator, model_validator
 
 from contracts.vocabulary import ApplicantType, Channel, DeliveryForm, DeliveryMethod
-from servicekit.validation import FieldProblem, StrictIn
+from servicekit.validation import EXTRA_FIELD_HINTS, FieldProblem, StrictIn
 from services.intake.identity import valid_credit_code, valid_phone, valid_resident_id
 
 IdType = Literal["resident_id_card", "passport", "hk_macao_permit", "taiwan_permit", "unified_social_credit_code"]
@@ -120,19 +120,17 @@ class ApplicationIn(ApplicationBase):
 
     channel: Literal[Channel.ONLINE] = Field(default=Channel.ONLINE, description="网上申请（online）")
 
-    @model_validator(mode="before")
+    @field_validator("channel", mode="before")
     @classmethod
-    def _no_clerk_fields(cls, data: Any) -> Any:  # noqa: ANN401
-        if isinstance(data, dict):
-            for name, message in _CLERK_ONLY.items():
-                if name in data:
-                    raise FieldProblem(name, message)
-            channel = data.get("channel", Channel.ONLINE.value)
-            if isinstance(channel, str) and channel in {c.value for c in Channel} - {Channel.ONLINE.value}:
-                raise FieldProblem("channel", "窗口、信函、传真申请由工作人员登记（POST /clerk/applications），此处只受理网上申请（online）")
-            if channel != Channel.ONLINE.value:
-                raise FieldProblem("channel", "取值无效，可选值为：'online'")
-        return data
+    def _online_only(cls, channel: Any) -> Any:  # noqa: ANN401
+        if isinstance(channel, str) and channel in {c.value for c in Channel} - {Channel.ONLINE.value}:
+            raise ValueError("窗口、信函、传真申请由工作人员登记（POST /clerk/applications），此处只受理网上申请（online）")
+        return channel
+
+
+# The clerk-only fields sent to the public form are refused as unknown fields (each named, with
+# the others' errors), with these messages.
+EXTRA_FIELD_HINTS.update(_CLERK_ONLY)
 
 
 ClerkChannel = Literal[Channel.WINDOW, Channel.REGISTERED_MAIL, Channel.ORDINARY_MAIL, Channel.FAX]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -34,20 +33,11 @@ from services.reply.schemas import AnswerIn, CloseIn, ResolveIn, SignOffIn
 from services.reply.reply_docs import shutdown_renderer
 from services.reply.settings import ReplySettings
 from servicekit.consumer import Unprocessable, subscribe
+from servicekit.http import content_disposition
 from servicekit.oidc import Principal, officer, refuse, require_department
 from servicekit.openapi import errors
 from servicekit.runtime import ServiceRuntime
 from servicekit.validation import MAX_INT
-
-
-def content_disposition(filename: str, disposition: str = "inline") -> str:
-    """A ``Content-Disposition`` header safe for any name (RFC 6266): an ASCII ``filename`` fallback
-    and, when the name is not plain ASCII, ``filename*`` in UTF-8."""
-    fallback = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "_" for ch in filename) or "document"
-    header = f'{disposition}; filename="{fallback}"'
-    if fallback != filename:
-        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
-    return header
 
 
 def _officer(principal: Principal) -> Officer:
@@ -175,6 +165,15 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
         """Record the department's answer as a draft (the 保密审查 follows: ``/tasks/{task_id}/review``)."""
         department_of_body(principal, request, body.dept_code)
         dept = await task_department(task_id)
+        if principal.department and principal.department != dept:
+            # An officer of another department: refused, and the attempt is recorded on the case
+            # (answer.refused, not_your_task) as it would be from the bus.
+            try:
+                await store.record_answer(task_id, principal.department, body.answer(), "http",
+                                          author=_officer(principal))
+            except AnswerRefusal as exc:
+                relay.wake()
+                raise refuse(principal, request, exc.message, "department") from None
         require_department(principal, request, dept)
         try:
             recorded = await store.record_answer(task_id, dept, body.answer(), "http", author=_officer(principal))
@@ -261,7 +260,7 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     async def reply_pdf(case_id: str, amendment: int | None = Amendment) -> Response:
         doc = await _document(case_id, amendment)
         return Response(bytes(doc["pdf"]), media_type="application/pdf",
-                        headers={"Content-Disposition": content_disposition(f"{doc['_id']}.pdf")})
+                        headers={"Content-Disposition": content_disposition("inline", f"{doc['_id']}.pdf")})
 
     @app.get("/cases/{case_id}/reply.html", tags=["replies"], response_class=HTMLResponse)
     async def reply_html(case_id: str, amendment: int | None = Amendment) -> HTMLResponse:

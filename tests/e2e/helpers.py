@@ -12,15 +12,23 @@ from typing import Any, TypeVar
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from deploy.local.stack import LOCAL_DEV_TOKEN_SECRET, Stack
-from services.reply.auth import dev_token
+from deploy.local.credentials import ADMIN as KAFKA_ADMIN
+from deploy.local.credentials import kafka_client_kwargs
+from deploy.local.stack import Stack
 
-REVIEW = {"reviewer": "保密审查员（测试）"}  # the confidentiality review sign-off of every test answer
+# Officers of the local realm (deploy/local/keycloak/): who does what in the tests.
+OGI = "ogi-officer"
+OGI_HEAD = "ogi-head"
+AUDITOR = "auditor"
+ADMIN = "dir-admin"
 
 
-def dept_headers(dept: str) -> dict[str, str]:
-    """The department's bearer token (local development derivation, see services/reply/auth.py)."""
-    return {"Authorization": f"Bearer {dev_token(LOCAL_DEV_TOKEN_SECRET, dept)}"}
+def officer_of(dept: str) -> str:
+    return f"{dept}-officer"
+
+
+def reviewer_of(dept: str) -> str:
+    return f"{dept}-reviewer"
 
 T = TypeVar("T")
 
@@ -60,12 +68,25 @@ def tag() -> str:
 
 
 class Client:
+    """Drives the running system as its users would: applicants without an account, officers with
+    access tokens from the real identity provider (Keycloak, password grant of the dev client)."""
+
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.http = httpx.AsyncClient(timeout=10)
 
     def url(self, service: str, path: str) -> str:
         return self.stack.cfg.url(service) + path
+
+    def auth(self, username: str) -> dict[str, str]:
+        """The Authorization header of an officer of the local realm."""
+        return {"Authorization": f"Bearer {self.stack.token(username)}"}
+
+    async def get(self, service: str, path: str, as_user: str = OGI, **kw: Any) -> httpx.Response:
+        return await self.http.get(self.url(service, path), headers=self.auth(as_user), **kw)
+
+    async def post(self, service: str, path: str, as_user: str = OGI, **kw: Any) -> httpx.Response:
+        return await self.http.post(self.url(service, path), headers=self.auth(as_user), **kw)
 
     async def submit(self, body: dict[str, Any], **headers: str) -> dict[str, Any]:
         resp = await self.http.post(self.url("intake", "/applications"), json=body, headers=headers)
@@ -74,47 +95,64 @@ class Client:
 
     async def routing(self, case_id: str, timeout: float = 60) -> dict[str, Any]:
         async def probe() -> dict | None:
-            resp = await self.http.get(self.url("routing", f"/cases/{case_id}/routing"))
+            resp = await self.get("routing", f"/cases/{case_id}/routing")
             return resp.json() if resp.status_code == 200 else None
         return await eventually(probe, timeout, what=f"routing of {case_id}")
 
     async def wait_task_open(self, case_id: str, dept: str, timeout: float = 60) -> dict[str, Any]:
         async def probe() -> dict | None:
-            resp = await self.http.get(self.url("reply", f"/departments/{dept}/tasks"), headers=dept_headers(dept))
+            resp = await self.get("reply", f"/departments/{dept}/tasks", as_user=officer_of(dept))
             if resp.status_code != 200:
                 return None
             return next((t for t in resp.json()["tasks"] if t["case_id"] == case_id), None)
         return await eventually(probe, timeout, what=f"open task of {dept} for {case_id}")
 
     async def answer(self, task_id: str, dept: str, reply_type: str = "disclosed", text: str = "现予公开，详见附件。",
-                     reason: str | None = None, *, as_dept: str | None = None,
+                     reason: str | None = None, *, as_dept: str | None = None, review: bool = True,
                      **extra: Any) -> httpx.Response:
-        """Answer as ``as_dept`` (default: ``dept``) with its token, signed off (保密审查) unless
-        ``review=None`` is given; ``extra`` adds fields (outcome_code, withheld, responsible_agency …)."""
+        """Answer as an officer of ``as_dept`` (default: ``dept``), then, unless ``review=False``,
+        the department's reviewer signs it off (保密审查, a second person). ``extra`` adds fields
+        (outcome_code, withheld, responsible_agency …). Returns the answer's response (or the
+        review's, when there is one and the answer was accepted)."""
         body = {"dept_code": dept, "reply_type": reply_type, "text": text, "reason": reason,
-                "material_refs": [f"{dept}-material-1.pdf"], "review": REVIEW, **extra}
-        return await self.http.post(self.url("reply", f"/tasks/{task_id}/answer"), json=body,
-                                    headers=dept_headers(as_dept or dept))
+                "material_refs": [f"{dept}-material-1.pdf"], **extra}
+        resp = await self.post("reply", f"/tasks/{task_id}/answer", as_user=officer_of(as_dept or dept), json=body)
+        if not review or resp.status_code not in (200, 201):
+            return resp
+        return await self.review(task_id, dept, expect_answer=resp)
+
+    async def review(self, task_id: str, dept: str, *, as_user: str | None = None,
+                     expect_answer: httpx.Response | None = None) -> httpx.Response:
+        """The department reviewer's sign-off (保密审查) of a draft answer."""
+        resp = await self.post("reply", f"/tasks/{task_id}/review", as_user=as_user or reviewer_of(dept),
+                               json={"dept_code": dept})
+        if expect_answer is not None and resp.status_code == 200:
+            # Keep the answer's 201/200 (created or replayed) for callers that assert on it.
+            return httpx.Response(expect_answer.status_code, json={**expect_answer.json(), **resp.json()},
+                                  request=resp.request)
+        return resp
 
     async def reply(self, case_id: str, timeout: float = 60) -> dict[str, Any]:
         async def probe() -> dict | None:
-            resp = await self.http.get(self.url("reply", f"/cases/{case_id}/reply"))
+            resp = await self.get("reply", f"/cases/{case_id}/reply")
             return resp.json() if resp.status_code == 200 and resp.json()["issued"] else None
         return await eventually(probe, timeout, what=f"reply of {case_id}")
 
     async def timeline(self, case_id: str) -> list[dict[str, Any]]:
-        resp = await self.http.get(self.url("audit", f"/cases/{case_id}/timeline"))
+        resp = await self.get("audit", f"/cases/{case_id}/timeline", as_user=AUDITOR)
         return resp.json()["events"] if resp.status_code == 200 else []
 
     async def close(self) -> None:
         await self.http.aclose()
 
 
-async def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any]:
-    """Every record now on a topic (all partitions, from the beginning), without a consumer group."""
+async def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0, principal: str = KAFKA_ADMIN,
+                     password: str | None = None) -> list[Any]:
+    """Every record now on a topic (all partitions, from the beginning), without a consumer group.
+    Reads as ``principal`` (default: the local stack's admin; its local password unless given)."""
     # Without a group, a subscription is assigned every partition of the topic.
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest")
+                                auto_offset_reset="earliest", **kafka_client_kwargs(principal, password))
     await consumer.start()
     try:
         deadline = time.monotonic() + timeout
@@ -153,8 +191,11 @@ async def events_of(bootstrap: str, topic: str, case_id: str) -> list[dict[str, 
 
 
 async def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None,
-                  headers: list[tuple[str, bytes]] | None = None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+                  headers: list[tuple[str, bytes]] | None = None, *, principal: str = KAFKA_ADMIN,
+                  password: str | None = None) -> None:
+    """Publish one record as ``principal`` (default: the local stack's admin), e.g. ``dept-zrzy``
+    for a department's own system."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_client_kwargs(principal, password))
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=key, headers=headers)

@@ -46,7 +46,9 @@ async def _publish_answer(bootstrap: str, case_id: str, dept: str) -> None:
                         review=ConfidentialityReview(reviewer="保密审查员（测试）", reviewed_at=REVIEWED_AT)),
         source=f"/integrator/{dept}", subject=case_id, event_id=deterministic_id("integrator-answer", task_id))
     headers = [(k, v.encode()) for k, v in kafka_headers(event).items()]
-    await produce(bootstrap, topics.ANSWERS_SUBMITTED.name, encode(event), key=case_id.encode(), headers=headers)
+    # The department's own system, with its own Kafka principal, on its own answers topic.
+    await produce(bootstrap, topics.department_answers(dept).name, encode(event), key=case_id.encode(),
+                  headers=headers, principal=f"dept-{dept}")
 
 
 async def _assert_each_case_once(stack, client: Client, mail, hooks, cases,  # noqa: ANN001

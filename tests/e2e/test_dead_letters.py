@@ -83,16 +83,24 @@ async def test_answer_to_someone_elses_task_is_dead_lettered(stack) -> None:
             source="/integrator/test", subject=case_id, event_id=deterministic_id("test-answer", case_id, dept))
         return encode(event), [(k, v.encode()) for k, v in kafka_headers(event).items()]
 
+    # czt's own system publishes, on czt's own answers topic, an answer to jtyst's task: refused.
     value, headers = submitted("czt")
-    await produce(bootstrap, topics.ANSWERS_SUBMITTED.name, value, key=case_id.encode(), headers=headers)
+    czt_topic = topics.department_answers("czt").name
+    await produce(bootstrap, czt_topic, value, key=case_id.encode(), headers=headers, principal="dept-czt")
+    # Nor can czt publish on jtyst's answers topic: the broker refuses it (ACL).
+    from aiokafka.errors import TopicAuthorizationFailedError
+    with pytest.raises(TopicAuthorizationFailedError):
+        await produce(bootstrap, topics.department_answers("jtyst").name, value, key=case_id.encode(),
+                      headers=headers, principal="dept-czt")
     value, headers = submitted("jtyst")
-    await produce(bootstrap, topics.ANSWERS_SUBMITTED.name, value, key=case_id.encode(), headers=headers)
+    await produce(bootstrap, topics.department_answers("jtyst").name, value, key=case_id.encode(), headers=headers,
+                  principal="dept-jtyst")
     reply = await client.reply(case_id)
     assert "jtyst 的答复" in reply["reply"]["document"]
     assert "czt 的答复" not in reply["reply"]["document"]
 
     async def refused():  # noqa: ANN202
-        recs = await read_topic(bootstrap, topics.ANSWERS_SUBMITTED.dlt)
+        recs = await read_topic(bootstrap, topics.dead_letter_topic(czt_topic))
         found = [dict((k, v.decode()) for k, v in r.headers) for r in recs if case_id.encode() in r.value]
         return found or None
 

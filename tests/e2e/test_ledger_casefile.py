@@ -24,12 +24,12 @@ from contracts import topics
 from services.audit import checkpoints
 from services.audit.keys import public_from_text
 from services.audit.merkle import leaf_hash, verify_inclusion
-from tests.e2e.helpers import Client, application, eventually, read_topic, tag
+from tests.e2e.helpers import AUDITOR, OGI, Client, application, eventually, read_topic, tag
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-from tests.e2e.conftest import OFFICER_TOKEN  # noqa: E402 - the stack gives audit this token
+
 DEPARTMENTS = ("zrzy", "czt", "sthjt")
 CST = timezone(timedelta(hours=8))
 
@@ -59,7 +59,7 @@ async def test_case_file_proofs_timeline_and_checkpoints(stack, tmp_path) -> Non
     await client.reply(case_id)
 
     # An administrative review of the reply, filed and upheld, recorded by an officer.
-    officer = {"Authorization": f"Bearer {OFFICER_TOKEN}"}
+    officer = client.auth(OGI)
     today = datetime.now(CST).date()
     filed = await http.post(f"{audit}/cases/{case_id}/remedies", headers=officer, json={
         "kind": "review", "filed_on": today.isoformat(), "authority": "云南省人民政府"})
@@ -80,7 +80,8 @@ async def test_case_file_proofs_timeline_and_checkpoints(stack, tmp_path) -> Non
     timeline = await eventually(settled, 60, what="the reply and both remedy events in the ledger")
 
     # Table 四 of this year: the one review, upheld (no other test records remedies).
-    table = (await http.get(f"{audit}/statistics/annual", params={"year": today.year})).json()["remedies"]
+    table = (await http.get(f"{audit}/statistics/annual", params={"year": today.year},
+                            headers=client.auth(AUDITOR))).json()["remedies"]
     assert table["values"][:5] == [1, 0, 0, 0, 1]
     assert table["values"][5:] == [0] * 10
 
@@ -88,7 +89,7 @@ async def test_case_file_proofs_timeline_and_checkpoints(stack, tmp_path) -> Non
     pub_doc = (await http.get(f"{audit}/public-key")).json()
     pub = public_from_text(pub_doc["public_key_pem"])
     assert public_from_text(pub_doc["public_key_base64"]) == pub
-    signed = await http.post(f"{audit}/checkpoints")
+    signed = await http.post(f"{audit}/checkpoints", headers=client.auth(AUDITOR))
     assert signed.status_code == 200
     latest = (await http.get(f"{audit}/checkpoints/latest")).json()
     cp = checkpoints.verify(latest["note"], pub, latest["origin"])
@@ -118,7 +119,8 @@ async def test_case_file_proofs_timeline_and_checkpoints(stack, tmp_path) -> Non
                                               topics.CASES_REMEDIES.name}
 
     # The case file verifies offline with the published key; an altered event is named.
-    resp = await http.get(f"{audit}/cases/{case_id}/file")
+    assert (await http.get(f"{audit}/cases/{case_id}/file", headers=officer)).status_code == 403  # auditors only
+    resp = await http.get(f"{audit}/cases/{case_id}/file", headers=client.auth(AUDITOR))
     assert resp.status_code == 200 and resp.headers["content-type"] == "application/zip"
     zpath, key_file = tmp_path / "case.zip", tmp_path / "audit-public.pem"
     zpath.write_bytes(resp.content)
@@ -154,7 +156,7 @@ async def test_case_file_proofs_timeline_and_checkpoints(stack, tmp_path) -> Non
     assert "已作出答复" in steps and "行政复议已审结" in steps
     text = json.dumps(body, ensure_ascii=False)
     assert "/gongkai/" not in text and "e2e-officer" not in text and "keyword:" not in text
-    wrong = f"{(int(code) + 1) % 10**8:08d}"
+    wrong = code[:-1] + ("A" if code[-1] != "A" else "B")
     refused = await http.get(f"{audit}/public/cases/{tracking}/timeline", params={"query_code": wrong})
     assert refused.status_code == 404 and "查询码" in refused.json()["detail"]
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from contracts import topics
-from tests.e2e.helpers import Client, application, eventually, events_of, mails_for, tag
+from tests.e2e.helpers import OGI, Client, application, eventually, events_of, mails_for, tag
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +22,9 @@ async def test_three_departments_one_reply(stack, mail, hooks) -> None:
     accepted = await client.submit(application(t, webhook=f"{hooks.url}/hooks/{t}"))
     case_id = accepted["case_id"]
     assert accepted["tracking_number"].startswith("YN-")
-    assert len(accepted["query_code"]) == 8
+    # The query code: 12 characters of an alphabet without look-alikes (no I, L, O, U).
+    assert len(accepted["query_code"]) == 12 and not set(accepted["query_code"]) & set("ILOU")
+    assert accepted["webhook_secret"].startswith("whsec_")
 
     # Routing picks the three departments from the description's keywords.
     routing = await client.routing(case_id)
@@ -60,13 +66,21 @@ async def test_three_departments_one_reply(stack, mail, hooks) -> None:
     webhooks = [h for h in hooks.requests if h["hook"] == t]
     assert sorted(h["payload"]["kind"] for h in webhooks) == ["received", "reply_issued"]
     assert len({h["idempotency_key"] for h in webhooks}) == 2
+    # Each webhook is signed (Standard Webhooks) with the secret the applicant was given.
+    verifier = Webhook(accepted["webhook_secret"])
+    for h in webhooks:
+        assert verifier.verify(h["body"], h["signature_headers"]) == h["payload"]
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + base64.b64encode(b"x" * 32).decode()).verify(webhooks[0]["body"],
+                                                                       webhooks[0]["signature_headers"])
 
     # The audit timeline holds every event, each after its cause.
     types = [e["type"].removeprefix("cn.gongkai.").removesuffix(".v1") for e in all_events]
     assert types.count("application.received") == 1
     assert types.count("case.routed") == 1
     assert types.count("task.assigned") == 3
-    assert types.count("answer.recorded") == 3
+    # Each department's answer is recorded twice: the officer's draft, then the reviewer's sign-off.
+    assert types.count("answer.recorded") == 6
     assert types.count("reply.issued") == 1
     assert types.count("notice.delivered") == 4
     assert types[0] == "application.received"
@@ -90,7 +104,8 @@ async def _issued(stack, case_id):  # noqa: ANN001, ANN202
 
 async def _timeline_complete(client: Client, case_id: str):  # noqa: ANN202
     events = await client.timeline(case_id)
-    return events if len(events) >= 13 else None
+    notices = sum(e["type"] == "cn.gongkai.notice.delivered.v1" for e in events)
+    return events if len(events) >= 16 and notices >= 4 else None
 
 
 async def test_invalid_application_gets_field_messages(stack) -> None:
@@ -106,10 +121,13 @@ async def test_invalid_application_gets_field_messages(stack) -> None:
     assert "applicant.name" in errors and "至少" in errors["applicant.name"]
     assert "description" in errors
     assert any(field.startswith("contact") for field in errors)
-    # A registered letter needs the day the agency signed for it (Art. 31).
+    # A letter is entered by an OGI officer, never by the public form; a registered letter needs
+    # the day the agency signed for it (Art. 31).
     body = application(tag())
-    body.update(channel="registered_mail", received_by="窗口工作人员")
+    body.update(channel="registered_mail")
     resp = await client.http.post(client.url("intake", "/applications"), json=body)
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "channel"
+    resp = await client.post("intake", "/clerk/applications", as_user=OGI, json=body)
     assert resp.status_code == 422
     assert resp.json()["errors"][0]["field"] == "signed_on"
     await client.close()

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pytest
 
 from contracts import topics
-from tests.e2e.helpers import Client, application, eventually, events_of, mails_for, tag
+from tests.e2e.helpers import OGI, OGI_HEAD, Client, application, eventually, events_of, mails_for, tag
 
 pytestmark = pytest.mark.e2e
 
@@ -30,25 +30,24 @@ async def test_correction_and_extension_each_noticed_once(stack, mail, hooks) ->
 
     # The reply service's clock knows the case once it has consumed case.routed.
     async def clock() -> dict | None:
-        resp = await client.http.get(client.url("reply", f"/cases/{case_id}/deadline"))
+        resp = await client.get("reply", f"/cases/{case_id}/deadline")
         return resp.json() if resp.status_code == 200 else None
     await eventually(clock, 60, what="the case's clock")
 
     due_on = date.fromisoformat(accepted["received_on"]) + timedelta(days=14)
-    resp = await client.http.post(client.url("reply", f"/cases/{case_id}/correction"),
-                                  json={"items": ITEMS, "due_on": due_on.isoformat()}, headers={"X-User": "ogi-1"})
+    resp = await client.post("reply", f"/cases/{case_id}/correction", as_user=OGI,
+                             json={"items": ITEMS, "due_on": due_on.isoformat()})
     assert resp.status_code == 201, resp.text
-    again = await client.http.post(client.url("reply", f"/cases/{case_id}/correction"),
-                                   json={"items": ["再次补正"], "due_on": due_on.isoformat()}, headers={"X-User": "ogi-1"})
+    again = await client.post("reply", f"/cases/{case_id}/correction", as_user=OGI,
+                              json={"items": ["再次补正"], "due_on": due_on.isoformat()})
     assert again.status_code == 409, again.text  # one correction notice only (Art. 30)
-    resp = await client.http.post(client.url("reply", f"/cases/{case_id}/correction/received"), json={})
+    resp = await client.post("reply", f"/cases/{case_id}/correction/received", as_user=OGI, json={})
     assert resp.status_code == 201, resp.text
-    denied = await client.http.post(client.url("reply", f"/cases/{case_id}/extension"),
-                                    json={"days": 10, "reason": "需要调取档案"}, headers={"X-Role": "ogi"})
+    denied = await client.post("reply", f"/cases/{case_id}/extension", as_user=OGI,
+                               json={"days": 10, "reason": "需要调取档案"})
     assert denied.status_code == 403, denied.text  # only the head of the OGI office approves
-    resp = await client.http.post(client.url("reply", f"/cases/{case_id}/extension"),
-                                  json={"days": 10, "reason": "需要调取多个部门的档案材料"},
-                                  headers={"X-Role": "ogi_head", "X-User": "head-1"})
+    resp = await client.post("reply", f"/cases/{case_id}/extension", as_user=OGI_HEAD,
+                             json={"days": 10, "reason": "需要调取多个部门的档案材料"})
     assert resp.status_code == 201, resp.text
 
     for dept in departments:

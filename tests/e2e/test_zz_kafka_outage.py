@@ -20,7 +20,7 @@ async def test_accepted_while_kafka_is_down_then_published_once(stack, mail) -> 
         t = tag()
         accepted = await client.submit(application(t, departments=["rst"]))
         case_id = accepted["case_id"]
-        status = (await client.http.get(client.url("intake", f"/applications/{case_id}"))).json()
+        status = (await client.get("intake", f"/applications/{case_id}")).json()
         assert status["published"] is False
         health = await client.http.get(client.url("intake", "/health"))
         assert health.status_code == 503 and health.json()["kafka"] in (True, False)
@@ -29,7 +29,7 @@ async def test_accepted_while_kafka_is_down_then_published_once(stack, mail) -> 
         stack.infra("start", "kafka")
 
     async def published():  # noqa: ANN202
-        resp = await client.http.get(client.url("intake", f"/applications/{case_id}"))
+        resp = await client.get("intake", f"/applications/{case_id}")
         return resp.json()["published"] or None
 
     await eventually(published, 120, what="publication after Kafka came back")

@@ -25,7 +25,7 @@ from contracts import topics
 from contracts.access import ROUTES, Role
 from contracts.envelope import deterministic_id, encode, kafka_headers, new_event
 from contracts.events import Answer, AnswerSubmitted, CaseRouted, ConfidentialityReview, RoutedTask
-from services.reply.app import content_disposition
+from servicekit.http import content_disposition
 from services.reply.cases import china_today
 from tests.store.conftest import free_port, store, store_built  # noqa: F401 - fixtures
 from tests.tokens import bearer, oidc_env, token
@@ -319,11 +319,11 @@ async def test_the_extension_date_is_bounded_and_domain_refusals_stay_409(api) -
 
 
 def test_content_disposition_is_safe_for_any_name() -> None:
-    assert content_disposition("0b5e-1.pdf") == 'inline; filename="0b5e-1.pdf"'
-    header = content_disposition('答复书"; x=1\r\n.pdf')
+    assert content_disposition("inline", "0b5e-1.pdf") == 'inline; filename="0b5e-1.pdf"'
+    header = content_disposition("inline", '答复书"; x=1\r\n.pdf')
     header.encode("latin-1")  # a valid header value
     assert "\r" not in header and "\n" not in header
-    assert header.startswith('inline; filename="___')
+    assert header.startswith('inline; filename="___') and '"; x=1' not in header.split("filename*")[0]
     assert "filename*=UTF-8''%E7%AD%94%E5%A4%8D%E4%B9%A6%22%3B%20x%3D1%0D%0A.pdf" in header
 
 

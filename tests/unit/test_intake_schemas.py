@@ -201,7 +201,7 @@ def test_valid_clerk_entries(doc):
         ({**VALID, "channel": "online"}, "channel", "取值无效"),  # online applications come from applicants
         ({**VALID}, "channel", "必填"),
         ({**CLERK, "signed_on": "23/11/2026"}, "signed_on", "日期格式不正确"),
-        ({**CLERK, "received_by": "王五"}, "received_by", "不接受此字段"),  # the clerk is the token's
+        ({**CLERK, "received_by": "王五"}, "received_by", "登录身份"),  # the clerk is the token's
         ({**CLERK, "description": "申请\x00公开某文件"}, "description", "控制字符"),
     ],
 )
