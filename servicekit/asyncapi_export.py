@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
+
+# Building a service to read its document needs no production secrets: nothing is started.
+os.environ.setdefault("GONGKAI_ENV", "development")
 
 SERVICES = ("intake", "routing", "reply", "notify", "audit")
 

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import topics
 from deploy.local.credentials import kafka_client_kwargs
@@ -155,9 +155,46 @@ async def main() -> int:
         print(f"  #{e['seq']:<5} {e['time'][11:23]}  {e['type'].removeprefix('cn.gongkai.'):28} from {e['source']}")
     verify = (await http.get(cfg.url("audit") + "/ledger/verify", headers=as_user("auditor"))).json()
     print(f"\nledger hash chain: {'intact' if verify['ok'] else 'BROKEN'} ({verify['checked']} entries checked)")
+    refusals_ok = await show_refusals(http, cfg, case["id"], accepted, as_user)
     await http.aclose()
-    ok = len(mails) == 2 and len(timeline) >= 16 and verify["ok"]
+    ok = len(mails) == 2 and len(timeline) >= 16 and verify["ok"] and refusals_ok
     return 0 if ok else 1
+
+
+async def show_refusals(http: httpx.AsyncClient, cfg, case_id: str, accepted: dict, as_user) -> bool:  # noqa: ANN001
+    """The trust boundary at work: what a caller without the right identity gets."""
+    print("\ntrust boundary (each attempt refused as it must be):")
+    extension = {"days": 10, "reason": "需要调取档案"}
+    checks = [
+        ("extension with only an X-Role: ogi_head header", 401,
+         await http.post(cfg.url("reply") + f"/cases/{case_id}/extension", json=extension,
+                         headers={"X-Role": "ogi_head", "X-User": "head"})),
+        ("extension by an OGI officer who is not the head (Art. 33)", 403,
+         await http.post(cfg.url("reply") + f"/cases/{case_id}/extension", json=extension,
+                         headers=as_user("ogi-officer"))),
+        ("zrzy's officer listing czt's tasks", 403,
+         await http.get(cfg.url("reply") + "/departments/czt/tasks", headers=as_user("zrzy-officer"))),
+        ("the case's timeline without a token", 401, await http.get(cfg.url("audit") + f"/cases/{case_id}/timeline")),
+        ("the applicant's timeline with a wrong query code", 404,
+         await http.get(cfg.url("audit") + f"/public/cases/{accepted['tracking_number']}/timeline",
+                        params={"query_code": "0" * len(accepted["query_code"])})),
+    ]
+    ok = True
+    for what, expected, resp in checks:
+        good = resp.status_code == expected
+        ok &= good
+        detail = resp.json().get("detail", "") if resp.headers.get("content-type", "").startswith("application/json") else ""
+        print(f"  {'ok ' if good else 'BAD'} {resp.status_code} {what}: {detail}")
+    producer = AIOKafkaProducer(bootstrap_servers=cfg.kafka_bootstrap, request_timeout_ms=3000)
+    try:
+        await producer.start()
+        print("  BAD a Kafka client without credentials connected")
+        ok = False
+    except Exception as exc:  # noqa: BLE001 - the refusal is what we show
+        print(f"  ok  a Kafka client without credentials: {type(exc).__name__}")
+    finally:
+        await producer.stop()
+    return ok
 
 
 def _jsonl(path: Path) -> list:
