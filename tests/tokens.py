@@ -48,7 +48,7 @@ def oidc_env() -> dict[str, str]:
 
 def token(*roles: str, department: str | None = None, sub: str | None = None, name: str = "测试人员",
           username: str | None = None, kid: str = KID, issuer: str = ISSUER, audience: str = AUDIENCE,
-          lifetime: int = 300, **claims: Any) -> str:  # noqa: ANN401
+          lifetime: int = 4 * 3600, **claims: Any) -> str:  # noqa: ANN401
     now = int(time.time())
     sub = sub or str(uuid.uuid4())
     body: dict[str, Any] = {

@@ -26,6 +26,8 @@ from typing import Any
 
 import httpx
 
+from deploy.local.readiness import alive
+
 REALM = "gongkai"
 DEV_CLIENT = "gongkai-dev"
 DEV_PASSWORD = "gongkai-dev"  # every sample user's password in the local realm (local only)
@@ -71,22 +73,6 @@ def _fetch_discovery(issuer_url: str, timeout: float) -> dict[str, Any]:
     return doc
 
 
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is gone too
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def wait_ready(issuer_url: str, timeout: float = 120.0, pid: int | None = None) -> dict[str, Any]:
     """Wait until the issuer's discovery document answers (and names this issuer); return it.
 
@@ -95,7 +81,7 @@ def wait_ready(issuer_url: str, timeout: float = 120.0, pid: int | None = None) 
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while True:
-        if not _alive(pid):
+        if not alive(pid):
             raise IdpError(f"the identity provider's process {pid} exited before {issuer_url} answered")
         try:
             doc = _fetch_discovery(issuer_url, timeout=max(1.0, min(5.0, deadline - time.monotonic())))

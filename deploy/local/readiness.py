@@ -1,4 +1,4 @@
-"""Shared by the readiness probes (kafka_ready.py, store_ready.py)."""
+"""Shared by the readiness probes (kafka_ready.py, store_ready.py, idp.py)."""
 
 from __future__ import annotations
 
@@ -15,4 +15,8 @@ def alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a zombie (exited, not yet reaped) is gone too
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

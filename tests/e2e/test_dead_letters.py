@@ -76,11 +76,12 @@ async def test_answer_to_someone_elses_task_is_dead_lettered(stack) -> None:
 
     review = ConfidentialityReview(reviewer="保密审查员（测试）", reviewed_at=datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
 
-    def submitted(dept: str):  # noqa: ANN202
+    def submitted(dept: str, sender: str | None = None):  # noqa: ANN202
         event = new_event(
             AnswerSubmitted(case_id=case_id, task_id=task["task_id"], dept_code=dept,
                             answer=Answer(reply_type="disclosed", text=f"{dept} 的答复"), review=review),
-            source="/integrator/test", subject=case_id, event_id=deterministic_id("test-answer", case_id, dept))
+            source="/integrator/test", subject=case_id,
+            event_id=deterministic_id("test-answer", case_id, dept, sender or dept))
         return encode(event), [(k, v.encode()) for k, v in kafka_headers(event).items()]
 
     # czt's own system publishes, on czt's own answers topic, an answer to jtyst's task: refused.
@@ -92,6 +93,9 @@ async def test_answer_to_someone_elses_task_is_dead_lettered(stack) -> None:
     with pytest.raises(TopicAuthorizationFailedError):
         await produce(bootstrap, topics.department_answers("jtyst").name, value, key=case_id.encode(),
                       headers=headers, principal="dept-czt")
+    # Nor can czt's system pass its answer off as jtyst's on its own topic: the topic says czt.
+    impostor, impostor_headers = submitted("jtyst", sender="czt")
+    await produce(bootstrap, czt_topic, impostor, key=case_id.encode(), headers=impostor_headers, principal="dept-czt")
     value, headers = submitted("jtyst")
     await produce(bootstrap, topics.department_answers("jtyst").name, value, key=case_id.encode(), headers=headers,
                   principal="dept-jtyst")
@@ -104,7 +108,13 @@ async def test_answer_to_someone_elses_task_is_dead_lettered(stack) -> None:
         found = [dict((k, v.decode()) for k, v in r.headers) for r in recs if case_id.encode() in r.value]
         return found or None
 
-    dead = await eventually(refused, 30, what="the refused answer on the DLT")
-    assert len(dead) == 1
-    assert "不属于部门 czt" in dead[0]["dlt-reason"]
+    async def both_refused():  # noqa: ANN202
+        found = await refused()
+        return found if found and len(found) >= 2 else None
+
+    dead = await eventually(both_refused, 30, what="the two refused answers on czt's DLT")
+    reasons = sorted(h["dlt-reason"] for h in dead)
+    assert len(dead) == 2, reasons
+    assert any("不属于部门 czt" in r for r in reasons), reasons
+    assert any(r.startswith("wrong_answers_topic") for r in reasons), reasons
     await client.close()
