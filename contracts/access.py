@@ -66,6 +66,9 @@ _OPS_ROUTES = {
     ("GET", "/health"): OPS,
     ("GET", "/metrics"): OPS,
     ("GET", "/asyncapi.json"): OPS,
+    # The API's documentation pages (servicekit/docs.py; assets served locally, not in OpenAPI).
+    ("GET", "/docs"): Access(public=True, note="Swagger UI, offline"),
+    ("GET", "/redoc"): Access(public=True, note="ReDoc, offline"),
 }
 
 ROUTES: dict[str, dict[tuple[str, str], Access]] = {
@@ -97,12 +100,21 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
         ("GET", "/departments/{dept_code}/tasks"): _officers(D, R, scope="department"),
         ("POST", "/tasks/{task_id}/answer"): _officers(D, scope="department"),
         ("POST", "/tasks/{task_id}/review"): _officers(R, scope="four_eyes"),
+        ("GET", "/tasks/{task_id}"): _officers(D, R, scope="department", note="its own task; other tasks: status only"),
+        ("POST", "/tasks/{task_id}/acknowledgement"): _officers(D, scope="department"),
+        ("POST", "/tasks/{task_id}/return"): _officers(D, scope="department", note="back to the OGI office"),
+        ("POST", "/tasks/{task_id}/review/return"): _officers(R, scope="four_eyes"),
+        ("POST", "/tasks/{task_id}/material"): _officers(D, scope="department"),
+        ("GET", "/cases/{case_id}/material/{material_id}"): _officers(
+            D, R, *CASE_READERS, scope="department", note="departments: their own tasks' material"),
+        ("GET", "/returned-tasks"): _officers(O, H),
         ("GET", "/cases/{case_id}/reply"): _officers(*CASE_READERS),
         ("GET", "/cases/{case_id}/reply.pdf"): _officers(*CASE_READERS),
         ("GET", "/cases/{case_id}/reply.html"): _officers(*CASE_READERS),
         ("POST", "/cases/{case_id}/close"): _officers(O),
         ("POST", "/cases/{case_id}/contradictions/{contradiction_id}/resolve"): _officers(O),
         ("GET", "/cases/overdue"): _officers(*CASE_READERS),
+        ("GET", "/cases/due-soon"): _officers(O, H, note="supervision (督办): open cases due within N working days"),
         ("GET", "/cases/{case_id}/triage"): _officers(*CASE_READERS),
         ("POST", "/cases/{case_id}/triage"): _officers(O),
         ("GET", "/cases/{case_id}/deadline"): _officers(*CASE_READERS),
@@ -111,6 +123,10 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
         ("POST", "/cases/{case_id}/extension"): _officers(H, note="Art. 33: approved by the OGI office's head"),
         ("POST", "/cases/{case_id}/consultations"): _officers(O),
         ("POST", "/cases/{case_id}/consultations/{number}/end"): _officers(O),
+        ("GET", "/public/cases/{tracking_number}/deadline"): Access(public=True, scope="query_code",
+                                                                     note="the applicant, with the query code"),
+        ("GET", "/public/cases/{tracking_number}/reply.pdf"): Access(public=True, scope="query_code",
+                                                                      note="the applicant, with the query code"),
     },
     "notify": {
         **_OPS_ROUTES,
@@ -141,6 +157,65 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
 }
 
 
+# The web service's pages (services/web). Officers are signed in with a session cookie, and the
+# session's access token is what the pages relay to the services above (which check it again).
+# The page guard (services/web/auth.py) enforces this table (fail closed: an unlisted page is
+# refused) and the CSRF token on every form; an officer's page without a session redirects to the
+# sign-in. Kept out of ROUTES: those are the APIs called with a bearer token.
+WEB_ROUTES: dict[tuple[str, str], Access] = {
+    ("GET", "/health"): OPS,
+    ("GET", "/metrics"): OPS,
+    ("GET", "/login"): Access(public=True, note="starts an officer's sign-in (OIDC code flow + PKCE)"),
+    ("GET", "/auth/callback"): Access(public=True, note="the identity provider's redirect back"),
+    ("POST", "/logout"): Access(public=True, note="CSRF token; ends the identity provider's session too"),
+    # The applicant portal (services/web/portal.py): no account; the query code goes in POST forms only.
+    ("GET", "/"): Access(public=True, note="the applicant's guide"),
+    ("GET", "/portal.css"): Access(public=True, note="the portal's styles"),
+    ("GET", "/apply"): Access(public=True, note="the application form"),
+    ("POST", "/apply"): Access(public=True, note="CSRF token; validated by intake's POST /applications"),
+    ("GET", "/receipt/{tracking_number}"): Access(public=True, note="shown once, from a one-time server-side record"),
+    ("GET", "/status"): Access(public=True, note="tracking number + query code form"),
+    ("POST", "/status"): Access(public=True, scope="query_code", note="CSRF token; audit's and reply's public reads"),
+    ("POST", "/status/reply.pdf"): Access(public=True, scope="query_code", note="CSRF token; reply's public PDF"),
+    ("GET", "/work"): _officers(*Role, note="the officer's home"),
+    # The department workbench (services/web/dept.py): the reply API checks the department (the
+    # token's) and four eyes again; the pages only hide what an officer could not use.
+    ("GET", "/work/dept"): _officers(D, R, note="the department's open tasks"),
+    ("GET", "/work/dept/tasks/{task_id}"): _officers(D, R, note="task page"),
+    ("POST", "/work/dept/tasks/{task_id}/acknowledgement"): _officers(D, R, note="the reply API takes dept_officer"),
+    ("POST", "/work/dept/tasks/{task_id}/return"): _officers(D, R, note="the reply API takes dept_officer"),
+    ("POST", "/work/dept/tasks/{task_id}/answer"): _officers(D, R, note="the reply API takes dept_officer"),
+    ("POST", "/work/dept/tasks/{task_id}/material"): _officers(D, R, note="multipart; the reply API takes dept_officer"),
+    ("GET", "/work/dept/cases/{case_id}/material/{material_id}"): _officers(D, R, note="download"),
+    ("GET", "/work/dept/review"): _officers(D, R, note="保密审查 queue"),
+    ("GET", "/work/dept/review/{task_id}"): _officers(D, R),
+    ("POST", "/work/dept/review/{task_id}/sign-off"): _officers(D, R, note="the reply API takes dept_reviewer, four eyes"),
+    ("POST", "/work/dept/review/{task_id}/return"): _officers(D, R, note="the reply API takes dept_reviewer, four eyes"),
+    # The OGI office's workbench (services/web/ogi.py): the APIs behind each form check the role again
+    # (e.g. the extension: the page posts for any OGI officer, the reply API answers 403 without ogi_head).
+    ("GET", "/work/ogi"): _officers(O, H, note="triage queue"),
+    ("GET", "/work/ogi/clerk"): _officers(O, H),
+    ("POST", "/work/ogi/clerk"): _officers(O, H, note="clerk entry (intake: ogi_officer)"),
+    ("GET", "/work/ogi/cases/{case_id}"): _officers(O, H, note="case page"),
+    ("GET", "/work/ogi/cases/{case_id}/reply.{kind}"): _officers(O, H, note="the reply's PDF and HTML"),
+    ("POST", "/work/ogi/cases/{case_id}/departments"): _officers(O, H),
+    ("POST", "/work/ogi/cases/{case_id}/tasks/{task_id}/withdrawal"): _officers(O, H),
+    ("POST", "/work/ogi/cases/{case_id}/referral"): _officers(O, H),
+    ("POST", "/work/ogi/cases/{case_id}/triage"): _officers(O, H),
+    ("POST", "/work/ogi/cases/{case_id}/correction"): _officers(O, H),
+    ("POST", "/work/ogi/cases/{case_id}/correction/received"): _officers(O, H),
+    ("POST", "/work/ogi/cases/{case_id}/extension"): _officers(O, H, note="the reply API takes ogi_head"),
+    ("POST", "/work/ogi/cases/{case_id}/consultations"): _officers(O, H),
+    ("POST", "/work/ogi/cases/{case_id}/consultations/{number}/end"): _officers(O, H),
+    ("POST", "/work/ogi/cases/{case_id}/contradictions/{contradiction_id}/resolve"): _officers(O, H),
+    ("POST", "/work/ogi/cases/{case_id}/close"): _officers(O, H),
+    ("POST", "/work/ogi/cases/{case_id}/fee-notice"): _officers(O, H),
+    ("GET", "/work/ogi/supervision"): _officers(O, H, note="督办"),
+    ("GET", "/work/stats"): _officers(O, H, U, note="statistics and the ledger"),
+    ("GET", "/work/stats/annual.{fmt}"): _officers(O, H, U, note="annual report CSV / XLSX"),
+}
+
+
 def access_of(service: str, method: str, path: str) -> Access | None:
     return ROUTES.get(service, {}).get((method.upper(), path))
 
@@ -153,7 +228,9 @@ def markdown() -> str:
         "",
         "Generated from `contracts/access.py` (`python -m contracts.access > docs/access.md`); a test keeps",
         "it current and calls every cell. ✔ = allowed; a token without an allowed role gets 403, no token",
-        "401. Roles and department come from the verified OIDC access token only.",
+        "401. Roles and department come from the verified OIDC access token only. The `web` rows are the",
+        "pages of services/web: officers sign in there (session cookie; without one an officer's page",
+        "redirects to the sign-in, without the role it answers 403), and every form carries a CSRF token.",
         "",
         "| role | 中文 |", "|---|---|",
         *[f"| `{r.value}` | {r.label_zh} |" for r in roles],
@@ -161,7 +238,7 @@ def markdown() -> str:
         head,
         "|" + "---|" * (len(roles) + 5),
     ]
-    for service, routes in ROUTES.items():
+    for service, routes in {**ROUTES, "web": WEB_ROUTES}.items():
         for (method, path), acc in routes.items():
             cells = ["✔" if r in acc.roles else "" for r in roles]
             public = "✔" + (f" ({acc.note})" if acc.note else "") if acc.public else ""

@@ -302,9 +302,9 @@ CORE_EVENTS: tuple[type[EventData], ...] = (
 
 def _all_events() -> tuple[type[EventData], ...]:
     # Capabilities keep their events in modules of their own (contracts/events_<area>.py).
-    from contracts import events_ledger, events_procedure, events_routing
+    from contracts import events_desk, events_ledger, events_procedure, events_routing
 
-    return CORE_EVENTS + events_procedure.EVENTS + events_routing.EVENTS + events_ledger.EVENTS
+    return CORE_EVENTS + events_procedure.EVENTS + events_routing.EVENTS + events_ledger.EVENTS + events_desk.EVENTS
 
 
 ALL_EVENTS: tuple[type[EventData], ...] = _all_events()

@@ -79,9 +79,12 @@ LEDGER_CHECKPOINTS = TopicSpec(
 )
 ANSWERS_RECORDED = TopicSpec(
     name=f"{PREFIX}.answers.recorded",
-    event_types=("answer.recorded", "answer.refused", "contradiction.flagged", "case.closed"),
+    event_types=("answer.recorded", "answer.refused", "contradiction.flagged", "case.closed",
+                 "task.acknowledged", "task.returned", "answer.returned"),
     description="Answers accepted (or refused, with the reason) by the reply service, whichever way they "
-    "came (HTTP or topic); contradictions flagged to the OGI office; cases closed with answers missing.",
+    "came (HTTP or topic); contradictions flagged to the OGI office; cases closed with answers missing; "
+    "departments' handling of their tasks (acknowledged, returned to the OGI office, drafts sent back "
+    "by the reviewer).",
 )
 REPLIES_ISSUED = TopicSpec(
     name=f"{PREFIX}.replies.issued",

@@ -28,7 +28,7 @@ from contracts.envelope import CloudEvent, EventData
 from servicekit.kafka import BrokerHandle, KafkaSecurity, make_broker
 from servicekit.logs import configure_logging
 from contracts.access import ROUTES
-from servicekit import openapi, secrets
+from servicekit import docs, openapi, secrets
 from servicekit.mongo import connect, ping
 from servicekit.oidc import AccessGuard, OidcSettings, TokenVerifier
 from servicekit.outbox import OutboxRelay
@@ -153,9 +153,10 @@ class ServiceRuntime:
 
         guard = AccessGuard(self.name, self.oidc)
         app = FastAPI(title=title, description=description, lifespan=lifespan,
-                      dependencies=[Depends(guard), Depends(json_only)])
+                      dependencies=[Depends(guard), Depends(json_only)], docs_url=None, redoc_url=None)
         app.add_exception_handler(RequestValidationError, validation_error_handler)
         openapi.install(app, self.name, self.oidc.settings.issuer)
+        docs.install(app, title, self.oidc.settings.issuer)  # /docs and /redoc, assets served locally
         self._app = app
 
         health_body = {"type": "object", "required": ["service", "status", "store", "kafka"], "properties": {

@@ -4,7 +4,8 @@
   development secrets (tests that prove the production refusal set GONGKAI_ENV=production).
 - ``stack``: the real system for end-to-end and security tests, once per test session: a private
   Kafka broker (SASL/SCRAM, ACLs), store and identity provider (Keycloak, our realm) in a
-  temporary run directory on ports of their own, the five services as separate processes; and a
+  temporary run directory on ports of their own, the five services as separate processes, then the
+  web service (pages, port ``http_base + 6``: 28106) once they are healthy; and a
   real SMTP server and webhook receiver run by the tests themselves (``mail``, ``hooks``).
 """
 
@@ -20,8 +21,11 @@ import pytest
 os.environ.setdefault("GONGKAI_ENV", "development")
 
 from deploy.local.sinks import MailSink, WebhookSink  # noqa: E402
-from deploy.local.stack import SERVICES, Stack, StackConfig  # noqa: E402
+from deploy.local.stack import SERVICES, WEB, Stack, StackConfig  # noqa: E402
 from tests.idp_fixture import Keycloak  # noqa: E402
+
+# Real-browser fixtures (browser, page, new_page) and the failing test's screenshot: tests/browser.py.
+pytest_plugins = ["tests.browser"]
 
 # GONGKAI_E2E_PORT_SHIFT moves every port (e.g. 1000), so that two suites can run side by side.
 _SHIFT = int(os.environ.get("GONGKAI_E2E_PORT_SHIFT", "0"))
@@ -50,12 +54,14 @@ def stack() -> Iterator[Stack]:
             st.start(service)
         for service in SERVICES:
             st.wait_healthy(service, timeout=120)
+        st.start(WEB)
+        st.wait_healthy(WEB, timeout=60)
         yield st
     finally:
-        for service in SERVICES:
+        for service in (WEB, *SERVICES):
             st.stop(service)
         st.infra("stop")
-        for service in SERVICES:  # the logs tell what happened when a test failed
+        for service in (*SERVICES, WEB):  # the logs tell what happened when a test failed
             log = st.log_path(service)
             if log.exists():
                 print(f"--- {service} log (last 15 lines) ---")

@@ -8,7 +8,10 @@
 #     built for `start --optimized`, and a template database with our realm imported
 #     (deploy/local/keycloak/keycloak.sh);
 #   - the Debian packages the reply documents need (a CJK font and HarfBuzz's subsetter for the
-#     PDFs, poppler-utils for the document tests), with apt-get, only when one is missing.
+#     PDFs, poppler-utils for the document tests) and the page tests' browser (chromium), with
+#     apt-get, only when one is missing;
+#   - a check of the vendored front-end assets (htmx, axe-core, Swagger UI, ReDoc; committed,
+#     never downloaded at run time) against deploy/local/assets/manifest.json.
 # Idempotent: each step keeps a stamp (sha256 of its inputs) and is skipped while its inputs have
 # not changed (Debian packages: while dpkg has them installed). Needs python3 (3.11+), java/javac
 # 17+ and mvn on PATH; downloads go through pip, mvn (Maven caches jars in ~/.m2) and apt-get.
@@ -126,7 +129,9 @@ source "$LOCAL_SRC/keycloak/keycloak.sh"
 # libharfbuzz-subset0 lets WeasyPrint subset that font in milliseconds (its fontTools fallback
 # takes ~1.5 s per PDF and is deprecated). poppler-utils gives pdftotext/pdffonts/pdftoppm to the
 # document tests.
-DEB_PACKAGES=(fonts-wqy-microhei libharfbuzz-subset0 poppler-utils)
+# chromium (Debian's, /usr/bin/chromium) is the real browser of the page tests (Playwright drives it;
+# `playwright install` cannot download browsers here); the CJK font above renders its pages.
+DEB_PACKAGES=(fonts-wqy-microhei libharfbuzz-subset0 poppler-utils chromium)
 
 deb_installed() {
     [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
@@ -161,14 +166,26 @@ install_debs() {
     say "debian packages: installed ${missing[*]}"
 }
 
+# ---------------------------------------------------------------- front-end assets
+# htmx, axe-core, Swagger UI and ReDoc are committed (services/web/static/vendor, servicekit/static):
+# nothing is fetched here or at run time. This step checks them, offline, against the sha384 of
+# each file recorded from the npm packages the lock pins (deploy/local/assets/manifest.json);
+# deploy/local/assets/update.sh refreshes them from npm.
+install_assets() {
+    need python3 "python3 checks the vendored assets"
+    python3 "$LOCAL_SRC/assets/vendor.py" check | sed 's/^assets: /front-end assets: /' \
+        || die "vendored assets differ from deploy/local/assets/manifest.json (run deploy/local/assets/update.sh)"
+}
+
 what="${1:-all}"
 case "$what" in
-    all) install_python; install_kafka; install_store; install_keycloak; install_debs ;;
+    all) install_python; install_kafka; install_store; install_keycloak; install_debs; install_assets ;;
     python) install_python ;;
     debs) install_debs ;;
     kafka) install_kafka ;;
     store) install_store ;;
     keycloak) install_keycloak ;;
-    *) die "usage: install.sh [all|python|kafka|store|keycloak|debs]" ;;
+    assets) install_assets ;;
+    *) die "usage: install.sh [all|python|kafka|store|keycloak|debs|assets]" ;;
 esac
 say "done in $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"

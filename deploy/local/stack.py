@@ -1,5 +1,6 @@
 """The whole local system as processes: broker and store (through infra.sh), the five services,
-and the mail/webhook sinks. Used by ``./dev up`` and by the end-to-end tests.
+the web service (pages; started once the five are healthy) and the mail/webhook sinks. Used by
+``./dev up`` and by the end-to-end tests.
 
     python -m deploy.local.stack up        start everything (no-op for what runs), wait until healthy
     python -m deploy.local.stack down      stop services, sinks, store and broker
@@ -21,11 +22,20 @@ import httpx
 
 HOME = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "reply", "notify", "audit")
+# The web service (services/web): pages over the five services' HTTP APIs; no broker. Not in
+# SERVICES, which are the APIs (the security suites iterate them).
+WEB = "web"
 # Development values of the deployment secrets (GONGKAI_ENV=development only; production refuses them).
 LOCAL_SECRETS = {
     "INTAKE_QUERY_CODE_SECRET": "local-dev-only-secret",
     "AUDIT_QUERY_CODE_SECRET": "local-dev-only-secret",
+    "REPLY_QUERY_CODE_SECRET": "local-dev-only-secret",
     "INTAKE_APPLICANT_REF_SECRET": "local-dev-only-secret",
+}
+# The local realm's gongkai-web client secret (deploy/local/keycloak/realm.py) and a session key.
+LOCAL_WEB_SECRETS = {
+    "WEB_OIDC_CLIENT_SECRET": "gongkai-web-local-dev-secret",
+    "WEB_SESSION_SECRET": "local-dev-only-secret",
 }
 
 
@@ -35,7 +45,7 @@ class StackConfig:
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     store_port: int = 27117
-    http_base: int = 8100  # intake 8101, routing 8102, reply 8103, notify 8104, audit 8105
+    http_base: int = 8100  # intake 8101, routing 8102, reply 8103, notify 8104, audit 8105, web 8106
     smtp_port: int = 2525
     webhook_port: int = 8109
     keycloak_port: int = 18080
@@ -44,6 +54,8 @@ class StackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def port(self, service: str) -> int:
+        if service == WEB:
+            return self.http_base + 6
         return self.http_base + 1 + SERVICES.index(service)
 
     def url(self, service: str) -> str:
@@ -68,9 +80,31 @@ class StackConfig:
                 "KEYCLOAK_PORT": str(self.keycloak_port), "KEYCLOAK_MGMT_PORT": str(self.keycloak_mgmt_port),
                 "VENV": str(self.venv)}
 
+    def web_env(self) -> dict[str, str]:
+        """The web service's environment: the five services' addresses, the IdP, its own store db."""
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(HOME),
+            "PYTHONUNBUFFERED": "1",
+            "GONGKAI_MONGO_URL": self.mongo_url,
+            "GONGKAI_ENV": "development",
+            "GONGKAI_OIDC_ISSUER": self.issuer,
+            "GONGKAI_OIDC_JWKS_URL": "",
+            "GONGKAI_OIDC_JWKS_FILE": "",
+            "WEB_HTTP_PORT": str(self.port(WEB)),
+            "WEB_DB_NAME": "gongkai_web",
+            "WEB_PUBLIC_URL": self.url(WEB),
+            **{f"WEB_{s.upper()}_URL": self.url(s) for s in SERVICES},
+            **LOCAL_WEB_SECRETS,
+        }
+        env.update(self.extra_env)
+        return env
+
     def service_env(self, service: str) -> dict[str, str]:
         from deploy.local.credentials import kafka_client_env
 
+        if service == WEB:
+            return self.web_env()
         prefix = service.upper()
         env = {
             **os.environ,
@@ -205,14 +239,16 @@ class Stack:
             self.start(service)
         for service in SERVICES:
             self.wait_healthy(service)
+        self.start(WEB)
+        self.wait_healthy(WEB)
 
     def down(self) -> None:
-        for name in (*SERVICES, "sinks"):
+        for name in (WEB, *SERVICES, "sinks"):
             self.stop(name)
         self.infra("stop")
 
     def status(self) -> dict[str, int | None]:
-        return {name: self.pid(name) for name in (*SERVICES, "sinks")}
+        return {name: self.pid(name) for name in (*SERVICES, WEB, "sinks")}
 
 
 def main(argv: list[str]) -> int:
@@ -223,7 +259,8 @@ def main(argv: list[str]) -> int:
     if args.action == "up":
         stack.up()
         for name, pid in stack.status().items():
-            where = stack.cfg.url(name) if name in SERVICES else f"smtp :{stack.cfg.smtp_port}, http :{stack.cfg.webhook_port}"
+            where = (stack.cfg.url(name) if name in SERVICES else f"{stack.cfg.url(name)}/ (pages)" if name == WEB
+                     else f"smtp :{stack.cfg.smtp_port}, http :{stack.cfg.webhook_port}")
             print(f"  {name:8} pid {pid}  {where}")
     elif args.action == "down":
         stack.down()

@@ -25,17 +25,21 @@ from contracts.events import (
     ReplyIssued,
     registry_of,
 )
+from contracts.events_desk import AnswerReturned, TaskAcknowledged, TaskReturned
 from services.reply.cases import AnswerRefusal, CaseNotFound, CaseStore, Officer, OgiRefusal, TaskNotYetKnown
 from services.reply.clock.http import add_routes as add_clock_routes
 from services.reply.clock.service import CalendarSource, ClockService
+from services.reply.public import add_public_routes
 from services.reply.reply_docs import AgencyInfo
 from services.reply.schemas import AnswerIn, CloseIn, ResolveIn, SignOffIn
 from services.reply.reply_docs import shutdown_renderer
 from services.reply.settings import ReplySettings
+from services.reply.tasks import add_routes as add_task_routes
 from servicekit.consumer import Unprocessable, subscribe
 from servicekit.http import content_disposition
 from servicekit.oidc import Principal, officer, refuse, require_department
 from servicekit.openapi import errors
+from servicekit.ratelimit import AttemptLimiter, MongoWindowStorage
 from servicekit.runtime import ServiceRuntime
 from servicekit.validation import MAX_INT
 
@@ -49,11 +53,14 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     rt = ServiceRuntime("reply", settings.db_name)
     agency = AgencyInfo(name="", office=settings.agency_office, address=settings.agency_address,
                         phone=settings.agency_phone, review_body=settings.review_body)
-    rt.require_secrets({})  # the OIDC issuer: officers' tokens are the only way in
+    # The OIDC issuer: officers' tokens are the only way in; the query-code secret (= intake's)
+    # opens the applicant's public reads (services/reply/public.py).
+    rt.require_secrets({"REPLY_QUERY_CODE_SECRET": settings.query_code_secret})
     store = CaseStore(rt.db, settings.source, agency, settings.render_documents)
     rt.on_setup(store.setup)
     relay = rt.outbox(store.cases)
-    for model in (AnswerRecorded, AnswerRefused, ContradictionFlagged, CaseClosed):
+    for model in (AnswerRecorded, AnswerRefused, ContradictionFlagged, CaseClosed, TaskAcknowledged, TaskReturned,
+                  AnswerReturned):
         rt.publishes(topics.ANSWERS_RECORDED.name, model)
     rt.publishes(topics.REPLIES_ISSUED.name, ReplyIssued)
     rt.publishes(topics.REPLIES_ISSUED.name, ReplyAmended)
@@ -141,6 +148,12 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
 
     app = rt.app("Gongkai reply", "部门答复、汇总答复、答复文书、答复期限")
     add_clock_routes(app, clock, relay.wake)
+    attempts = MongoWindowStorage(collection=rt.db["query_code_attempts"])
+    rt.on_setup(attempts.setup)
+    rt.on_setup(lambda: store.cases.create_index("tracking_number"))
+    add_public_routes(app, store.cases, settings.query_code_secret,
+                      AttemptLimiter(attempts, settings.query_code_attempts, namespace="query-code"),
+                      clock.deadline, store.document)
 
     def department_of_body(principal: Principal, request: Request, dept_code: str | None) -> None:
         """A ``dept_code`` in the body is only a statement: it must be the token's department."""
@@ -155,10 +168,14 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
             # Either a wrong id, or a task whose case has not reached the reply service yet.
             raise HTTPException(404, "未找到该任务；如任务刚刚下达，请稍后重试", headers={"Retry-After": "1"}) from None
 
+    # The department's desk: acknowledgement, return, send-back, task view, materials (tasks.py).
+    desk = add_task_routes(app, store, relay.wake, task_department)
+    rt.on_setup(desk.setup)
+
     @app.get("/departments/{dept_code}/tasks", tags=["tasks"])
     async def open_tasks(dept_code: str, request: Request, principal: Principal = Depends(officer)) -> dict:
         require_department(principal, request, dept_code)
-        return {"dept_code": dept_code, "tasks": await store.open_tasks(dept_code)}
+        return {"dept_code": dept_code, "tasks": await desk.listing(dept_code)}
 
     @app.post("/tasks/{task_id}/answer", status_code=201, tags=["tasks"], responses=errors(409))
     async def answer(task_id: str, body: AnswerIn, request: Request, principal: Principal = Depends(officer)) -> Any:
@@ -235,6 +252,8 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
             "closed": case.get("closed"),
             "referrals": case.get("referrals") or [],
             "withdrawn": case.get("withdrawn") or [],
+            "returns": [{k: r[k] for k in ("task_id", "dept_code", "dept_name", "reason", "by", "at")}
+                        for r in case.get("returns") or []],
         }
 
     Amendment = Query(default=None, ge=1, le=MAX_INT, description="补充答复序号（缺省：答复书本身）")

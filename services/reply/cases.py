@@ -424,6 +424,8 @@ class CaseStore:
                 raise AnswerRefusal(409, "no_answer", "该任务尚无答复，无法进行保密审查签署")
             if previous.get("review") is not None:
                 return Recorded(case["_id"], "already_recorded")
+            if previous.get("sent_back"):
+                raise AnswerRefusal(409, "sent_back", "该答复草稿已退回撰写人修改，须待其重新提交后再审查签署")
             try:
                 return await self._sign(case, previous, review, via)
             except _Retry:

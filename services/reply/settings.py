@@ -23,3 +23,8 @@ class ReplySettings(BaseSettings):
     agency_phone: str = "0871-60000101"
     review_body: str = "云南省人民政府"  # 行政复议机关
     render_documents: bool = True  # HTML and PDF of every reply (False: plain text only)
+    # Same secret as intake's query codes (INTAKE_QUERY_CODE_SECRET): the applicant's public reads
+    # (deadline, reply PDF). No default: production refuses to start without it.
+    query_code_secret: str = ""
+    # Failed query-code attempts allowed per tracking number and per client ("limits" notation).
+    query_code_attempts: str = "5/15 minutes"

@@ -139,7 +139,7 @@ def test_clients() -> None:
     assert web["publicClient"] is False and web["clientAuthenticatorType"] == "client-secret" and web["secret"]
     assert [f for f in flows if web[f]] == ["standardFlowEnabled"]
     assert web["attributes"]["pkce.code.challenge.method"] == "S256"
-    urls = ["http://127.0.0.1:8106/*", "http://localhost:8106/*"]
+    urls = ["http://127.0.0.1:8106/*", "http://localhost:8106/*", "http://127.0.0.1:28106/*", "http://127.0.0.1:38106/*"]
     assert web["redirectUris"] == urls
     assert web["attributes"]["post.logout.redirect.uris"].split("##") == urls
     # The development client: public, password grant only, and says it is not for agencies.

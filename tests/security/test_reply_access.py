@@ -99,6 +99,7 @@ BODIES: dict[tuple[str, str], dict | None] = {
     ("POST", "/cases/{case_id}/close"): {"reason": "超期未答复"},
     ("POST", "/cases/{case_id}/contradictions/{contradiction_id}/resolve"): {"note": "协调", "reopen": []},
     ("GET", "/cases/overdue"): None,
+    ("GET", "/cases/due-soon"): None,
     ("GET", "/cases/{case_id}/triage"): None,
     ("POST", "/cases/{case_id}/triage"): {"question": "correction", "answer": "clear"},
     ("GET", "/cases/{case_id}/deadline"): None,
@@ -107,12 +108,20 @@ BODIES: dict[tuple[str, str], dict | None] = {
     ("POST", "/cases/{case_id}/extension"): {"days": 5, "reason": "需协调多个部门"},
     ("POST", "/cases/{case_id}/consultations"): {"party_kind": "third_party", "party": "某建筑公司"},
     ("POST", "/cases/{case_id}/consultations/{number}/end"): {"end": "answered"},
+    ("GET", "/tasks/{task_id}"): None,
+    ("POST", "/tasks/{task_id}/acknowledgement"): None,
+    ("POST", "/tasks/{task_id}/return"): {"reason": "不属于本部门职责"},
+    ("POST", "/tasks/{task_id}/review/return"): {"comment": "请补充理由"},
+    ("POST", "/tasks/{task_id}/material"): None,  # multipart (tests/reply/test_desk_http.py)
+    ("GET", "/cases/{case_id}/material/{material_id}"): None,
+    ("GET", "/returned-tasks"): None,
 }
 OFFICER_ROUTES = [(m, p) for (m, p), acc in ROUTES["reply"].items() if not acc.public]
 
 
 def concrete(path: str, case_id: str = "c1", task_id: str = "t-zrzy") -> str:
-    values = {"dept_code": "zrzy", "task_id": task_id, "case_id": case_id, "contradiction_id": "x", "number": "1"}
+    values = {"dept_code": "zrzy", "task_id": task_id, "case_id": case_id, "contradiction_id": "x", "number": "1",
+              "material_id": "m1"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 

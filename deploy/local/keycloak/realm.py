@@ -48,7 +48,8 @@ DEV_CLIENT = "gongkai-dev"
 PASSWORD = "gongkai-dev"
 # The confidential web workbench's secret on a developer's machine (never used outside loopback).
 WEB_CLIENT_SECRET = "gongkai-web-local-dev-secret"
-WEB_ORIGINS = ["http://127.0.0.1:8106", "http://localhost:8106"]
+# ./dev up (8106), the test suites' stack (28106: tests/conftest.py) and the benchmark's (38106).
+WEB_ORIGINS = ["http://127.0.0.1:8106", "http://localhost:8106", "http://127.0.0.1:28106", "http://127.0.0.1:38106"]
 ACCESS_TOKEN_LIFESPAN = 15 * 60
 PASSWORD_POLICY = "hashAlgorithm(pbkdf2-sha256) and hashIterations(1000)"
 EMAIL_DOMAIN = "gongkai.example"  # RFC 2606: never delivered

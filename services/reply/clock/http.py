@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Path
+from fastapi import Depends, FastAPI, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field
 
@@ -125,6 +125,11 @@ def add_routes(app: FastAPI, svc: ClockService, wake: Callable[[], None]) -> Non
     @app.get("/cases/overdue", tags=["clock"])
     async def overdue() -> dict:
         return {"as_of": svc.today().isoformat(), "cases": await svc.overdue()}
+
+    @app.get("/cases/due-soon", tags=["clock"])
+    async def due_soon(within: Annotated[int, Query(ge=0, le=20, description="至多剩余的工作日数")] = 5) -> dict:
+        """Open cases due within ``within`` working days (not yet overdue), soonest first (督办)."""
+        return {"as_of": svc.today().isoformat(), "within": within, "cases": await svc.due_soon(within)}
 
     @app.get("/cases/{case_id}/triage", tags=["triage"])
     async def get_triage(case_id: str) -> dict:

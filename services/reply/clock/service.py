@@ -214,6 +214,34 @@ class ClockService:
         out.sort(key=lambda x: (x["due_on"], x["case_id"]))
         return out
 
+    async def due_soon(self, within: int) -> list[dict[str, Any]]:
+        """Open cases whose deadline runs (or is paused) with at most ``within`` working days left,
+        not yet overdue (``overdue`` lists those): for the OGI office's supervision (督办)."""
+        today, cal = self.today(), self.calendar()
+        out = []
+        query = {"reply_issued": False, "clock.status": {"$in": ["running", "paused"]},
+                 "clock.due_on": {"$gte": today.isoformat()}}
+        async for doc in self.cases.find(query, {"outbox": 0}):
+            d = compute(self.history_of(doc), cal, today)
+            if d.status not in (Status.RUNNING, Status.PAUSED) or d.due_on is None or d.due_on < today:
+                continue
+            left = workdays_left(d, cal, today)
+            if left is None or left > within:
+                continue
+            out.append(
+                {
+                    "case_id": doc["_id"],
+                    "tracking_number": doc.get("tracking_number"),
+                    "due_on": d.due_on.isoformat(),
+                    "workdays_left": left,
+                    "status": d.status.value,
+                    "open_departments": _open_departments(doc),
+                    "provisional": d.provisional,
+                }
+            )
+        out.sort(key=lambda x: (x["workdays_left"], x["due_on"], x["case_id"]))
+        return out
+
     # -- changes --------------------------------------------------------------------------------
 
     async def change(

@@ -324,3 +324,17 @@ async def test_a_case_opened_before_the_clock_gets_its_deadline_from_the_sweep(e
         ("deadline.changed", None, "2025-03-31", "opened")
     ]
     assert (await env.http.get("/cases/c1/deadline")).json()["explanation"]["due_on"] == "2025-03-31"
+
+
+async def test_due_soon_lists_open_cases_within_the_working_days_left(env):
+    await env.open()  # received Mon 3/3: due Mon 3/31
+    await env.open("c2", date(2025, 3, 17))  # due Mon 4/14
+    env.today.d = date(2025, 3, 24)  # c1: 5 WD left; c2: 15
+    r = (await env.http.get("/cases/due-soon")).json()
+    assert r["as_of"] == "2025-03-24" and r["within"] == 5
+    assert [(c["case_id"], c["due_on"], c["workdays_left"], c["open_departments"]) for c in r["cases"]] == [
+        ("c1", "2025-03-31", 5, ["zjj", "zrzy"])]
+    assert (await env.http.get("/cases/due-soon", params={"within": 2})).json()["cases"] == []
+    env.today.d = date(2025, 4, 1)  # c1 overdue: listed by /cases/overdue, not here
+    assert [c["case_id"] for c in (await env.http.get("/cases/due-soon", params={"within": 20})).json()["cases"]] == ["c2"]
+    assert (await env.http.get("/cases/due-soon", params={"within": 21})).status_code == 422

@@ -1,0 +1,669 @@
+"""The OGI office's workbench (公开办工作台): triage queue, clerk entry, the case page, supervision
+(督办) and statistics. Every page reads the other services' HTTP APIs with the signed-in officer's
+token; every action is a POST form (CSRF-checked) that calls the API with that token and, when the
+API refuses, shows the API's own Chinese message (its status kept). Nothing here decides who may
+do what: the APIs do (contracts/access.py); the pages only hide forms an officer could not use.
+
+Routes: ``/work/ogi`` (queue), ``/work/ogi/clerk``, ``/work/ogi/cases/{case_id}`` (+ its actions),
+``/work/ogi/supervision``, ``/work/stats`` (statistics and the ledger; auditors too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from contracts.decisions import OUTCOMES
+from services.web.auth import require_officer, verify_csrf
+from services.web.ui import render
+
+OGI_ROLES = ("ogi_officer", "ogi_head")
+STATS_ROLES = ("ogi_officer", "ogi_head", "auditor")
+# Module-level dependencies (one object each, so tests can override them).
+ogi_staff = require_officer(*OGI_ROLES)
+stats_readers = require_officer(*STATS_ROLES)
+
+ogi = APIRouter(prefix="/work/ogi")
+stats = APIRouter(prefix="/work/stats")
+router = APIRouter()  # both, included once by services/web/app.py
+
+SERVICE_ZH = {"intake": "受理", "routing": "分办", "reply": "答复", "notify": "通知", "audit": "审计"}
+CASE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+TASK_ID = CASE_ID
+
+QUESTIONS = [
+    ("correction", "补不补", "申请是否需要补正（《条例》第三十条）",
+     [("clear", "内容明确，无需补正"), ("needs_correction", "需要补正")]),
+    ("scope", "该不该", "是否属于政府信息公开申请（《条例》第三十八条、第三十九条）",
+     [("ogi", "属于政府信息公开申请"), ("not_ogi", "不属于，告知相应渠道")]),
+    ("existence", "有没有", "本机关是否掌握该信息（《条例》第十条、第三十六条）",
+     [("held", "本机关掌握"), ("not_this_agency", "不属于本机关负责公开"), ("not_held", "本机关不掌握或需另行制作"),
+      ("unknown", "尚不清楚，交部门检索")]),
+    ("disclosure", "给不给", "能否公开（《条例》第十四条至第十六条、第三十七条）",
+     [("disclose", "予以公开"), ("partial", "部分公开"), ("withhold", "不予公开")]),
+    ("propriety", "当不当", "答复是否适当（形式、送达、理由、期限）",
+     [("proper", "适当，出具答复书"), ("revise", "需修改答复")]),
+]
+QUESTION_ZH = {q: zh for q, zh, _, _ in QUESTIONS}
+ANSWER_ZH = {a: label for _, _, _, answers in QUESTIONS for a, label in answers}
+OUTCOME_CHOICES = [(o.code, f"{o.label}（{o.basis}）") for o in OUTCOMES]
+
+CHANNELS = [("window", "当面提交（以提交之日为收到申请之日）"), ("registered_mail", "挂号信函（以本机关签收之日为准）"),
+            ("ordinary_mail", "平常信函（以与申请人确认之日为准）"), ("fax", "传真（以双方确认之日为准）")]
+APPLICANT_TYPES = [("natural_person", "自然人"), ("commercial_enterprise", "商业企业"), ("research_institution", "科研机构"),
+                   ("public_interest_org", "社会公益组织"), ("legal_service_org", "法律服务机构"), ("other_org", "其他组织")]
+ID_TYPES = [("resident_id_card", "居民身份证"), ("passport", "护照"), ("hk_macao_permit", "港澳居民来往内地通行证"),
+            ("taiwan_permit", "台湾居民来往大陆通行证"), ("unified_social_credit_code", "统一社会信用代码")]
+DELIVERY_FORMS = [("paper", "纸质"), ("electronic", "电子")]
+DELIVERY_METHODS = [("email", "电子邮件"), ("post", "邮寄"), ("pickup", "当面领取"), ("online", "网上获取")]
+# The clerk form's fields, as the intake API names them (dotted) and as the page shows them.
+CLERK_FIELDS = {
+    "channel": "申请渠道", "signed_on": "签收日期", "confirmed_on": "确认日期",
+    "applicant.type": "申请人类型", "applicant.name": "姓名或组织名称", "applicant.id_type": "证件类型",
+    "applicant.id_number": "证件号码", "applicant.legal_representative": "法定代表人",
+    "applicant.contact_person": "联系人", "contact.phone": "联系电话", "contact.email": "电子邮箱",
+    "contact.address": "通信地址", "contact.postcode": "邮政编码", "description": "所需政府信息的描述",
+    "delivery.form": "获取信息的载体形式", "delivery.method": "获取信息的方式",
+}
+
+EVENT_ZH = {
+    "application.received": "收到申请", "case.routed": "分办", "task.assigned": "任务下达", "case.rerouted": "调整承办部门",
+    "task.withdrawn": "撤回任务", "referral.recorded": "转至其他机关", "case.referred": "转送其他机关",
+    "answer.recorded": "部门答复", "answer.refused": "答复被拒收", "contradiction.flagged": "答复存在矛盾",
+    "case.closed": "结案", "reply.issued": "作出答复", "reply.amended": "补充答复", "deadline.changed": "答复期限变更",
+    "correction.requested": "通知补正", "correction.received": "收到补正", "extension.approved": "延长答复期限",
+    "consultation.started": "征求意见", "consultation.ended": "征求意见结束", "deadline.warning.issued": "期限预警",
+    "case.overdue": "逾期", "triage.recorded": "五问记录", "application.abandoned": "视为放弃申请",
+    "fee.notice.issued": "收费通知", "notice.delivered": "通知已送达", "application.screened": "申请审查",
+}
+
+STATUS_ZH = {"running": "答复期限计算中", "paused": "征求意见中，答复期限暂停计算",
+             "awaiting_correction": "等待申请人补正，答复期限尚未起算", "abandoned": "申请人逾期未补正，视为放弃申请",
+             "answered_on_the_spot": "已当场答复", "replied": "已答复"}
+
+DONE_ZH = {
+    "departments": "已调整承办部门", "withdrawn": "已撤回该任务", "referred": "已转至其他机关", "triage": "已记录",
+    "correction": "已发出补正通知", "correction_received": "已登记收到补正", "extension": "已延长答复期限",
+    "consultation": "已登记征求意见", "consultation_end": "已登记征求意见结束", "resolved": "已处理该矛盾",
+    "closed": "已结案，答复随后出具", "fee": "已确认收费通知",
+}
+
+
+TRIAGE_REASON_ZH = {
+    "no-rule-matched": "没有规则命中", "unknown-target": "申请人指定的部门不在目录中", "not-ogi": "可能不属于政府信息公开申请",
+    "uncertain": "依据不足", "uncovered": "部分内容没有对应部门", "ambiguous": "可能属于多个部门", "low-confidence": "置信度低",
+}
+
+
+def triage_reason_zh(reason: str) -> str:
+    """``triage:<kind>:<clause>`` as the page says it: the kind in Chinese, the clause quoted."""
+    _, _, rest = reason.partition("triage:")
+    kind, _, clause = (rest or reason).partition(":")
+    label = TRIAGE_REASON_ZH.get(kind, kind)
+    return f"{label}（“{clause}”）" if clause else label
+
+
+def event_label(kind: str) -> str:
+    short = kind.removeprefix("cn.gongkai.").removesuffix(".v1")
+    return EVENT_ZH.get(short, short)
+
+
+def outcome_label(code: str) -> str:
+    return next((o.label for o in OUTCOMES if o.code == code), code)
+
+
+# ---------------------------------------------------------------------------- calling the APIs
+
+
+@dataclass
+class Reply:
+    """An API's answer as the pages use it: status, JSON body (or None), the refusal's message."""
+
+    status: int
+    body: Any  # noqa: ANN401
+    raw: httpx.Response | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def message(self) -> str:
+        return message_of(self.status, self.body)
+
+    def field_errors(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if isinstance(self.body, dict):
+            for e in self.body.get("errors") or []:
+                if isinstance(e, dict) and e.get("field"):
+                    out.setdefault(str(e["field"]), str(e.get("message") or "输入无效"))
+        return out
+
+
+def message_of(status: int, body: Any) -> str:  # noqa: ANN401
+    """The API's Chinese message: its ``detail``, and for a 422 each field's message."""
+    if isinstance(body, dict):
+        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+        if errors:
+            parts = [f"{CLERK_FIELDS.get(str(e.get('field')), e.get('field'))}：{e.get('message')}" for e in errors]
+            return "；".join(parts)
+        detail = body.get("detail")
+        if isinstance(detail, str) and detail:
+            return detail
+    return f"操作未能完成（{status}）"
+
+
+async def call(request: Request, method: str, service: str, path: str, token: str | None, **kw: Any) -> Reply:  # noqa: ANN401
+    backends = request.app.state.backends
+    try:
+        resp = await backends.request(method, service, path, token=token, **kw)
+    except httpx.HTTPError:
+        return Reply(503, {"detail": f"{SERVICE_ZH.get(service, service)}服务暂时不可用，请稍后重试"})
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    return Reply(resp.status_code, body, resp)
+
+
+def token_of(who: Any) -> str:  # noqa: ANN401
+    return who.access_token
+
+
+def is_head(who: Any) -> bool:  # noqa: ANN401
+    return who.principal.has("ogi_head")
+
+
+async def form_of(request: Request) -> Any:  # noqa: ANN401
+    return await request.form()
+
+
+def text(form: Any, name: str) -> str:  # noqa: ANN401
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def values(form: Any, name: str) -> list[str]:  # noqa: ANN401
+    return [v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip()]
+
+
+def lines(s: str) -> list[str]:
+    return [x.strip() for x in s.splitlines() if x.strip()]
+
+
+def check_case_id(case_id: str) -> str:
+    if not CASE_ID.match(case_id):
+        raise HTTPException(404, "未找到该案件")
+    return case_id
+
+
+def back_to(case_id: str, back: str, done: str) -> RedirectResponse:
+    """After an action: back to the queue or the case page (never a URL from the form)."""
+    target = "/work/ogi" if back == "queue" else f"/work/ogi/cases/{quote(case_id)}"
+    anchor = f"#case-{case_id}" if back == "queue" else ""
+    return RedirectResponse(f"{target}?{urlencode({'done': done})}{anchor}", status_code=303)
+
+
+def done_message(request: Request) -> str | None:
+    return DONE_ZH.get(request.query_params.get("done", ""))
+
+
+# ---------------------------------------------------------------------------- triage queue
+
+
+async def directory(request: Request) -> dict[str, Any]:
+    r = await call(request, "GET", "routing", "/directory", None)
+    return r.body if r.ok and isinstance(r.body, dict) else {"departments": [], "agencies": []}
+
+
+async def queue_page(request: Request, who: Any, error: str | None = None, error_case: str | None = None,  # noqa: ANN401
+                     status_code: int = 200) -> HTMLResponse:
+    token = token_of(who)
+    q, d, back = await asyncio.gather(call(request, "GET", "routing", "/triage", token), directory(request),
+                                      call(request, "GET", "reply", "/returned-tasks", token))
+    cases = q.body.get("cases", []) if q.ok and isinstance(q.body, dict) else []
+    triages = await asyncio.gather(*(call(request, "GET", "reply", f"/cases/{quote(c['case_id'])}/triage", token)
+                                     for c in cases))
+    for c, t in zip(cases, triages, strict=True):
+        c["five"] = t.body if t.ok else None
+    return render(request, "ogi/queue.html", status_code=status_code, title="分办台", cases=cases,
+                  load_error=None if q.ok else q.message, departments=d.get("departments", []),
+                  agencies=d.get("agencies", []), done=done_message(request), error=error, error_case=error_case,
+                  questions=QUESTIONS, question_zh=QUESTION_ZH, answer_zh=ANSWER_ZH, outcomes=OUTCOME_CHOICES,
+                  outcome_label=outcome_label, is_head=is_head(who), reason_zh=triage_reason_zh,
+                  returned=(back.body or {}).get("tasks", []) if back.ok else [],
+                  returned_error=None if back.ok else back.message)
+
+
+@ogi.get("", response_class=HTMLResponse)
+async def triage_queue(request: Request, who: Any = Depends(ogi_staff)) -> HTMLResponse:  # noqa: ANN401
+    return await queue_page(request, who)
+
+
+async def refused(request: Request, who: Any, case_id: str, back: str, r: Reply) -> HTMLResponse:  # noqa: ANN401
+    status = r.status if 400 <= r.status < 600 else 502
+    if back == "queue":
+        return await queue_page(request, who, error=r.message, error_case=case_id, status_code=status)
+    return await case_page(request, who, case_id, error=r.message, status_code=status)
+
+
+@ogi.post("/cases/{case_id}/departments", dependencies=[Depends(verify_csrf)])
+async def change_departments(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    check_case_id(case_id)
+    form = await form_of(request)
+    back = text(form, "back")
+    body = {"add": values(form, "add"), "remove": values(form, "remove"), "reason": text(form, "reason")}
+    r = await call(request, "POST", "routing", f"/cases/{quote(case_id)}/departments", token_of(who), json=body)
+    return back_to(case_id, back, "departments") if r.ok else await refused(request, who, case_id, back, r)
+
+
+@ogi.post("/cases/{case_id}/tasks/{task_id}/withdrawal", dependencies=[Depends(verify_csrf)])
+async def withdraw_task(request: Request, case_id: str, task_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    check_case_id(case_id)
+    if not TASK_ID.match(task_id):
+        raise HTTPException(404, "未找到该任务")
+    form = await form_of(request)
+    back = text(form, "back")
+    r = await call(request, "POST", "routing", f"/cases/{quote(case_id)}/tasks/{quote(task_id)}/withdrawal",
+                   token_of(who), json={"reason": text(form, "reason")})
+    return back_to(case_id, back, "withdrawn") if r.ok else await refused(request, who, case_id, back, r)
+
+
+@ogi.post("/cases/{case_id}/referral", dependencies=[Depends(verify_csrf)])
+async def refer(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    check_case_id(case_id)
+    form = await form_of(request)
+    back = text(form, "back")
+    body: dict[str, Any] = {"reason": text(form, "reason")}
+    if text(form, "target_agency_code"):
+        body["target_agency_code"] = text(form, "target_agency_code")
+    if text(form, "target_agency_name"):
+        body["target_agency_name"] = text(form, "target_agency_name")
+    if text(form, "part"):
+        body["whole_case"], body["part"] = False, text(form, "part")
+    r = await call(request, "POST", "routing", f"/cases/{quote(case_id)}/referral", token_of(who), json=body)
+    return back_to(case_id, back, "referred") if r.ok else await refused(request, who, case_id, back, r)
+
+
+@ogi.post("/cases/{case_id}/triage", dependencies=[Depends(verify_csrf)])
+async def five_questions(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    check_case_id(case_id)
+    form = await form_of(request)
+    back = text(form, "back")
+    question, _, answer = text(form, "answer").partition(":")
+    body: dict[str, Any] = {"question": text(form, "question") or question, "answer": answer,
+                            "outcome_codes": values(form, "outcome_codes"), "note": text(form, "note")}
+    if text(form, "referral_agency"):
+        body["referral_agency"] = text(form, "referral_agency")
+    r = await call(request, "POST", "reply", f"/cases/{quote(case_id)}/triage", token_of(who), json=body)
+    return back_to(case_id, back, "triage") if r.ok else await refused(request, who, case_id, back, r)
+
+
+# ---------------------------------------------------------------------------- clerk entry
+
+
+def clerk_body(form: Any) -> dict[str, Any]:  # noqa: ANN401
+    def v(name: str) -> str | None:
+        return text(form, name) or None
+
+    body: dict[str, Any] = {
+        "channel": v("channel"),
+        "applicant": {k: v(f"applicant.{k}") for k in ("type", "name", "id_type", "id_number", "legal_representative",
+                                                        "contact_person")},
+        "contact": {k: v(f"contact.{k}") for k in ("phone", "email", "address", "postcode")},
+        "description": text(form, "description"),
+        "delivery": {k: v(f"delivery.{k}") for k in ("form", "method")},
+    }
+    for name in ("signed_on", "confirmed_on"):
+        if v(name):
+            body[name] = v(name)
+    # Unset optional fields are left out (the API's defaults apply); required ones are sent empty.
+    body["applicant"] = {k: x for k, x in body["applicant"].items() if x is not None or k in ("name", "id_number")}
+    body["applicant"] = {k: ("" if x is None else x) for k, x in body["applicant"].items()}
+    body["contact"] = {k: x for k, x in body["contact"].items() if x is not None}
+    body["delivery"] = {k: x for k, x in body["delivery"].items() if x is not None}
+    if body["channel"] is None:
+        del body["channel"]
+    return body
+
+
+def clerk_page(request: Request, form_values: dict[str, str], errors: dict[str, str] | None = None,
+               error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    errors = errors or {}
+    other = [f"{CLERK_FIELDS.get(k, k)}：{m}" for k, m in errors.items() if k not in CLERK_FIELDS]
+    return render(request, "ogi/clerk.html", status_code=status_code, title="窗口、信函、传真申请登记",
+                  v=form_values, errors=errors, other_errors=other, error=error, channels=CHANNELS,
+                  applicant_types=APPLICANT_TYPES, id_types=ID_TYPES, delivery_forms=DELIVERY_FORMS,
+                  delivery_methods=DELIVERY_METHODS, labels=CLERK_FIELDS, today=date.today().isoformat())
+
+
+@ogi.get("/clerk", response_class=HTMLResponse)
+async def clerk_form(request: Request, who: Any = Depends(ogi_staff)) -> HTMLResponse:  # noqa: ANN401
+    return clerk_page(request, {"entry_key": uuid.uuid4().hex, "delivery.form": "paper", "delivery.method": "post"})
+
+
+@ogi.post("/clerk", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)])
+async def clerk_submit(request: Request, who: Any = Depends(ogi_staff)) -> HTMLResponse:  # noqa: ANN401
+    form = await form_of(request)
+    kept = {k: text(form, k) for k in (*CLERK_FIELDS, "entry_key")}
+    key = kept["entry_key"] if re.fullmatch(r"[0-9a-f]{32}", kept["entry_key"]) else uuid.uuid4().hex
+    kept["entry_key"] = key
+    r = await call(request, "POST", "intake", "/clerk/applications", token_of(who), json=clerk_body(form),
+                   headers={"Idempotency-Key": f"web-clerk-{key}"})
+    if r.ok and isinstance(r.body, dict):
+        return render(request, "ogi/clerk_done.html", title="登记完成", receipt=r.body,
+                      channel=dict(CHANNELS).get(kept["channel"], kept["channel"]))
+    if r.status == 422:
+        return clerk_page(request, kept, r.field_errors(), error="提交的内容有误，请按各项提示修改后重新提交",
+                          status_code=422)
+    return clerk_page(request, kept, error=r.message, status_code=r.status if r.status >= 400 else 502)
+
+
+# ---------------------------------------------------------------------------- case page
+
+
+async def case_page(request: Request, who: Any, case_id: str, error: str | None = None,  # noqa: ANN401
+                    status_code: int = 200) -> HTMLResponse:
+    token, cid = token_of(who), quote(case_id)
+    routing, deadline, reply, five, timeline, notices, screening, d = await asyncio.gather(
+        call(request, "GET", "routing", f"/cases/{cid}/routing", token),
+        call(request, "GET", "reply", f"/cases/{cid}/deadline", token),
+        call(request, "GET", "reply", f"/cases/{cid}/reply", token),
+        call(request, "GET", "reply", f"/cases/{cid}/triage", token),
+        call(request, "GET", "audit", f"/cases/{cid}/timeline", token),
+        call(request, "GET", "notify", f"/cases/{cid}/notices", token),
+        call(request, "GET", "intake", f"/applications/{cid}/screening", token),
+        directory(request),
+    )
+    if not any(r.ok for r in (routing, deadline, reply, timeline, screening)):
+        status = 404 if all(r.status == 404 for r in (routing, deadline, reply, timeline, screening)) else 502
+        missing = "未找到该案件" if status == 404 else deadline.message
+        return render(request, "ogi/case_missing.html", status_code=status, title="案件", case_id=case_id,
+                      message=missing)
+    expl = (deadline.body or {}).get("explanation") if deadline.ok else None
+    open_consultations = [p for p in (expl or {}).get("pauses", []) if p.get("end") is None]
+    events = (timeline.body or {}).get("events", []) if timeline.ok else []
+    tracking = next((r.body.get("tracking_number") for r in (deadline, reply, routing, screening)
+                     if r.ok and isinstance(r.body, dict) and r.body.get("tracking_number")), None)
+    rep = reply.body if reply.ok else None
+    return render(
+        request, "ogi/case.html", status_code=status_code, title=f"案件 {tracking or case_id}", case_id=case_id,
+        tracking=tracking, routing=routing.body if routing.ok else None, routing_error=None if routing.ok else routing.message,
+        deadline=deadline.body if deadline.ok else None, deadline_error=None if deadline.ok else deadline.message,
+        expl=expl, open_consultations=open_consultations, reply=rep, reply_error=None if reply.ok else reply.message,
+        five=five.body if five.ok else None, events=events, timeline_error=None if timeline.ok else timeline.message,
+        notices=(notices.body or {}).get("notices", []) if notices.ok else [],
+        notices_error=None if notices.ok else notices.message,
+        screening=screening.body if screening.ok else None, departments=d.get("departments", []),
+        agencies=d.get("agencies", []), is_head=is_head(who), error=error, done=done_message(request),
+        event_label=event_label, questions=QUESTIONS, question_zh=QUESTION_ZH, answer_zh=ANSWER_ZH,
+        outcomes=OUTCOME_CHOICES, outcome_label=outcome_label, today=date.today().isoformat(), status_zh=STATUS_ZH,
+    )
+
+
+@ogi.get("/cases/{case_id}", response_class=HTMLResponse)
+async def case_view(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> HTMLResponse:  # noqa: ANN401
+    return await case_page(request, who, check_case_id(case_id))
+
+
+async def case_action(request: Request, who: Any, case_id: str, service: str, path: str, body: dict[str, Any] | None,  # noqa: ANN401
+                      done: str) -> Response:
+    check_case_id(case_id)
+    r = await call(request, "POST", service, path, token_of(who), **({} if body is None else {"json": body}))
+    return back_to(case_id, "case", done) if r.ok else await refused(request, who, case_id, "case", r)
+
+
+def opt_date(form: Any, name: str, body: dict[str, Any]) -> None:  # noqa: ANN401
+    if text(form, name):
+        body[name] = text(form, name)
+
+
+@ogi.post("/cases/{case_id}/correction", dependencies=[Depends(verify_csrf)])
+async def correction(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    form = await form_of(request)
+    body: dict[str, Any] = {"items": lines(text(form, "items")), "due_on": text(form, "due_on") or None}
+    opt_date(form, "issued_on", body)
+    return await case_action(request, who, case_id, "reply", f"/cases/{quote(case_id)}/correction", body, "correction")
+
+
+@ogi.post("/cases/{case_id}/correction/received", dependencies=[Depends(verify_csrf)])
+async def correction_received(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    form = await form_of(request)
+    body: dict[str, Any] = {}
+    opt_date(form, "received_on", body)
+    if text(form, "late_reason"):
+        body["late_reason"] = text(form, "late_reason")
+    return await case_action(request, who, case_id, "reply", f"/cases/{quote(case_id)}/correction/received", body,
+                             "correction_received")
+
+
+@ogi.post("/cases/{case_id}/extension", dependencies=[Depends(verify_csrf)])
+async def extension(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    """Art. 33: the head approves. An officer without the role is refused by the API (403): shown."""
+    form = await form_of(request)
+    days = text(form, "days")
+    body: dict[str, Any] = {"days": int(days) if days.isdigit() and len(days) < 4 else days, "reason": text(form, "reason")}
+    opt_date(form, "approved_on", body)
+    return await case_action(request, who, case_id, "reply", f"/cases/{quote(case_id)}/extension", body, "extension")
+
+
+@ogi.post("/cases/{case_id}/consultations", dependencies=[Depends(verify_csrf)])
+async def consultation(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    form = await form_of(request)
+    body: dict[str, Any] = {"party_kind": text(form, "party_kind"), "party": text(form, "party")}
+    opt_date(form, "sent_on", body)
+    opt_date(form, "delivered_on", body)
+    return await case_action(request, who, case_id, "reply", f"/cases/{quote(case_id)}/consultations", body,
+                             "consultation")
+
+
+@ogi.post("/cases/{case_id}/consultations/{number}/end", dependencies=[Depends(verify_csrf)])
+async def consultation_end(request: Request, case_id: str, number: int, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    form = await form_of(request)
+    body: dict[str, Any] = {"end": text(form, "end")}
+    opt_date(form, "ended_on", body)
+    return await case_action(request, who, case_id, "reply", f"/cases/{quote(case_id)}/consultations/{number}/end",
+                             body, "consultation_end")
+
+
+@ogi.post("/cases/{case_id}/contradictions/{contradiction_id}/resolve", dependencies=[Depends(verify_csrf)])
+async def resolve(request: Request, case_id: str, contradiction_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    if not CASE_ID.match(contradiction_id):
+        raise HTTPException(404, "未找到该矛盾标记")
+    form = await form_of(request)
+    body = {"note": text(form, "note"), "reopen": values(form, "reopen")}
+    return await case_action(request, who, case_id, "reply",
+                             f"/cases/{quote(case_id)}/contradictions/{quote(contradiction_id)}/resolve", body, "resolved")
+
+
+@ogi.post("/cases/{case_id}/close", dependencies=[Depends(verify_csrf)])
+async def close(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    form = await form_of(request)
+    return await case_action(request, who, case_id, "reply", f"/cases/{quote(case_id)}/close",
+                             {"reason": text(form, "reason")}, "closed")
+
+
+@ogi.post("/cases/{case_id}/fee-notice", dependencies=[Depends(verify_csrf)])
+async def fee_notice(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    form = await form_of(request)
+    pages = text(form, "pages")
+    body = {"pages": int(pages)} if pages.isdigit() and len(pages) < 9 else ({"pages": pages} if pages else None)
+    return await case_action(request, who, case_id, "intake", f"/applications/{quote(case_id)}/fee-notice", body, "fee")
+
+
+@ogi.get("/cases/{case_id}/reply.{kind}")
+async def reply_document(request: Request, case_id: str, kind: str, amendment: int | None = None,
+                         who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    """The reply's documents (PDF, HTML), fetched with the officer's token and passed on."""
+    check_case_id(case_id)
+    if kind not in ("pdf", "html"):
+        raise HTTPException(404, "没有该格式的文书")
+    params = {"amendment": amendment} if amendment else None
+    r = await call(request, "GET", "reply", f"/cases/{quote(case_id)}/reply.{kind}", token_of(who), params=params)
+    if not r.ok or r.raw is None:
+        return render(request, "ogi/case_missing.html", status_code=r.status if r.status >= 400 else 502,
+                      title="答复文书", case_id=case_id, message=r.message)
+    headers = {"Content-Disposition": r.raw.headers.get("content-disposition", "inline"),
+               "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    if kind == "html":  # our own document; shown as a document, scripts never run in it
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+    media = "application/pdf" if kind == "pdf" else "text/html; charset=utf-8"
+    return Response(r.raw.content, media_type=media, headers=headers)
+
+
+# ---------------------------------------------------------------------------- supervision (督办)
+
+
+@ogi.get("/supervision", response_class=HTMLResponse)
+async def supervision(request: Request, who: Any = Depends(ogi_staff)) -> HTMLResponse:  # noqa: ANN401
+    token = token_of(who)
+    soon, over, d = await asyncio.gather(
+        call(request, "GET", "reply", "/cases/due-soon", token, params={"within": 5}),
+        call(request, "GET", "reply", "/cases/overdue", token),
+        directory(request),
+    )
+    names = {x["code"]: x["name"] for x in d.get("departments", [])}
+    rows: list[dict[str, Any]] = []
+    for c in (soon.body or {}).get("cases", []) if soon.ok else []:
+        band = "due-urgent" if c["workdays_left"] <= 2 else "due-soon"
+        rows.append({**c, "band": band, "band_zh": "剩余不超过2个工作日" if band == "due-urgent" else "剩余不超过5个工作日"})
+    for c in (over.body or {}).get("cases", []) if over.ok else []:
+        rows.append({**c, "band": "overdue", "band_zh": f"已逾期{c.get('workdays_overdue', 0)}个工作日",
+                     "workdays_left": -int(c.get("workdays_overdue") or 0)})
+    by_dept: dict[str, dict[str, Any]] = {}
+    for c in rows:
+        for code in c.get("open_departments") or ["（无未答复部门）"]:
+            g = by_dept.setdefault(code, {"code": code, "name": names.get(code, code), "due-soon": 0, "due-urgent": 0,
+                                          "overdue": 0, "cases": []})
+            g[c["band"]] += 1
+            g["cases"].append(c)
+    groups = sorted(by_dept.values(), key=lambda g: (-g["overdue"], -g["due-urgent"], -g["due-soon"], g["code"]))
+    errors = [r.message for r in (soon, over) if not r.ok]
+    counts = {b: sum(1 for c in rows if c["band"] == b) for b in ("due-soon", "due-urgent", "overdue")}
+    return render(request, "ogi/supervision.html", title="督办", groups=groups, counts=counts, errors=errors,
+                  as_of=(over.body or soon.body or {}).get("as_of") if (over.ok or soon.ok) else None, names=names)
+
+
+# ---------------------------------------------------------------------------- statistics and the ledger
+
+
+class _HeatmapTable(HTMLParser):
+    """Reads the audit service's heat-map page (our own HTML: one table, a row per department or
+    subject with twelve monthly counts and a total) back into rows, to render it in this page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.title = ""
+        self._cell: list[str] | None = None
+        self._in_body = self._in_h1 = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.rows.append([])
+        elif tag in ("td", "th") and self._in_body:
+            self._cell = []
+        elif tag == "h1":
+            self._in_h1 = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tbody":
+            self._in_body = False
+        elif tag in ("td", "th") and self._cell is not None and self.rows:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "h1":
+            self._in_h1 = False
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        elif self._in_h1:
+            self.title += data
+
+
+def heatmap_rows(page: str) -> tuple[str, list[dict[str, Any]]]:
+    p = _HeatmapTable()
+    p.feed(page)
+    out = []
+    for cells in p.rows:
+        if len(cells) != 14 or not all(c.isdigit() for c in cells[1:]):
+            continue  # e.g. the "no applications" row
+        counts = [int(c) for c in cells[1:13]]
+        out.append({"label": cells[0], "counts": counts, "total": int(cells[13])})
+    peak = max([max(r["counts"]) for r in out] + [1])
+    for r in out:
+        r["levels"] = [0 if n == 0 else 1 + min(3, (4 * n - 1) // peak) for n in r["counts"]]
+    return p.title.strip(), out
+
+
+def year_of(request: Request) -> int:
+    raw = request.query_params.get("year", "")
+    this = datetime.now().year
+    return int(raw) if raw.isdigit() and 2008 <= int(raw) <= 2100 else this
+
+
+@stats.get("", response_class=HTMLResponse)
+async def statistics(request: Request, who: Any = Depends(stats_readers)) -> HTMLResponse:  # noqa: ANN401
+    token, year = token_of(who), year_of(request)
+    by = "subject" if request.query_params.get("by") == "subject" else "department"
+    verify = request.query_params.get("verify") == "1"
+    annual, quarterly, on_time, heat, repeated, latest = await asyncio.gather(
+        call(request, "GET", "audit", "/statistics/annual", token, params={"year": year}),
+        call(request, "GET", "audit", "/statistics/quarterly", token, params={"year": year}),
+        call(request, "GET", "audit", "/statistics/on-time", token, params={"year": year}),
+        call(request, "GET", "audit", "/statistics/heatmap", token, params={"year": year, "by": by}),
+        call(request, "GET", "audit", "/statistics/repeated-requests", token),
+        call(request, "GET", "audit", "/checkpoints/latest", None),
+    )
+    verified = await call(request, "GET", "audit", "/ledger/verify", token) if verify else None
+    heat_title, heat_rows = ("", [])
+    if heat.ok and heat.raw is not None:
+        heat_title, heat_rows = heatmap_rows(heat.raw.text)
+    return render(
+        request, "ogi/stats.html", title="统计与台账", year=year, by=by,
+        annual=annual.body if annual.ok else None, annual_error=None if annual.ok else annual.message,
+        quarterly=(quarterly.body or {}).get("quarters", []) if quarterly.ok else None,
+        quarterly_error=None if quarterly.ok else quarterly.message,
+        on_time=on_time.body if on_time.ok else None, on_time_error=None if on_time.ok else on_time.message,
+        heat_title=heat_title, heat_rows=heat_rows, heat_error=None if heat.ok else heat.message,
+        repeated=(repeated.body or {}).get("groups", []) if repeated.ok else None,
+        repeated_error=None if repeated.ok else repeated.message,
+        latest=latest.body if latest.ok else None,
+        latest_error=None if latest.ok else latest.message,
+        verified=verified.body if verified is not None and verified.ok else None,
+        verify_error=verified.message if verified is not None and not verified.ok else None,
+        ogi=any(who.principal.has(r) for r in OGI_ROLES),
+    )
+
+
+@stats.get("/annual.{fmt}")
+async def annual_download(request: Request, fmt: str, who: Any = Depends(stats_readers)) -> Response:  # noqa: ANN401
+    """The annual report tables as the audit service exports them (CSV, XLSX), passed on."""
+    if fmt not in ("csv", "xlsx"):
+        raise HTTPException(404, "没有该格式")
+    r = await call(request, "GET", "audit", "/statistics/annual", token_of(who),
+                   params={"year": year_of(request), "format": fmt})
+    if not r.ok or r.raw is None:
+        return render(request, "ogi/case_missing.html", status_code=r.status if r.status >= 400 else 502,
+                      title="年度报告", case_id="", message=r.message)
+    media = r.raw.headers.get("content-type", "application/octet-stream")
+    return Response(r.raw.content, media_type=media, headers={
+        "Content-Disposition": r.raw.headers.get("content-disposition", "attachment"),
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+router.include_router(ogi)
+router.include_router(stats)

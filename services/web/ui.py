@@ -1,0 +1,27 @@
+"""Rendering pages: one Jinja2 environment (autoescaped), every page extends ``base.html``.
+
+``render(request, "portal/apply.html", title=..., **context)``; templates get ``request``,
+``officer`` (the signed-in officer or None), ``csrf_token`` (for every form: ``{{ csrf_field() }}``)
+and ``flash`` messages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401
+    token = getattr(request.state, "csrf_token", "")
+    context.setdefault("officer", getattr(request.state, "officer", None))
+    context.setdefault("csrf_token", token)
+    context.setdefault("csrf_field", lambda: Markup('<input type="hidden" name="csrf_token" value="{}">').format(escape(token)))
+    return templates.TemplateResponse(request, name, context, status_code=status_code)

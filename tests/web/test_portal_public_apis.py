@@ -1,0 +1,100 @@
+"""The public reads added for the applicant portal (reply: deadline and reply PDF by tracking
+number and query code), on the real store: refusals like audit's public timeline."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import date
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from contracts.events import CaseRouted, RoutedTask
+from services.audit.public_timeline import query_code as audit_query_code
+from services.intake.identity import query_code as intake_query_code
+from services.reply.public import public_explanation, query_code
+from tests.store.conftest import store, store_built  # noqa: F401
+from tests.tokens import oidc_env
+
+SECRET = "portal-test-secret"
+NUMBER = "YN-20261123-00001"
+
+
+def test_the_query_code_is_the_same_as_intakes_and_audits() -> None:
+    for case_id in ("c1", "0b6f-uuid", "x" * 60):
+        assert query_code(SECRET, case_id) == intake_query_code(SECRET, case_id) == audit_query_code(SECRET, case_id)
+
+
+def test_the_public_explanation_leaves_out_the_approving_officer() -> None:
+    x = {"extension": {"approved_on": "2026-12-01", "workdays": 20, "approver": "王主任", "reason": "需要检索"},
+         "text_zh": "经政府信息公开工作机构负责人王主任同意延长答复期限20个工作日"}
+    out = public_explanation(x)
+    assert "王主任" not in str(out) and out["extension"]["workdays"] == 20 and "负责人同意" in out["text_zh"]
+
+
+@pytest_asyncio.fixture
+async def api(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterator:  # noqa: F811
+    name = "p_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
+    monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
+    monkeypatch.setenv("REPLY_DB_NAME", name)
+    monkeypatch.setenv("REPLY_QUERY_CODE_SECRET", SECRET)
+    for key, value in oidc_env().items():
+        monkeypatch.setenv(key, value)
+    from services.reply.app import build
+    from services.reply.settings import ReplySettings
+
+    app = build(ReplySettings(render_documents=False))
+    st = app.state.store
+    await st.cases.database.client.drop_database(name)
+    for fn in app.state.runtime._setup:
+        await fn()
+    routed = CaseRouted(case_id="c1", tracking_number=NUMBER, agency_code="ag", agency_name="云南省人民政府办公厅",
+                        received_on=date(2026, 11, 23), directory_version="v1",
+                        tasks=[RoutedTask(task_id="t-czt", dept_code="czt", dept_name="云南省财政厅", rule="r")])
+    await st.open_case(routed)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply")
+    try:
+        yield client, st
+    finally:
+        await client.aclose()
+        await st.cases.database.client.drop_database(name)
+        await app.state.runtime.client.close()
+
+
+async def test_deadline_needs_the_query_code_and_is_limited(api):
+    client, _ = api
+    url = f"/public/cases/{NUMBER}/deadline"
+    good = query_code(SECRET, "c1")
+    r = await client.get(url, params={"query_code": f"{good[:4]}-{good[4:8]}-{good[8:]}".lower()})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["tracking_number"] == NUMBER and body["explanation"]["due_on"]
+    assert "逐日计算" in body["explanation"]["text_zh"] and "case_id" not in body
+    malformed = await client.get(url, params={"query_code": "not-a-code"})
+    assert malformed.status_code == 422 and malformed.json()["errors"][0]["field"] == "query_code"
+    assert (await client.get(url)).status_code == 422  # no code at all
+    wrong = "0" * 12 if good != "0" * 12 else "1" * 12
+    assert (await client.get("/public/cases/YN-19990101-00001/deadline", params={"query_code": good})).status_code == 404
+    for _ in range(4):
+        assert (await client.get(url, params={"query_code": wrong})).status_code == 404
+    limited = await client.get(url, params={"query_code": good})  # 5 failures from this client: even the right code
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    assert (await client.get(f"/public/cases/{NUMBER}/reply.pdf", params={"query_code": good})).status_code == 429
+
+
+async def test_reply_pdf_is_refused_before_the_reply_and_with_a_wrong_code(api):
+    client, st = api
+    url = f"/public/cases/{NUMBER}/reply.pdf"
+    good = query_code(SECRET, "c1")
+    r = await client.get(url, params={"query_code": good})
+    assert r.status_code == 404 and "尚未作出答复" in r.json()["detail"]
+    assert (await client.get(url, params={"query_code": "Z" * 12})).status_code in (404,)
+    assert (await client.get(url, params={"query_code": "!!"})).status_code == 422
+    # Once the reply is issued and rendered, the right code downloads its bytes.
+    await st.documents.insert_one({"_id": "doc-1", "case_id": "c1", "pdf": b"%PDF-1.7 reply", "html": "<p>r</p>"})
+    await st.cases.update_one({"_id": "c1"}, {"$set": {"reply_issued": True, "reply": {"document_id": "doc-1"}}})
+    r = await client.get(url, params={"query_code": good})
+    assert r.status_code == 200 and r.content == b"%PDF-1.7 reply" and r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith("attachment")
