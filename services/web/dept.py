@@ -15,11 +15,9 @@ Routes (prefix ``/work/dept``): ``""`` inbox (``status``, ``q``, ``sort``), ``/t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
@@ -27,6 +25,8 @@ from starlette.datastructures import UploadFile
 from contracts.decisions import OUTCOMES
 from contracts.vocabulary import ReplyType
 from services.web.auth import require_officer, verify_csrf
+from services.web.backends import ApiResult
+from services.web.backends import call as backends_call
 from services.web.ui import render
 
 DEPT_ROLES = ("dept_officer", "dept_reviewer")
@@ -67,43 +67,14 @@ FIELDS_ZH = {"reply_type": "答复类型", "outcome_code": "办理结果", "reas
 # ---------------------------------------------------------------------------- the API
 
 
-@dataclass
-class Api:
-    status: int
-    body: Any  # noqa: ANN401
-    raw: httpx.Response | None = None
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def message(self) -> str:
-        body = self.body
-        if isinstance(body, dict):
-            errs = [e for e in body.get("errors") or [] if isinstance(e, dict)]
-            if errs:
-                return "；".join(f"{field_zh(str(e.get('field') or ''))}：{e.get('message')}" for e in errs)
-            if isinstance(body.get("detail"), str) and body["detail"]:
-                return body["detail"]
-        return f"操作未能完成（{self.status}）"
-
-
 def field_zh(field: str) -> str:
     head = field.split(".")[0]
     return FIELDS_ZH.get(head, field) + (f"（{field}）" if "." in field else "")
 
 
-async def call(request: Request, method: str, path: str, token: str, **kw: Any) -> Api:  # noqa: ANN401
-    try:
-        resp = await request.app.state.backends.request(method, "reply", path, token=token, **kw)
-    except httpx.HTTPError:
-        return Api(503, {"detail": "答复服务暂时不可用，请稍后重试"})
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    return Api(resp.status_code, body, resp)
+async def call(request: Request, method: str, path: str, token: str, **kw: Any) -> ApiResult:  # noqa: ANN401
+    """A call to the reply service; refusal messages name the form's fields in Chinese."""
+    return await backends_call(request.app.state.backends, method, "reply", path, token, label=field_zh, **kw)
 
 
 def checked(value: str) -> str:
@@ -150,7 +121,7 @@ def page(request: Request, name: str, who: Any, status_code: int = 200, **ctx: A
                   days_zh=days_zh, state_zh=STATE_ZH, reply_type_zh=REPLY_TYPE_ZH, outcome_zh=OUTCOME_ZH, **ctx)
 
 
-def error_page(request: Request, who: Any, api: Api, title: str) -> HTMLResponse:  # noqa: ANN401
+def error_page(request: Request, who: Any, api: ApiResult, title: str) -> HTMLResponse:  # noqa: ANN401
     return page(request, "dept/error.html", who, status_code=api.status if api.status >= 400 else 502,
                 title=title, message=api.message)
 

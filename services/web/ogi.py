@@ -13,17 +13,17 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from contracts.decisions import OUTCOMES
+from services.web.backends import ApiResult
+from services.web.backends import call as backends_call
 from services.web.auth import require_officer, verify_csrf
 from services.web.ui import render
 
@@ -37,7 +37,6 @@ ogi = APIRouter(prefix="/work/ogi")
 stats = APIRouter(prefix="/work/stats")
 router = APIRouter()  # both, included once by services/web/app.py
 
-SERVICE_ZH = {"intake": "受理", "routing": "分办", "reply": "答复", "notify": "通知", "audit": "审计"}
 CASE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 TASK_ID = CASE_ID
 
@@ -125,55 +124,13 @@ def outcome_label(code: str) -> str:
 # ---------------------------------------------------------------------------- calling the APIs
 
 
-@dataclass
-class Reply:
-    """An API's answer as the pages use it: status, JSON body (or None), the refusal's message."""
-
-    status: int
-    body: Any  # noqa: ANN401
-    raw: httpx.Response | None = None
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def message(self) -> str:
-        return message_of(self.status, self.body)
-
-    def field_errors(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        if isinstance(self.body, dict):
-            for e in self.body.get("errors") or []:
-                if isinstance(e, dict) and e.get("field"):
-                    out.setdefault(str(e["field"]), str(e.get("message") or "输入无效"))
-        return out
+def _clerk_label(field: str) -> str:
+    return CLERK_FIELDS.get(field, field)
 
 
-def message_of(status: int, body: Any) -> str:  # noqa: ANN401
-    """The API's Chinese message: its ``detail``, and for a 422 each field's message."""
-    if isinstance(body, dict):
-        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
-        if errors:
-            parts = [f"{CLERK_FIELDS.get(str(e.get('field')), e.get('field'))}：{e.get('message')}" for e in errors]
-            return "；".join(parts)
-        detail = body.get("detail")
-        if isinstance(detail, str) and detail:
-            return detail
-    return f"操作未能完成（{status}）"
-
-
-async def call(request: Request, method: str, service: str, path: str, token: str | None, **kw: Any) -> Reply:  # noqa: ANN401
-    backends = request.app.state.backends
-    try:
-        resp = await backends.request(method, service, path, token=token, **kw)
-    except httpx.HTTPError:
-        return Reply(503, {"detail": f"{SERVICE_ZH.get(service, service)}服务暂时不可用，请稍后重试"})
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    return Reply(resp.status_code, body, resp)
+async def call(request: Request, method: str, service: str, path: str, token: str | None,
+               **kw: Any) -> ApiResult:  # noqa: ANN401
+    return await backends_call(request.app.state.backends, method, service, path, token, label=_clerk_label, **kw)
 
 
 def token_of(who: Any) -> str:  # noqa: ANN401
@@ -250,7 +207,7 @@ async def triage_queue(request: Request, who: Any = Depends(ogi_staff)) -> HTMLR
     return await queue_page(request, who)
 
 
-async def refused(request: Request, who: Any, case_id: str, back: str, r: Reply) -> HTMLResponse:  # noqa: ANN401
+async def refused(request: Request, who: Any, case_id: str, back: str, r: ApiResult) -> HTMLResponse:  # noqa: ANN401
     status = r.status if 400 <= r.status < 600 else 502
     if back == "queue":
         return await queue_page(request, who, error=r.message, error_case=case_id, status_code=status)
