@@ -100,8 +100,9 @@ def build(settings: WebSettings | None = None, *, routers: Iterable[str] = ROUTE
         if common.env == "development":
             secrets.warn_development(NAME, weak)
         missing = missing_routes(app)
-        if missing:  # the guard refuses them (403) until they are listed
-            log.error("routes_not_in_access_table", routes=missing)
+        if missing:  # as the API services do: nothing is open by omission
+            log.critical("routes_not_in_access_table", routes=missing)
+            raise RuntimeError(f"web: pages missing from contracts/access.py WEB_ROUTES: {', '.join(missing)}")
         setup = asyncio.create_task(set_up_store(), name="web-setup")
         log.info("service_started", public_url=settings.public_url)
         try:
