@@ -87,3 +87,9 @@ def keycloak(stack: Stack) -> Keycloak:
     """The stack's identity provider (one Keycloak per session)."""
     return Keycloak(issuer=stack.cfg.issuer, run_dir=stack.cfg.run_dir, port=stack.cfg.keycloak_port,
                     mgmt_port=stack.cfg.keycloak_mgmt_port)
+
+
+@pytest.fixture(scope="session")
+def web_url(stack: Stack) -> str:
+    """The stack's web service (pages)."""
+    return stack.cfg.url(WEB)

@@ -6,11 +6,8 @@ future shows the field's error next to it. Screenshots and axe-core (0 serious/c
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import pytest_asyncio
@@ -20,46 +17,6 @@ from tests.e2e.helpers import OGI, OGI_HEAD, Client, application, eventually, ta
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "gongkai-dev"
-
-
-@pytest.fixture(scope="module")
-def web_url(stack) -> Iterator[str]:  # noqa: ANN001
-    """The stack's web service if it has one, else the web app in-process (uvicorn) on the port the
-    local realm accepts as the workbench's redirect URI for the test stack (http_base + 6: 28106)."""
-    from deploy.local import stack as stack_module
-
-    if "web" in stack_module.SERVICES or getattr(stack_module, "WEB", None) == "web":
-        yield stack.cfg.url("web")  # the session stack runs the web service (tests/conftest.py)
-        return
-    import uvicorn
-
-    from services.web.app import build
-    from services.web.settings import WebSettings
-
-    port = stack.cfg.http_base + 6
-    saved = {k: os.environ.get(k) for k in ("GONGKAI_MONGO_URL", "GONGKAI_OIDC_ISSUER", "GONGKAI_OIDC_JWKS_FILE",
-                                            "GONGKAI_OIDC_JWKS_URL")}
-    os.environ["GONGKAI_MONGO_URL"] = stack.cfg.mongo_url
-    os.environ["GONGKAI_OIDC_ISSUER"] = stack.cfg.issuer
-    os.environ["GONGKAI_OIDC_JWKS_FILE"] = os.environ["GONGKAI_OIDC_JWKS_URL"] = ""
-    try:
-        settings = WebSettings(http_port=port, public_url=f"http://127.0.0.1:{port}", db_name="gongkai_web_ogi_e2e",
-                               oidc_client_secret="gongkai-web-local-dev-secret", session_secret="ogi-e2e-only",
-                               **{f"{s}_url": stack.cfg.url(s) for s in ("intake", "routing", "reply", "notify", "audit")})
-        app = build(settings)
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "web service did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

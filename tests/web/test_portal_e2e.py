@@ -6,61 +6,14 @@ Screenshots of each page; axe-core on each page: no serious or critical violatio
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from tests.browser import accessible, shot
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def web_url(stack) -> Iterator[str]:  # noqa: ANN001
-    """The stack's web service if it has one, else the web app in-process (uvicorn, a free port)."""
-    from deploy.local import stack as stack_module
-
-    if "web" in stack_module.SERVICES:
-        yield stack.cfg.url("web")
-        return
-    import uvicorn
-
-    from services.web.app import build
-    from services.web.settings import WebSettings
-
-    port = _free_port()
-    saved = {k: os.environ.get(k) for k in ("GONGKAI_MONGO_URL", "GONGKAI_OIDC_ISSUER")}
-    os.environ["GONGKAI_MONGO_URL"] = stack.cfg.mongo_url
-    os.environ["GONGKAI_OIDC_ISSUER"] = stack.cfg.issuer
-    try:
-        settings = WebSettings(http_port=port, public_url=f"http://127.0.0.1:{port}",
-                               oidc_client_secret="gongkai-web-local-dev-secret", session_secret="portal-e2e-only",
-                               **{f"{s}_url": stack.cfg.url(s) for s in ("intake", "routing", "reply", "notify", "audit")})
-        app = build(settings)
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "web service did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
 
 
 DESCRIPTION = "请公开某村2025年征地补偿标准、年度部门预算及某河段的水质监测数据"
