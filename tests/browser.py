@@ -253,3 +253,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any: 
     report = yield
     setattr(item, f"_gongkai_rep_{report.when}", report)
     return report
+
+
+async def sign_in(pg: Any, web_url: str, username: str, path: str) -> None:  # noqa: ANN401
+    """Open an officer's page: the web service sends the browser to the identity provider's login
+    form (Keycloak), filled in as a sample user of the local realm; back on ``path`` once signed in."""
+    from deploy.local.idp import DEV_PASSWORD
+
+    await pg.goto(web_url + path)
+    await pg.wait_for_selector("#kc-login", timeout=20000)
+    await pg.fill("#username", username)
+    await pg.fill("#password", DEV_PASSWORD)
+    await pg.click("#kc-login")
+    await pg.wait_for_url(re.compile("^" + re.escape(web_url + path)), timeout=20000)

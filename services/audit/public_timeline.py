@@ -12,12 +12,11 @@ department answers before the reply, officers, reasons of internal steps, event 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Sequence
 from typing import Any
 
 from services.audit.casefile import short_type
+from servicekit import querycode
 
 STEP_LABELS: dict[str, str] = {
     "application.received": "申请已登记",
@@ -53,30 +52,10 @@ DECISION_LABELS = {
 }
 
 
-QUERY_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-QUERY_CODE_LENGTH = 12
-_READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0", "-": None, " ": None})
-
-
-def query_code(secret: str, case_id: str) -> str:
-    digest = hmac.new(secret.encode(), f"gongkai-query-code/v2\x00{case_id}".encode(), hashlib.sha256).digest()
-    n = int.from_bytes(digest[:8], "big") >> (64 - 5 * QUERY_CODE_LENGTH)
-    return "".join(QUERY_CODE_ALPHABET[(n >> (5 * i)) & 31] for i in reversed(range(QUERY_CODE_LENGTH)))
-
-
-def normalise_query_code(given: str) -> str | None:
-    """The canonical form of a query code as typed, or None when it cannot be one (a format error,
-    answered 422 without looking anything up)."""
-    code = given.strip().upper().translate(_READ_AS)
-    if len(code) != QUERY_CODE_LENGTH or any(c not in QUERY_CODE_ALPHABET for c in code):
-        return None
-    return code
-
-
-def code_matches(secret: str, case_id: str, given: str) -> bool:
-    """Constant-time comparison of a (normalised) query code with the case's."""
-    code = normalise_query_code(given) or ""
-    return hmac.compare_digest(query_code(secret, case_id).encode(), code.encode())
+# The applicant's query code (servicekit.querycode), as audit's tests and routes name it.
+code_matches = querycode.matches
+normalise_query_code = querycode.normalise
+query_code = querycode.query_code
 
 
 def applicant_step(event: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,12 @@ import re
 import hmac
 from datetime import date
 
+# The query code of a case (INTAKE_QUERY_CODE_SECRET): audit and reply check it with the same secret.
+from servicekit.querycode import ALPHABET as QUERY_CODE_ALPHABET
+from servicekit.querycode import LENGTH as QUERY_CODE_LENGTH
+from servicekit.querycode import normalise as normalise_query_code
+from servicekit.querycode import query_code
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -47,28 +53,7 @@ def applicant_ref(secret: str, id_type: str, id_number: str) -> str:
     return f"app-{digest[:24]}"
 
 
-# Crockford's base32: digits and capitals without I, L, O and U (no 0/O or 1/I/L confusion).
-QUERY_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-QUERY_CODE_LENGTH = 12  # 60 bits
-_READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0", "-": None, " ": None})
-
-
-def query_code(secret: str, case_id: str) -> str:
-    """The query code of a case: 12 characters of Crockford base32, derived with HMAC-SHA256 from
-    the deployment's secret (``INTAKE_QUERY_CODE_SECRET``), so a replayed submission gets it again
-    and nothing secret is stored. Audit derives the same code with the same secret."""
-    digest = hmac.new(secret.encode(), f"gongkai-query-code/v2\x00{case_id}".encode(), hashlib.sha256).digest()
-    n = int.from_bytes(digest[:8], "big") >> (64 - 5 * QUERY_CODE_LENGTH)
-    return "".join(QUERY_CODE_ALPHABET[(n >> (5 * i)) & 31] for i in reversed(range(QUERY_CODE_LENGTH)))
-
-
-def normalise_query_code(given: str) -> str | None:
-    """A query code as typed (any case, hyphens or spaces between groups, I/L for 1, O for 0), in
-    its canonical form; None when it cannot be one."""
-    code = given.strip().upper().translate(_READ_AS)
-    if len(code) != QUERY_CODE_LENGTH or any(c not in QUERY_CODE_ALPHABET for c in code):
-        return None
-    return code
+__all__ = ["QUERY_CODE_ALPHABET", "QUERY_CODE_LENGTH", "normalise_query_code", "query_code"]
 
 
 def tracking_number(agency_prefix: str, on: date, sequence: int) -> str:

@@ -7,14 +7,11 @@ deployment's secret (``REPLY_QUERY_CODE_SECRET`` = ``INTAKE_QUERY_CODE_SECRET`` 
 ``AUDIT_QUERY_CODE_SECRET``); a malformed code answers 422 without a look-up, an unknown number
 and a wrong code both answer 404 and count as a failed attempt per tracking number and per client
 (``servicekit.ratelimit.AttemptLimiter``, counted in the store); once exhausted, 429 with
-``Retry-After``. The derivation is repeated here (a service imports no other service's code).
+``Retry-After``: the one gate of ``servicekit.querycode``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import math
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -22,30 +19,12 @@ from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from servicekit.http import content_disposition
+from servicekit.querycode import NO_MATCH, QueryCodeGate, query_code  # noqa: F401 - the derivation, as tests name it
 from servicekit.ratelimit import AttemptLimiter
-from servicekit.validation import problem
 
 TrackingNumber = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 QueryCode = Annotated[str, Query(min_length=1, max_length=32, description="受理回执上的查询码")]
-BAD_FORMAT = "查询码格式不正确：应为受理回执上的 12 位字母和数字（不含 I、L、O、U）"
-NO_MATCH = "受理编号或查询码不正确"
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-LENGTH = 12
-_READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0", "-": None, " ": None})
 REFUSALS = {404: {"description": NO_MATCH}, 429: {"description": "查询码错误次数过多（Retry-After）"}}
-
-
-def query_code(secret: str, case_id: str) -> str:
-    digest = hmac.new(secret.encode(), f"gongkai-query-code/v2\x00{case_id}".encode(), hashlib.sha256).digest()
-    n = int.from_bytes(digest[:8], "big") >> (64 - 5 * LENGTH)
-    return "".join(ALPHABET[(n >> (5 * i)) & 31] for i in reversed(range(LENGTH)))
-
-
-def normalise(given: str) -> str | None:
-    code = given.strip().upper().translate(_READ_AS)
-    if len(code) != LENGTH or any(c not in ALPHABET for c in code):
-        return None
-    return code
 
 
 def public_explanation(explanation: dict[str, Any]) -> dict[str, Any]:
@@ -65,20 +44,18 @@ def add_public_routes(app: FastAPI, cases: Any, secret: str, limiter: AttemptLim
                       document_of: Callable[[str], Awaitable[dict[str, Any] | None]]) -> None:
     """``cases`` is the reply service's cases collection (it has each case's tracking number)."""
 
+    gate = QueryCodeGate(secret, limiter)
+
+    async def case_id_of(number: str) -> str | None:
+        doc = await cases.find_one({"tracking_number": number}, {"_id": 1})
+        return doc["_id"] if doc else None
+
     async def case_of(request: Request, tracking_number: str, given: str) -> dict[str, Any] | JSONResponse:
-        code = normalise(given)
-        if code is None:  # a format error: nothing is looked up, nothing is counted
-            return problem(422, "query_code", BAD_FORMAT, "string_pattern_mismatch")
-        number = tracking_number.upper()
-        keys = [("tracking", number), ("client", request.client.host if request.client else "unknown")]
-        allowed, retry_after = await limiter.check(keys)
-        if not allowed:
-            raise HTTPException(429, f"查询码错误次数过多，请约 {math.ceil(retry_after / 60)} 分钟后再试",
-                                headers={"Retry-After": str(retry_after)})
-        doc = await cases.find_one({"tracking_number": number}, {"outbox": 0})
-        expected = query_code(secret, doc["_id"] if doc else "\x00unknown")
-        if doc is None or not hmac.compare_digest(expected.encode(), code.encode()):
-            await limiter.hit(keys)
+        case_id = await gate.open(request, tracking_number, given, case_id_of)
+        if isinstance(case_id, JSONResponse):
+            return case_id
+        doc = await cases.find_one({"_id": case_id}, {"outbox": 0})
+        if doc is None:  # gone between the two reads
             raise HTTPException(404, NO_MATCH)
         return doc
 

@@ -11,33 +11,15 @@ import re
 import time
 
 import pytest
-import pytest_asyncio
 
 from deploy.local.keycloak import realm as gen
 from deploy.local.stack import WEB
-from tests.browser import accessible
+from tests.browser import accessible, sign_in
 from tests.e2e.helpers import OGI, Client, application, eventually, tag
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "gongkai-dev"
 DEPT = gen.home_departments(gen.load_directory())[0][0]["code"]
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n" + b"0" * 5000 + b"\n%%EOF\n"
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def client(stack):  # noqa: ANN001, ANN201
-    c = Client(stack)
-    yield c
-    await c.http.aclose()
-
-
-async def sign_in(pg, web_url: str, username: str, path: str) -> None:  # noqa: ANN001
-    await pg.goto(web_url + path)
-    await pg.wait_for_selector("#kc-login", timeout=20000)
-    await pg.fill("#username", username)
-    await pg.fill("#password", PASSWORD)
-    await pg.click("#kc-login")
-    await pg.wait_for_url(re.compile("^" + re.escape(web_url + path)), timeout=20000)
 
 
 @pytest.mark.parametrize("viewport", ["desktop"])

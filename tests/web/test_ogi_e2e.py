@@ -10,30 +10,11 @@ import re
 import time
 
 import pytest
-import pytest_asyncio
 
-from tests.browser import accessible
+from tests.browser import accessible, sign_in
 from tests.e2e.helpers import OGI, OGI_HEAD, Client, application, eventually, tag
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "gongkai-dev"
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def client(stack):  # noqa: ANN001, ANN201
-    c = Client(stack)
-    yield c
-    await c.http.aclose()
-
-
-async def sign_in(pg, web_url: str, username: str, path: str) -> None:  # noqa: ANN001
-    """Open an officer's page: the web service sends the browser to Keycloak's login form."""
-    await pg.goto(web_url + path)
-    await pg.wait_for_selector("#kc-login", timeout=20000)
-    await pg.fill("#username", username)
-    await pg.fill("#password", PASSWORD)
-    await pg.click("#kc-login")
-    await pg.wait_for_url(re.compile("^" + re.escape(web_url + path)), timeout=20000)
 
 
 async def routed_case(client: Client, description: str | None = None) -> dict:
