@@ -77,6 +77,10 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
         ("POST", "/applications"): Access(public=True, note="applicants (online); receipt date is the server's"),
         ("POST", "/clerk/applications"): _officers(O, note="window, post and fax entries with their receipt facts"),
         ("GET", "/applications/{case_id}"): _officers(*CASE_READERS),
+        ("GET", "/applications/{case_id}/attachments/{attachment_id}"): _officers(
+            O, H, note="the applicant's files (personal data)"),
+        ("POST", "/public/applications/{tracking_number}/correction"): Access(
+            public=True, scope="query_code", note="the applicant's online correction (Art. 30), multipart"),
         ("GET", "/applications/{case_id}/screening"): _officers(O, H),
         ("POST", "/applications/{case_id}/fee-notice"): _officers(O),
         ("GET", "/referrals/{referral_id}"): _officers(O, H),
@@ -127,6 +131,10 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
                                                                      note="the applicant, with the query code"),
         ("GET", "/public/cases/{tracking_number}/reply.pdf"): Access(public=True, scope="query_code",
                                                                       note="the applicant, with the query code"),
+        ("GET", "/public/cases/{tracking_number}/materials"): Access(
+            public=True, scope="query_code", note="the applicant: material released with the reply"),
+        ("GET", "/public/cases/{tracking_number}/materials/{material_id}"): Access(
+            public=True, scope="query_code", note="the applicant: one released material's bytes"),
     },
     "notify": {
         **_OPS_ROUTES,
@@ -135,6 +143,7 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
     "audit": {
         **_OPS_ROUTES,
         ("GET", "/cases/{case_id}/timeline"): _officers(*CASE_READERS),
+        ("GET", "/tracking-numbers/{tracking_number}"): _officers(*CASE_READERS, note="look a case up by its tracking number"),
         ("GET", "/public/cases/{tracking_number}/timeline"): Access(public=True, scope="query_code",
                                                                      note="the applicant, with the query code"),
         ("GET", "/cases/{case_id}/file"): _officers(U),
@@ -177,6 +186,10 @@ WEB_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/status"): Access(public=True, note="tracking number + query code form"),
     ("POST", "/status"): Access(public=True, scope="query_code", note="CSRF token; audit's and reply's public reads"),
     ("POST", "/status/reply.pdf"): Access(public=True, scope="query_code", note="CSRF token; reply's public PDF"),
+    ("POST", "/status/material"): Access(public=True, scope="query_code",
+                                         note="CSRF token; reply's public released material"),
+    ("POST", "/status/correction"): Access(public=True, scope="query_code",
+                                           note="CSRF token; multipart; intake's public online correction"),
     ("GET", "/work"): _officers(*Role, note="the officer's home"),
     # The department workbench (services/web/dept.py): the reply API checks the department (the
     # token's) and four eyes again; the pages only hide what an officer could not use.
@@ -195,6 +208,7 @@ WEB_ROUTES: dict[tuple[str, str], Access] = {
     # (e.g. the extension: the page posts for any OGI officer, the reply API answers 403 without ogi_head).
     ("GET", "/work/ogi"): _officers(O, H, note="triage queue"),
     ("GET", "/work/ogi/clerk"): _officers(O, H),
+    ("GET", "/work/ogi/find"): _officers(O, H, note="a case by its tracking number (audit)"),
     ("POST", "/work/ogi/clerk"): _officers(O, H, note="clerk entry (intake: ogi_officer)"),
     ("GET", "/work/ogi/cases/{case_id}"): _officers(O, H, note="case page"),
     ("GET", "/work/ogi/cases/{case_id}/reply.{kind}"): _officers(O, H, note="the reply's PDF and HTML"),

@@ -113,19 +113,20 @@ def _shared(spec: TopicSpec) -> bool:
 
 USES: dict[str, Usage] = {
     "intake": Usage(
-        consumes=(t.CASES_REFERRED,),
+        consumes=(t.CASES_REFERRED, t.CASES_PROCEDURE),  # procedure: the correction's state (Art. 30)
         produces=(t.APPLICATIONS_RECEIVED, t.PRIVATE_CONTACTS, t.APPLICATIONS_SCREENED),
         groups=("intake-",),  # intake-<agency code>: one group per agency on the bus
     ),
     "routing": Usage(
-        consumes=(t.APPLICATIONS_RECEIVED,),
+        # answers.recorded: the departments' task.returned (退回), back into the triage queue.
+        consumes=(t.APPLICATIONS_RECEIVED, t.ANSWERS_RECORDED),
         produces=(t.CASES_ROUTED, t.CASES_REFERRED),
         creates=(t.CASES_REFERRED,),  # with its dead-letter topic
         groups=("routing",),
         writes_inboxes=True,
     ),
     "reply": Usage(
-        consumes=(t.CASES_ROUTED, t.APPLICATIONS_RECEIVED),
+        consumes=(t.CASES_ROUTED, t.APPLICATIONS_RECEIVED, t.APPLICATIONS_SCREENED),  # screened: online corrections
         produces=(t.ANSWERS_RECORDED, t.REPLIES_ISSUED, t.CASES_PROCEDURE),
         groups=("reply",),
         dept_kinds_consumed=("answers",),

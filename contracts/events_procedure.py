@@ -57,6 +57,18 @@ class ApplicationAbandoned(EventData):
     outcome_code: str = Field(default="other.correction_overdue", description="contracts.decisions code")
 
 
+class CorrectionSubmitted(EventData):
+    """The applicant submitted the correction online (intake, Art. 30): received on ``received_on``.
+    No personal data: the corrected text and the files stay in intake's store."""
+
+    event_name = "correction.submitted"
+
+    case_id: str
+    received_on: date = Field(description="The day the corrected application was received (China)")
+    submitted_at: datetime
+    attachment_count: int = Field(ge=0, le=5, description="How many files came with the correction")
+
+
 class ExtensionApproved(EventData):
     """The one extension of Art. 33 (≤ 20 WD), approved by the head of the OGI office."""
 
@@ -210,6 +222,7 @@ EVENTS: tuple[type[EventData], ...] = (
     TriageRecorded,
     RepeatFlagged,
     FeeNoticeIssued,
+    CorrectionSubmitted,
 )
 
 # Their topics are in the catalogue (contracts.topics); named here too for the producers' convenience.

@@ -61,8 +61,9 @@ CASES_PROCEDURE = TopicSpec(
 )
 APPLICATIONS_SCREENED = TopicSpec(
     name=f"{PREFIX}.applications.screened",
-    event_types=("repeat.flagged", "fee.notice.issued"),
-    description="Intake's screening of an application: repeat flags (Arts. 35, 36(6)) and fee notices (Art. 42).",
+    event_types=("repeat.flagged", "fee.notice.issued", "correction.submitted"),
+    description="Intake's screening of an application: repeat flags (Arts. 35, 36(6)) and fee notices (Art. 42); "
+    "corrections the applicant submitted online (Art. 30; a count of files only, no personal data).",
 )
 CASES_REMEDIES = TopicSpec(
     name=f"{PREFIX}.cases.remedies",

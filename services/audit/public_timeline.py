@@ -26,6 +26,7 @@ STEP_LABELS: dict[str, str] = {
     "reply.issued": "已作出答复",
     "notice.delivered": "已通知申请人",
     "correction.requested": "已发出补正通知",
+    "correction.submitted": "已在线提交补正申请",
     "correction.received": "已收到补正后的申请",
     "application.abandoned": "申请视为放弃",
     "extension.approved": "答复期限已依法延长",
@@ -80,6 +81,8 @@ def applicant_step(event: dict[str, Any]) -> dict[str, Any]:
                           else f"{REMEDY_RESULTS.get(data.get('result', ''), '')}，审结日期 {data.get('decided_on', '')}")
     elif kind == "correction.requested":
         step["detail"] = f"请于 {data.get('due_on', '')} 前补正"
+    elif kind == "correction.submitted":
+        step["detail"] = f"提交补正之日 {data.get('received_on', '')}"
     elif kind == "extension.approved":
         step["detail"] = f"延长后的答复期限：{data.get('new_due_on', '')}"
     elif kind == "notice.delivered":

@@ -23,15 +23,20 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path
-from fastapi.responses import JSONResponse
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+from starlette.formparsers import MultiPartException
 
 from contracts import events_procedure, topics
 from contracts.envelope import CloudEvent, deterministic_id, new_event
-from contracts.events import ApplicationReceived, ContactRegistered, registry_of
+from contracts.events import ALL_EVENTS, ApplicationReceived, ContactRegistered, registry_of
 from contracts.events_routing import CaseReferred
 from contracts.vocabulary import Channel
-from services.intake import fees, referrals, repeats, webhooks
+from services.intake import attachments, corrections, fees, referrals, repeats, webhooks
+from services.intake.attachments import AttachmentStore, Upload
 from services.intake.identity import applicant_ref, query_code, tracking_number
 from services.intake.receipt import Receipt, ReceiptDateError, earliest_entry, receipt_date
 from services.intake.schemas import (
@@ -39,21 +44,136 @@ from services.intake.schemas import (
     ApplicationBase,
     ApplicationIn,
     ClerkApplicationIn,
+    CorrectionIn,
     FeeNoticeIn,
 )
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore, NumbersExhausted
 from servicekit import outbox
 from servicekit.consumer import subscribe
+from servicekit.http import content_disposition
 from servicekit.oidc import Principal, officer
 from servicekit.openapi import errors
+from servicekit.querycode import NO_MATCH, QueryCodeGate
+from servicekit.ratelimit import AttemptLimiter, MongoWindowStorage
 from servicekit.runtime import ServiceRuntime
-from servicekit.validation import problem
+from servicekit.validation import field_errors, problem
 
 CHINA = ZoneInfo("Asia/Shanghai")
 CaseId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 REPLAYED = {200: {"model": ApplicationAccepted, "description": "同一 Idempotency-Key 的重复提交：原申请的回执"}}
 REFUSED_AGENCY = "本机关不受理该机关的申请：请向该机关提出申请，或不填写此项（由本机关受理）"
+TrackingNumber = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+AttachmentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
+INVALID = "提交的内容有误，请按提示修改后重新提交"
+# A multipart body larger than this is refused before it is read (the files' limit and some room).
+MAX_MULTIPART_BYTES = attachments.MAX_TOTAL_BYTES + 2 * 1024 * 1024
+BAD_MULTIPART = "上传内容格式有误，请重新选择文件后提交"
+
+MULTIPART_APPLICATION = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/ApplicationIn"}},
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": ["application"],
+        "properties": {
+            "application": {"type": "string", "contentMediaType": "application/json",
+                            "description": "申请内容：与 application/json 请求体完全相同的 JSON（ApplicationIn）"},
+            "attachments": attachments.MULTIPART_FILES_SCHEMA,
+        }},
+        "encoding": {"application": {"contentType": "application/json"}}},
+}}}
+MULTIPART_CORRECTION = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["query_code"],
+    "properties": {
+        "query_code": {"type": "string", "maxLength": 32, "description": "受理回执上的查询码"},
+        "description": {"type": "string", "minLength": 5, "maxLength": 4000,
+                        "description": "补正后的所需政府信息的描述（可选；与附件至少提供一项）"},
+        "note": {"type": "string", "maxLength": 2000, "description": "补正说明（可选）"},
+        "attachments": {**attachments.MULTIPART_FILES_SCHEMA, "description": "补正材料（0–5 个；每个 ≤ 10 MiB，合计 ≤ 20 MiB；PDF、JPG、PNG）"},
+    }}}}}}
+PUBLIC_REFUSALS = {404: {"description": NO_MATCH}, 429: {"description": "查询码错误次数过多（Retry-After）"}}
+
+
+def invalid(errs: list[dict[str, str]]) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": INVALID, "errors": errs})
+
+
+def request_errors(exc: ValidationError) -> RequestValidationError:
+    """A model's errors as FastAPI reports a body's (located under ``body``)."""
+    return RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
+
+
+async def read_json_body(request: Request) -> ApplicationIn:
+    """The JSON body, read and refused exactly as FastAPI does for a model parameter."""
+    raw = await request.body()
+    if not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", e.pos), "msg": "JSON decode error",
+                                       "input": {}, "ctx": {"error": e.msg}}]) from None
+    except ValueError:  # not UTF-8
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error",
+                                       "input": {}, "ctx": {"error": "not UTF-8"}}]) from None
+    try:
+        return ApplicationIn.model_validate(obj)
+    except ValidationError as exc:
+        raise request_errors(exc) from None
+
+
+async def application_part(form: FormData) -> tuple[ApplicationIn | None, list[dict[str, str]]]:
+    """The ``application`` part of a multipart application, parsed with the JSON body's model
+    (a plain field; a part sent as a file, e.g. a JSON blob, is read the same way)."""
+    raw = form.get("application")
+    if raw is None:
+        return None, [{"field": "application", "message": "缺少申请内容（application 部分，内容为申请的 JSON）",
+                       "type": "missing"}]
+    if not isinstance(raw, str):
+        raw = await raw.read(1024 * 1024 + 1)
+        if len(raw) > 1024 * 1024:
+            return None, [{"field": "application", "message": "申请内容（application 部分）过长", "type": "value_error"}]
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None, [{"field": "application", "message": "申请内容（application 部分）不是有效的 JSON",
+                       "type": "json_invalid"}]
+    if not isinstance(obj, dict):
+        return None, [{"field": "application", "message": "申请内容（application 部分）应为 JSON 对象",
+                       "type": "model_type"}]
+    try:
+        return ApplicationIn.model_validate(obj), []
+    except ValidationError as exc:
+        return None, field_errors(list(exc.errors()))
+
+
+async def read_multipart(request: Request, max_fields: int) -> FormData | JSONResponse:
+    """The multipart form of a request with files (at most the files' limits and some room), or
+    the refusal: 422 ``attachments`` for too much, 400 for a body that is not multipart."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_MULTIPART_BYTES:
+        return problem(422, attachments.FIELD, "附件合计过大：全部附件合计不得超过 20 MiB")
+    try:
+        return await request.form(max_files=attachments.MAX_FILES + 20, max_fields=max_fields)
+    except MultiPartException as exc:
+        if "Too many files" in str(exc):
+            return problem(422, attachments.FIELD, f"附件最多 {attachments.MAX_FILES} 个")
+        raise HTTPException(400, BAD_MULTIPART) from None
+    except Exception:  # noqa: BLE001 - a malformed body
+        raise HTTPException(400, BAD_MULTIPART) from None
+
+
+def correction_fields(form: FormData) -> tuple[dict[str, str | None], list[dict[str, str]]]:
+    """The correction's text fields (empty ones as not given), checked like a JSON body's."""
+    given = {k: v for k in ("description", "note") if isinstance(v := form.get(k), str) and v.strip()}
+    try:
+        body = CorrectionIn.model_validate(given)
+    except ValidationError as exc:
+        return {"description": None, "note": None}, field_errors(list(exc.errors()))
+    return {"description": body.description, "note": body.note}, []
+
+
+def content_type_of(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def served_agencies(settings: IntakeSettings, home: str) -> dict[str, str]:
@@ -68,10 +188,12 @@ def served_agencies(settings: IntakeSettings, home: str) -> dict[str, str]:
     return served
 
 
-def fingerprint(kind: str, body: ApplicationBase) -> str:
-    """What a replay under the same Idempotency-Key must repeat: the same door, the same application."""
+def fingerprint(kind: str, body: ApplicationBase, uploads: list[Upload] | None = None) -> str:
+    """What a replay under the same Idempotency-Key must repeat: the same door, the same application,
+    the same files (none: the fingerprint of a JSON application)."""
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(f"{kind}\x00{canonical}".encode()).hexdigest()
+    files = attachments.fingerprint_part(uploads or [])
+    return hashlib.sha256(f"{kind}\x00{canonical}{files}".encode()).hexdigest()
 
 
 def build(settings: IntakeSettings | None = None) -> FastAPI:
@@ -82,6 +204,12 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
     production = rt.common.env == "production"
     store = IntakeStore(rt.db)
     rt.on_setup(store.setup)
+    files = AttachmentStore(rt.db)
+    rt.on_setup(files.setup)
+    attempts = MongoWindowStorage(collection=rt.db["query_code_attempts"])
+    rt.on_setup(attempts.setup)
+    gate = QueryCodeGate(settings.query_code_secret,
+                         AttemptLimiter(attempts, settings.query_code_attempts, namespace="query-code"))
     relay = rt.outbox(store.applications)
     rt.publishes(topics.APPLICATIONS_RECEIVED.name, ApplicationReceived)
     rt.publishes(topics.PRIVATE_CONTACTS.name, ContactRegistered)
@@ -90,6 +218,7 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
     screening_topic = topics.APPLICATIONS_SCREENED.name
     rt.publishes(screening_topic, events_procedure.RepeatFlagged)
     rt.publishes(screening_topic, events_procedure.FeeNoticeIssued)
+    rt.publishes(screening_topic, events_procedure.CorrectionSubmitted)
     agency_default = rt.common.agency_code
     served = served_agencies(settings, agency_default)
 
@@ -114,6 +243,18 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
               max_attempts=rt.common.max_handler_attempts,
               patience_seconds=rt.common.handler_patience_seconds, title="accept-referral")
 
+    async def on_procedure(event: CloudEvent) -> None:
+        """The correction's state (Art. 30), as the reply service's clock records it."""
+        recorded = await corrections.apply_event(store.applications, event)
+        if recorded is not None:
+            rt.log.info("correction_state_recorded", case_id=event.data.case_id, state=recorded)
+
+    procedure_types = topics.CASES_PROCEDURE.event_types
+    subscribe(rt.broker, group_id=f"intake-{agency_default}", topics=(topics.CASES_PROCEDURE.name,),
+              registry={m.ce_type(): m for m in ALL_EVENTS if m.event_name in procedure_types},
+              handle=on_procedure, max_attempts=rt.common.max_handler_attempts,
+              patience_seconds=rt.common.handler_patience_seconds, title="note-correction")
+
     app = rt.app("Gongkai intake", "受理政府信息公开申请（网上申请；当面、信函、传真申请由工作人员登记）")
 
     def accepted(doc: dict) -> ApplicationAccepted:
@@ -125,10 +266,12 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
             receipt_rule=doc["receipt_rule"],
             message=f"您的政府信息公开申请已登记，受理编号 {doc['tracking_number']}。请凭受理编号和查询码查询办理进度。",
             webhook_secret=doc.get("webhook_secret"),
+            attachments=doc.get("attachments") or [],
         )
 
     async def accept(body: ApplicationBase, *, kind: str, receipt: Receipt, idempotency_key: str | None,
-                     now: datetime, clerk: Principal | None = None) -> ApplicationAccepted | JSONResponse:
+                     now: datetime, clerk: Principal | None = None,
+                     uploads: list[Upload] | None = None) -> ApplicationAccepted | JSONResponse:
         """Screen, store and (through the outbox) publish one application of either door."""
         agency = body.agency_code or agency_default
         if agency not in served:
@@ -139,7 +282,7 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
             if why is not None:
                 return problem(422, "contact.webhook_url", why)
         today = now.astimezone(CHINA).date()
-        request_print = fingerprint(kind, body)
+        request_print = fingerprint(kind, body, uploads)
         case_id = (deterministic_id(f"intake-{kind}-idempotency", idempotency_key) if idempotency_key
                    else str(uuid.uuid4()))
         existing = await store.get(case_id)
@@ -244,6 +387,7 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
                     "subject": clerk.subject, "username": clerk.username, "name": clerk.display},
                 "request_fingerprint": request_print,
                 "screening": screening,
+                "attachments": stored_files,
                 # Contact first: notify learns how to reach the applicant before it hears of the case.
                 **outbox.new_doc_fields(
                     [outbox.record(topics.PRIVATE_CONTACTS.name, contact),
@@ -252,6 +396,9 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
                 ),
             }
 
+        # The files are stored before the application (whose outbox publishes it): an accepted
+        # application never lacks its files. Their ids follow from the case: a replay rewrites them.
+        stored_files = await files.put(case_id, "application", uploads or [])
         prefix = served[agency]
         try:
             stored, created = await store.insert_numbered(
@@ -264,23 +411,49 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
         elif stored.get("request_fingerprint", request_print) != request_print:  # a concurrent first submission
             return problem(422, "idempotency-key", "此 Idempotency-Key 已用于另一份内容不同的申请：请换用新的键")
         rt.log.info("application_accepted", case_id=case_id, tracking_number=stored["tracking_number"],
-                    channel=channel.value, created=created,
+                    channel=channel.value, created=created, attachments=len(stored.get("attachments") or []),
                     **({"clerk_subject": clerk.subject} if clerk is not None else {}))
         result = accepted(stored)
         return result if created else JSONResponse(status_code=200, content=result.model_dump(mode="json"))
 
     @app.post("/applications", status_code=201, response_model=ApplicationAccepted, tags=["applications"],
-              responses={**REPLAYED, **errors(503)})
+              responses={**REPLAYED, **errors(400, 415, 422, 503)}, openapi_extra=MULTIPART_APPLICATION)
     async def submit(
-        body: ApplicationIn,
+        request: Request,
         idempotency_key: str | None = Header(default=None, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
     ) -> ApplicationAccepted | JSONResponse:
         """An application submitted online by the applicant. The date of receipt is today (China),
         the server's: no date may be given. Window, post and fax applications are entered by an
-        OGI officer at ``POST /clerk/applications``."""
+        OGI officer at ``POST /clerk/applications``.
+
+        Either ``application/json`` (the application), or ``multipart/form-data`` with the part
+        ``application`` (that same JSON, as text) and 0–5 file parts ``attachments`` (Art. 29, e.g.
+        proof of identity): each ≤ 10 MiB, together ≤ 20 MiB, PDF, JPG or PNG by their content, none
+        empty. Errors name ``application`` (the part missing or not JSON), the application's own
+        fields as for JSON, ``attachments`` or ``attachments[i]`` (0-based). The files are stored
+        with their SHA-256 before the application is accepted; the receipt lists them."""
+        ctype = content_type_of(request)
+        uploads: list[Upload] = []
+        if ctype == "multipart/form-data":
+            form = await read_multipart(request, max_fields=10)
+            if isinstance(form, JSONResponse):
+                return form
+            try:
+                body, errs = await application_part(form)
+                uploads, file_errs = await attachments.read_uploads(form)
+            finally:
+                await form.close()
+            if errs or file_errs:
+                return invalid(errs + file_errs)
+            assert body is not None
+        elif not ctype or ctype == "application/json" or ctype.endswith("+json"):
+            body = await read_json_body(request)
+        else:
+            raise HTTPException(415, f"不支持的内容类型 {ctype[:60]}：请以 application/json 或 multipart/form-data 提交")
         now = datetime.now(UTC)
         receipt = receipt_date(Channel.ONLINE, now.astimezone(CHINA).date())
-        return await accept(body, kind="online", receipt=receipt, idempotency_key=idempotency_key, now=now)
+        return await accept(body, kind="online", receipt=receipt, idempotency_key=idempotency_key, now=now,
+                            uploads=uploads)
 
     @app.post("/clerk/applications", status_code=201, response_model=ApplicationAccepted, tags=["officers"],
               responses={**REPLAYED, **errors(503)})
@@ -308,12 +481,109 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
         doc = await store.get(case_id)
         if doc is None:
             raise HTTPException(404, "未找到该申请")
+        corr = corrections.officer_view(doc)
+        original = (doc.get("application") or {}).get("description")
+        corrected = ((corr or {}).get("submitted") or {}).get("description")
         return {
             "case_id": doc["_id"],
             "tracking_number": doc["tracking_number"],
             "received_on": doc["received_on"],
             "published": not doc.get("outbox_pending", False),
+            # The description as corrected online (Art. 30), else as applied for; the original beside it.
+            "description": corrected or original,
+            "original_description": original,
+            "attachments": doc.get("attachments") or [],
+            "correction": corr,
         }
+
+    @app.get("/applications/{case_id}/attachments/{attachment_id}", tags=["officers"], response_class=Response,
+             responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}},
+                              "description": "附件文件（X-Content-SHA256：其 SHA-256）"}, **errors(503)})
+    async def attachment(case_id: CaseId, attachment_id: AttachmentId) -> Response:
+        """A file the applicant attached to the application or to the online correction (OGI office only)."""
+        doc = await store.get(case_id)
+        if doc is None:
+            raise HTTPException(404, "未找到该申请")
+        listed = list(doc.get("attachments") or [])
+        listed += (((doc.get("correction") or {}).get("submitted") or {}).get("attachments") or [])
+        if attachment_id not in {a["attachment_id"] for a in listed}:
+            raise HTTPException(404, "未找到该附件")
+        found = await files.get(case_id, attachment_id)
+        if found is None:
+            raise HTTPException(404, "未找到该附件")
+        meta, data = found
+        if not data:
+            raise HTTPException(503, "附件文件不完整，请稍后重试")
+        rt.log.info("attachment_downloaded", case_id=case_id, attachment_id=attachment_id)
+        return Response(data, media_type=meta["content_type"], headers={
+            "Content-Disposition": content_disposition("attachment", meta["filename"]),
+            "X-Content-SHA256": meta["sha256"], "Cache-Control": "no-store"})
+
+    async def case_id_of(number: str) -> str | None:
+        doc = await store.applications.find_one({"tracking_number": number}, {"_id": 1})
+        return doc["_id"] if doc else None
+
+    @app.post("/public/applications/{tracking_number}/correction", status_code=201, tags=["public"],
+              responses={**PUBLIC_REFUSALS, **errors(400, 409, 415, 422)}, openapi_extra=MULTIPART_CORRECTION)
+    async def submit_correction(request: Request, tracking_number: TrackingNumber) -> Any:  # noqa: ANN401
+        """The applicant's correction (补正, Art. 30), online, with the query code: the corrected
+        description of the information requested and/or files (0–5; each ≤ 10 MiB, together ≤ 20 MiB;
+        PDF, JPG, PNG), and a note. Once, while a correction notice is outstanding and not overdue
+        (else 409). Received today (China); the reply service restarts the clock from that day.
+        Checked in this order: the query code (422 / 429 / 404), the correction's state (409), the
+        fields and files (422: ``description``, ``note``, ``attachments``, ``attachments[i]``)."""
+        if content_type_of(request) not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            raise HTTPException(415, "请以 multipart/form-data 提交补正（字段 query_code、description、note、attachments）")
+        form = await read_multipart(request, max_fields=10)
+        if isinstance(form, JSONResponse):
+            return form
+        try:
+            given = form.get("query_code")
+            if not isinstance(given, str) or not given.strip():
+                return problem(422, "query_code", "请填写受理回执上的查询码", "missing")
+            opened = await gate.open(request, tracking_number, given, case_id_of)
+            if isinstance(opened, JSONResponse):
+                return opened
+            case_id = opened
+            doc = await store.get(case_id)
+            if doc is None:
+                raise HTTPException(404, NO_MATCH)
+            today = datetime.now(UTC).astimezone(CHINA).date()
+            why = corrections.refusal(doc, today)
+            if why is not None:
+                raise HTTPException(409, why)
+            fields, errs = correction_fields(form)
+            uploads, file_errs = await attachments.read_uploads(form)
+        finally:
+            await form.close()
+        errs += file_errs
+        if not errs and not fields["description"] and not uploads:
+            errs.append({"field": "description", "message": corrections.NOTHING_GIVEN, "type": "missing"})
+        if errs:
+            return invalid(errs)
+        now = datetime.now(UTC)
+        stored_files = await files.put(case_id, "correction", uploads)
+        submitted = {"received_on": today.isoformat(), "submitted_at": now, **fields, "attachments": stored_files}
+        event = new_event(
+            events_procedure.CorrectionSubmitted(case_id=case_id, received_on=today, submitted_at=now,
+                                                 attachment_count=len(stored_files)),
+            source=settings.source, subject=case_id, event_id=deterministic_id("correction.submitted", case_id),
+            time=now,
+        )
+        update = outbox.merge_updates({"$set": {"correction.submitted": submitted}},
+                                      outbox.append_update([outbox.record(screening_topic, event)]))
+        result = await store.applications.update_one(
+            {"_id": case_id, "correction.requested": {"$ne": None}, "correction.submitted": None,
+             "correction.received": None, "correction.abandoned": None}, update)
+        if result.modified_count != 1:  # a concurrent submission, or the state changed meanwhile
+            raise HTTPException(409, corrections.refusal(await store.get(case_id) or {}, today)
+                                or corrections.ALREADY_SUBMITTED)
+        relay.wake()
+        rt.log.info("correction_submitted", case_id=case_id, attachments=len(stored_files),
+                    description_given=bool(fields["description"]))
+        return JSONResponse(status_code=201, content={
+            "tracking_number": doc["tracking_number"], "received_on": today.isoformat(),
+            "attachments": stored_files})
 
     @app.get("/referrals/{referral_id}", tags=["officers"])
     async def referral_of(referral_id: Annotated[str, Path(min_length=1, max_length=128,
@@ -388,5 +658,21 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
         rt.log.info("fee_notice_confirmed", case_id=case_id, subject=principal.subject, amount_yuan=notice.amount_yuan)
         return {"case_id": case_id, "amount_yuan": notice.amount_yuan, "text_zh": notice.text_zh}
 
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """The shared document, with the JSON application's schema (the route reads its body itself)."""
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = base_openapi()
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        js = ApplicationIn.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in js.pop("$defs", {}).items():
+            schemas.setdefault(name, sub)
+        schemas["ApplicationIn"] = js
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.runtime = rt
+    app.state.on_procedure = on_procedure  # the consumer's handler (tests call it in-process)
     return app

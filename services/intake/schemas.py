@@ -151,6 +151,24 @@ class FeeNoticeIn(StrictIn):
     pages: int | None = Field(default=None, ge=0, le=10_000_000, description="按量计收：所需提供的页数")
 
 
+class AttachmentOut(BaseModel):
+    attachment_id: str
+    filename: str
+    content_type: Literal["application/pdf", "image/jpeg", "image/png"]
+    size: int = Field(description="字节数")
+    sha256: str = Field(description="文件内容的 SHA-256（十六进制）")
+
+
+class CorrectionIn(StrictIn):
+    """The text fields of an online correction (Art. 30); the files come beside them."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    description: str | None = Field(default=None, min_length=5, max_length=4000,
+                                    description="补正后的所需政府信息的名称、文号或其他特征性描述")
+    note: str | None = Field(default=None, max_length=2000, description="补正说明")
+
+
 class ApplicationAccepted(BaseModel):
     case_id: str
     tracking_number: str
@@ -161,3 +179,4 @@ class ApplicationAccepted(BaseModel):
     webhook_secret: str | None = Field(
         default=None,
         description="登记了回调地址时：该订阅的签名密钥（Standard Webhooks，whsec_…），只在受理回执中给出，请妥善保存")
+    attachments: list[AttachmentOut] = Field(default_factory=list, description="随申请提交的附件（JSON 申请为空）")

@@ -30,3 +30,5 @@ class IntakeSettings(BaseSettings):
     webhook_allow_hosts: list[str] = []
     # How far back an OGI officer may date a post or fax entry (Art. 31 receipt facts).
     clerk_max_days_back: int = Field(default=60, ge=0, le=3650)
+    # Failed query-code attempts allowed per tracking number and per client (public correction).
+    query_code_attempts: str = "5/15 minutes"

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from contracts import events_procedure, events_routing, topics
 from contracts.envelope import CloudEvent
 from contracts.events import (
+    ALL_EVENTS,
     AnswerRecorded,
     AnswerRefused,
     AnswerSubmitted,
@@ -27,8 +28,11 @@ from contracts.events import (
 )
 from contracts.events_desk import AnswerReturned, TaskAcknowledged, TaskReturned
 from services.reply.cases import AnswerRefusal, CaseNotFound, CaseStore, Officer, OgiRefusal, TaskNotYetKnown
+from services.reply.clock.clock import ProcedureRefused
 from services.reply.clock.http import add_routes as add_clock_routes
+from services.reply.clock.http import record_correction_received
 from services.reply.clock.service import CalendarSource, ClockService
+from services.reply.clock.service import CaseNotFound as ClockCaseNotFound
 from services.reply.public import add_public_routes
 from services.reply.reply_docs import AgencyInfo
 from services.reply.schemas import AnswerIn, CloseIn, ResolveIn, SignOffIn
@@ -136,12 +140,38 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
             raise Unprocessable(f"{exc.code} (dept_code): {exc.message}") from exc
         relay.wake()
 
+    async def on_screened(event: CloudEvent[Any]) -> None:
+        """The applicant's correction submitted online (intake): received on its day, as an officer
+        records a correction on paper. Once: a redelivery, or no correction outstanding, is logged
+        and left (never dead-lettered)."""
+        data = event.data
+        if not isinstance(data, events_procedure.CorrectionSubmitted):
+            return  # repeat flags and fee notices: intake's and notify's
+        try:
+            await record_correction_received(clock, data.case_id, data.received_on)
+        except ClockCaseNotFound:
+            rt.log.warning("online_correction_ignored", reason="case_not_found")
+            return
+        except ProcedureRefused as exc:
+            if exc.code == "busy":
+                raise  # a concurrent change: retried
+            level = rt.log.info if exc.code == "correction_already_received" else rt.log.warning
+            level("online_correction_ignored", reason=exc.code)
+            return
+        relay.wake()
+        rt.log.info("online_correction_received", received_on=data.received_on.isoformat(),
+                    attachment_count=data.attachment_count)
+
     common = {"max_attempts": rt.common.max_handler_attempts, "patience_seconds": rt.common.handler_patience_seconds}
     subscribe(rt.broker, group_id="reply", topics=(topics.CASES_ROUTED.name,),
               registry=registry_of(CaseRouted, events_routing.CaseRerouted, events_routing.ReferralRecorded),
               handle=on_routed, title="open-case", **common)
     subscribe(rt.broker, group_id="reply", topics=(topics.APPLICATIONS_RECEIVED.name,),
               registry=registry_of(ApplicationReceived), handle=on_application, title="note-application", **common)
+    screened = topics.APPLICATIONS_SCREENED
+    subscribe(rt.broker, group_id="reply", topics=(screened.name,),
+              registry={m.ce_type(): m for m in ALL_EVENTS if m.event_name in screened.event_types},
+              handle=on_screened, title="receive-online-correction", **common)
     # Every department's answers topic (gongkai.dept.<code>.answers), new departments included.
     subscribe(rt.broker, group_id="reply", pattern=topics.DEPARTMENT_ANSWERS_PATTERN,
               registry=registry_of(AnswerSubmitted), handle=on_answer, title="record-answer", **common)
@@ -313,5 +343,6 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
 
     app.state.runtime = rt
     app.state.store = store
+    app.state.on_screened = on_screened  # the online-correction consumer's handler (in-process tests)
     return app
 

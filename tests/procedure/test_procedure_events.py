@@ -56,6 +56,8 @@ SAMPLES = {
         case_id="c1", applicant_ref="app-1", agency_code="ag-1", method="per_application", amount_yuan=100,
         month="2026-03", rank_in_month=11, confirmed_by="u-1", issued_on=ON,
     ),
+    ep.CorrectionSubmitted: ep.CorrectionSubmitted(case_id="c1", received_on=date(2026, 3, 10), submitted_at=AT,
+                                                   attachment_count=1),
 }  # fmt: skip
 
 

@@ -106,6 +106,25 @@ def check_dates(today: date, past: dict[str, date | None], future: dict[str, dat
                                        "input": None, "ctx": {"error": ValueError(message)}}])
 
 
+async def record_correction_received(svc: ClockService, case_id: str, received_on: date,
+                                     late_reason: str | None = None) -> dict:
+    """The corrected application was received on ``received_on`` (Art. 30): the clock restarts
+    (``correction.received``). The officer's route for a correction on paper, and the reply
+    service's consumer of ``correction.submitted`` (the applicant's, online, through intake)."""
+
+    def step(h, cal):  # noqa: ANN001, ANN202
+        return receive_correction(h, received_on=received_on, late_reason=late_reason)
+
+    def events(h, old, new):  # noqa: ANN001, ANN202
+        data = ep.CorrectionReceived(
+            case_id=case_id, received_on=received_on, late_reason=late_reason, new_due_on=new.due_on,
+            provisional=new.provisional,
+        )  # fmt: skip
+        return [(data, deterministic_id("correction.received", case_id))]
+
+    return await svc.change(case_id, step, events, "correction")
+
+
 def add_routes(app: FastAPI, svc: ClockService, wake: Callable[[], None]) -> None:
     async def run(coro, changes: bool = True):  # noqa: ANN001, ANN202
         try:
@@ -172,18 +191,7 @@ def add_routes(app: FastAPI, svc: ClockService, wake: Callable[[], None]) -> Non
         today = svc.today()
         check_dates(today, {"received_on": body.received_on})
         received_on = body.received_on or today
-
-        def step(h, cal):  # noqa: ANN001, ANN202
-            return receive_correction(h, received_on=received_on, late_reason=body.late_reason)
-
-        def events(h, old, new):  # noqa: ANN001, ANN202
-            data = ep.CorrectionReceived(
-                case_id=case_id, received_on=received_on, late_reason=body.late_reason, new_due_on=new.due_on,
-                provisional=new.provisional,
-            )  # fmt: skip
-            return [(data, deterministic_id("correction.received", case_id))]
-
-        return await run(svc.change(case_id, step, events, "correction"))
+        return await run(record_correction_received(svc, case_id, received_on, body.late_reason))
 
     @app.post("/cases/{case_id}/extension", status_code=201, tags=["clock"], responses=conflict)
     async def extension(case_id: str, body: ExtensionIn, me: Me) -> dict:

@@ -102,5 +102,6 @@ async def test_the_public_receipt_is_unchanged(intake):
     r = await http.post("/applications", json=application("申请公开某文件"))
     assert r.status_code == 201
     assert set(r.json()) == {"case_id", "tracking_number", "query_code", "received_on", "receipt_rule", "message",
-                             "webhook_secret"}
+                             "webhook_secret", "attachments"}
     assert r.json()["webhook_secret"] is None  # no webhook registered
+    assert r.json()["attachments"] == []  # a JSON application has no files (issue 10: multipart has)
