@@ -1,5 +1,5 @@
 """The applicant's public reads on the reply service: the deadline and how it was computed, and
-the reply (PDF), by tracking number and query code.
+the reply (PDF), and the material released with it, by tracking number and query code.
 
 Checked exactly like audit's public timeline: the query code is 12 characters of Crockford's
 base32, the top 60 bits of HMAC-SHA256(secret, "gongkai-query-code/v2" NUL case id), with the
@@ -23,6 +23,7 @@ from servicekit.querycode import NO_MATCH, QueryCodeGate, query_code  # noqa: F4
 from servicekit.ratelimit import AttemptLimiter
 
 TrackingNumber = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+MaterialId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 QueryCode = Annotated[str, Query(min_length=1, max_length=32, description="受理回执上的查询码")]
 REFUSALS = {404: {"description": NO_MATCH}, 429: {"description": "查询码错误次数过多（Retry-After）"}}
 
@@ -84,3 +85,38 @@ def add_public_routes(app: FastAPI, cases: Any, secret: str, limiter: AttemptLim
         name = f"答复书-{doc['tracking_number']}.pdf"
         return Response(bytes(rendered["pdf"]), media_type="application/pdf",
                         headers={"Content-Disposition": content_disposition("attachment", name)})
+
+    def desk_of(request: Request) -> Any:  # noqa: ANN401 - services.reply.tasks.Desk, set up after these routes
+        desk = getattr(request.app.state, "desk", None)
+        if desk is None:
+            raise HTTPException(503, "服务正在启动，请稍后重试", headers={"Retry-After": "1"})
+        return desk
+
+    @app.get("/public/cases/{tracking_number}/materials", tags=["public"], responses=REFUSALS)
+    async def public_materials(request: Request, tracking_number: TrackingNumber,
+                               query_code: QueryCode) -> Any:  # noqa: ANN401
+        """The material released to the applicant with the reply (named by the signed-off answers the
+        issued reply carries): name, type, size, SHA-256. Empty before the reply is issued."""
+        doc = await case_of(request, tracking_number, query_code)
+        if isinstance(doc, JSONResponse):
+            return doc
+        materials = await desk_of(request).released_materials(doc) if doc.get("reply_issued") else []
+        return JSONResponse({"tracking_number": doc["tracking_number"], "materials": materials},
+                            headers={"Cache-Control": "no-store"})
+
+    @app.get("/public/cases/{tracking_number}/materials/{material_id}", tags=["public"], response_class=Response,
+             responses={200: {"content": {"application/octet-stream": {}}, "description": "已随答复提供的材料文件"},
+                        **REFUSALS})
+    async def public_material(request: Request, tracking_number: TrackingNumber, material_id: MaterialId,
+                              query_code: QueryCode) -> Response:
+        """One released material's bytes (exactly the department's upload; ``X-Content-SHA256``)."""
+        doc = await case_of(request, tracking_number, query_code)
+        if isinstance(doc, JSONResponse):
+            return doc
+        found = await desk_of(request).released_material(doc, material_id) if doc.get("reply_issued") else None
+        if found is None:
+            raise HTTPException(404, "未找到该材料，或该材料未随答复提供")
+        meta, data = found
+        return Response(data, media_type=meta["content_type"], headers={
+            "Content-Disposition": content_disposition("attachment", meta["filename"]),
+            "X-Content-SHA256": meta["sha256"], "Cache-Control": "no-store"})

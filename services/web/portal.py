@@ -7,9 +7,20 @@
   random key in an httpOnly cookie scoped to ``/receipt``), and the browser is sent (303) to
   ``/receipt/{tracking_number}``, which shows them once. The query code never appears in a URL.
 - Every form carries the CSRF token (``csrf_field()``); the app-wide page guard checks it.
+- ``/apply`` takes attachments (identity documents etc.: ``attachments``, at most 5 files, each
+  ≤ 10 MiB, in all ≤ 20 MiB, PDF/JPEG/PNG): with files the form goes to intake as
+  ``multipart/form-data`` (part ``application`` = the JSON body, parts ``attachments``), without
+  as JSON; intake's ``attachments`` / ``attachments[i]`` errors are shown at the file input. The
+  receipt lists the attachments received.
 - ``/status`` is a POST form (tracking number + query code): audit's public timeline, reply's
   public deadline with its day-by-day explanation, and the reply PDF (downloaded through a POST
-  form that proxies reply's ``/public/cases/{n}/reply.pdf``).
+  form that proxies reply's ``/public/cases/{n}/reply.pdf``); once the reply is issued, the
+  material released with it (reply's ``/public/cases/{n}/materials``), each downloaded through a
+  POST form (``/status/material``) whose bytes are the department's upload.
+- While a correction (补正, Art. 30) is requested and not yet received, the status page has the
+  online correction form (``/status/correction``, multipart: corrected description, a note,
+  files), forwarded to intake's ``/public/applications/{n}/correction``; a 201 shows the
+  confirmation (the 20 working days count again from the date it was received).
 
 The one-time receipt records live in this process's memory (a restart or a second instance loses
 them: the applicant then still has the e-mail notice; the query code can be re-derived by intake).
@@ -17,6 +28,7 @@ them: the applicant then still has the e-mail notice; the query code can be re-d
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from datetime import datetime
@@ -27,6 +39,7 @@ from urllib.parse import quote
 import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData, UploadFile
 
 from services.web.backends import Backends
 from services.web.ui import HERE, render
@@ -67,7 +80,78 @@ FIELDS = (*TEXT_FIELDS, *CHOICE_FIELDS)
 DEFAULTS = {"applicant.type": "natural_person", "applicant.id_type": "resident_id_card",
             "delivery.form": "electronic", "delivery.method": "email"}
 ROUTED_STEP = "已分送承办部门办理"  # audit's applicant view of case.routed
+CORRECTION_SUBMITTED_STEP = "已在线提交补正申请"  # audit's applicant view of correction.submitted
 UNAVAILABLE = "系统暂时无法处理，请稍后再试，或拨打政府信息公开工作机构电话咨询"
+
+# Attachments of an application or a correction (intake checks them again, the type by content).
+ATTACHMENTS = "attachments"
+MAX_FILES = 5
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_TOTAL_BYTES = 20 * 1024 * 1024
+ACCEPT = "application/pdf,image/jpeg,image/png,.pdf,.jpg,.jpeg,.png"
+ATTACHMENTS_HINT = ("可上传身份证明等材料（如身份证复印件、营业执照、授权委托书），最多 5 个文件，"
+                    "每个文件不超过 10 MiB，合计不超过 20 MiB；仅限 PDF、JPEG、PNG 格式。")
+RESELECT = "如需上传附件，请重新选择文件（页面重新显示后，浏览器不会保留已选择的文件）。"
+CORRECTION_FIELDS = ("description", "note", ATTACHMENTS)
+Upload = tuple[str, bytes, str]  # (filename, bytes, content type as the browser sent it)
+
+
+TYPE_NAMES = {"application/pdf": "PDF 文档", "image/jpeg": "JPEG 图片", "image/png": "PNG 图片"}
+
+
+def file_type(content_type: str | None) -> str:
+    """A file's type as the applicant reads it (the media type beside it)."""
+    ctype = content_type or ""
+    name = TYPE_NAMES.get(ctype)
+    return f"{name}（{ctype}）" if name else ctype
+
+
+def file_size(n: int | None) -> str:
+    """A file's size as the applicant reads it."""
+    if n is None:
+        return ""
+    if n < 1024:
+        return f"{n} 字节"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+async def uploads(form: FormData, name: str = ATTACHMENTS) -> tuple[list[Upload], str | None]:
+    """The files of a file input (a browser sends an empty part when none is chosen), and the
+    message when they are over the limits (checked here before forwarding, again by intake)."""
+    files = [f for f in form.getlist(name) if isinstance(f, UploadFile) and f.filename]
+    if len(files) > MAX_FILES:
+        return [], f"附件最多 {MAX_FILES} 个（本次选择了 {len(files)} 个）"
+    out: list[Upload] = []
+    total = 0
+    for f in files:
+        data = await f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            return [], f"附件「{f.filename}」过大：每个附件不得超过 10 MiB"
+        total += len(data)
+        if total > MAX_TOTAL_BYTES:
+            return [], "附件合计过大：全部附件合计不得超过 20 MiB"
+        out.append((f.filename, data, f.content_type or "application/octet-stream"))
+    return out, None
+
+
+def attachment_errors(errors: list[dict[str, Any]], files: list[Upload]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Intake's messages about the attachments (field ``attachments``, ``attachments[i]`` or
+    ``attachments.i``; a file's message named by its file), and the other errors."""
+    mine: list[str] = []
+    rest: list[dict[str, Any]] = []
+    for err in errors:
+        field = str(err.get("field", ""))
+        if field != ATTACHMENTS and not field.startswith((ATTACHMENTS + "[", ATTACHMENTS + ".")):
+            rest.append(err)
+            continue
+        message = str(err.get("message", "附件无效"))
+        index = field[len(ATTACHMENTS):].strip("[].").split(".")[0]
+        if index.isdigit() and int(index) < len(files) and files[int(index)][0] not in message:
+            message = f"附件「{files[int(index)][0]}」：{message}"
+        mine.append(message)
+    return mine, rest
 
 
 def local_time(value: str | None) -> str:
@@ -109,10 +193,14 @@ def application_body(values: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-def map_errors(errors: list[dict[str, Any]]) -> tuple[dict[str, str], list[str]]:
-    """(input name -> message) for errors of a field of the form, and the others' messages."""
+def map_errors(errors: list[dict[str, Any]], files: list[Upload] | None = None) -> tuple[dict[str, str], list[str]]:
+    """(input name -> message) for errors of a field of the form (the attachments' at the file
+    input ``attachments``), and the others' messages."""
     by_field: dict[str, str] = {}
     other: list[str] = []
+    about_files, errors = attachment_errors(errors, files or [])
+    if about_files:
+        by_field[ATTACHMENTS] = "；".join(about_files)
     for err in errors:
         field, message = str(err.get("field", "")), str(err.get("message", "输入无效"))
         target = field if field in FIELDS else next((f for f in FIELDS if field.startswith(f + ".")), None)
@@ -128,11 +216,12 @@ def map_errors(errors: list[dict[str, Any]]) -> tuple[dict[str, str], list[str]]
 
 
 def _apply_page(request: Request, values: dict[str, str], errors: dict[str, str] | None = None,
-                other: list[str] | None = None, status_code: int = 200) -> HTMLResponse:
+                other: list[str] | None = None, status_code: int = 200, had_files: bool = False) -> HTMLResponse:
     return render(request, "portal/apply.html", status_code=status_code, title="在线申请",
                   values={**DEFAULTS, **values}, errors=errors or {}, other_errors=other or [],
-                  choices=CHOICE_FIELDS, field_id=field_id,
-                  labels=[n for n in FIELDS if n in (errors or {})])
+                  choices=CHOICE_FIELDS, field_id=field_id, accept=ACCEPT, attachments_hint=ATTACHMENTS_HINT,
+                  reselect=RESELECT if had_files or ATTACHMENTS in (errors or {}) else "",
+                  labels=[n for n in (*FIELDS, ATTACHMENTS) if n in (errors or {})])
 
 
 @router.get("/portal.css")
@@ -161,19 +250,42 @@ def _receipts(request: Request) -> dict[str, tuple[float, dict[str, Any]]]:
     return store
 
 
+def _json_of(resp: httpx.Response) -> dict[str, Any]:
+    if not resp.headers.get("content-type", "").startswith("application/json"):
+        return {}
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 @router.post("/apply", response_class=HTMLResponse)
 async def apply_submit(request: Request) -> Response:
-    values = await _form(request)
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
     values = {k: values.get(k, "") for k in FIELDS}
+    files, too_much = await uploads(form)
+    if too_much:
+        return _apply_page(request, values, {ATTACHMENTS: too_much}, status_code=422, had_files=True)
+    body = application_body(values)
     try:
-        resp = await _backends(request).post("intake", "/applications", json=application_body(values))
+        if files:
+            parts = [("application", (None, json.dumps(body, ensure_ascii=False), "application/json"))]
+            parts += [(ATTACHMENTS, f) for f in files]
+            resp = await _backends(request).post("intake", "/applications", files=parts)
+        else:
+            resp = await _backends(request).post("intake", "/applications", json=body)
     except httpx.HTTPError:
-        return _apply_page(request, values, other=[UNAVAILABLE], status_code=503)
+        return _apply_page(request, values, other=[UNAVAILABLE], status_code=503, had_files=bool(files))
     if resp.status_code == 422:
-        by_field, other = map_errors(resp.json().get("errors") or [])
-        return _apply_page(request, values, by_field, other, status_code=422)
+        by_field, other = map_errors(_json_of(resp).get("errors") or [], files)
+        return _apply_page(request, values, by_field, other, status_code=422, had_files=bool(files))
+    if resp.status_code in (413, 415) and files:
+        message = str(_json_of(resp).get("detail") or "附件不符合要求：仅限 PDF、JPEG、PNG，每个不超过 10 MiB")
+        return _apply_page(request, values, {ATTACHMENTS: message}, status_code=422, had_files=True)
     if resp.status_code not in (200, 201):
-        return _apply_page(request, values, other=[UNAVAILABLE], status_code=502)
+        return _apply_page(request, values, other=[UNAVAILABLE], status_code=502, had_files=bool(files))
     accepted = resp.json()
     store = _receipts(request)
     if len(store) >= _MAX_RECORDS:
@@ -214,7 +326,7 @@ async def receipt(request: Request, tracking_number: str) -> HTMLResponse:
         # The deadline's date is not asked of reply here: the case is not routed yet, and a look-up
         # of an unknown number would count as a failed attempt. The status page shows it.
         out = render(request, "portal/receipt.html", title="受理回执", accepted=record[1], deadline=None,
-                     tracking_number=tracking_number)
+                     tracking_number=tracking_number, file_size=file_size)
     out.delete_cookie(RECEIPT_COOKIE, path="/receipt")
     out.headers["Cache-Control"] = "no-store"
     return out
@@ -256,6 +368,27 @@ async def status_view(request: Request) -> HTMLResponse:
     if errors:
         return render(request, "portal/status.html", status_code=422, title="查询进度", values=values,
                       errors=errors, view=None)
+    return await _status_page(request, number, code)
+
+
+async def _materials(request: Request, number: str, code: str) -> list[dict[str, Any]] | None:
+    """The material released with the reply (None: reply could not say)."""
+    try:
+        resp = await _backends(request).get("reply", f"/public/cases/{quote(number, safe='')}/materials",
+                                            params={"query_code": code}, headers=_applicant(request))
+    except httpx.HTTPError:
+        return None
+    if resp.status_code != 200:
+        return None
+    return [m for m in _json_of(resp).get("materials") or [] if isinstance(m, dict) and m.get("material_id")]
+
+
+async def _status_page(request: Request, number: str, code: str, *, status_code: int = 200,
+                       correction_values: dict[str, str] | None = None,
+                       correction_errors: dict[str, str] | None = None) -> HTMLResponse:
+    """The case's status page (audit's timeline, reply's deadline, the reply and its material, the
+    correction form), with the correction form's values and errors when it was just posted."""
+    values = {"tracking_number": number, "query_code": ""}
     try:
         resp = await _backends(request).get("audit", f"/public/cases/{quote(number, safe='')}/timeline",
                                             params={"query_code": code}, headers=_applicant(request))
@@ -271,11 +404,20 @@ async def status_view(request: Request) -> HTMLResponse:
     notices = [s for s in steps if str(s.get("step", "")).startswith("已发送") or s.get("step") == "已通知申请人"]
     explanation = (deadline or {}).get("explanation") or {}
     correction = explanation.get("correction")
-    out = render(request, "portal/status.html", title="查询进度", values=values, errors={},
+    replied = timeline.get("status") == "已办结"
+    materials = await _materials(request, number, code) if replied and routed else []
+    errors = correction_errors or {}
+    out = render(request, "portal/status.html", status_code=status_code, title="查询进度", values=values, errors={},
                  view={"timeline": timeline, "steps": steps, "notices": notices, "deadline": deadline,
-                       "explanation": explanation, "correction": correction,
-                       "replied": timeline.get("status") == "已办结"},
-                 query_code=code)
+                       "explanation": explanation, "correction": correction, "replied": replied,
+                       "materials": materials,
+                       "correction_submitted": next((st for st in steps if st.get("step") == CORRECTION_SUBMITTED_STEP),
+                                                    None)},
+                 query_code=code, file_size=file_size, file_type=file_type, field_id=field_id, accept=ACCEPT,
+                 attachments_hint=ATTACHMENTS_HINT, correction_values=correction_values or {},
+                 correction_errors=errors,
+                 correction_labels=[n for n in CORRECTION_FIELDS if n in errors],
+                 correction_reselect=RESELECT if correction_values and correction_values.get("_had_files") else "")
     out.headers["Cache-Control"] = "no-store"
     return out
 
@@ -297,3 +439,103 @@ async def reply_pdf(request: Request) -> Response:
     return Response(resp.content, media_type="application/pdf", headers={
         "Content-Disposition": resp.headers.get("content-disposition", "attachment; filename=reply.pdf"),
         "Cache-Control": "no-store"})
+
+
+def _download_headers(resp: httpx.Response, fallback: str) -> dict[str, str]:
+    headers = {"Content-Disposition": resp.headers.get("content-disposition", f"attachment; filename={fallback}"),
+               "Cache-Control": "no-store"}
+    if resp.headers.get("x-content-sha256"):
+        headers["X-Content-SHA256"] = resp.headers["x-content-sha256"]
+    return headers
+
+
+@router.post("/status/material")
+async def material_download(request: Request) -> Response:
+    """One material released with the reply, fetched from reply's public route with the
+    applicant's query code (posted): exactly the department's upload."""
+    form = await _form(request)
+    number = form.get("tracking_number", "").strip().upper()
+    code = form.get("query_code", "").strip()
+    material_id = form.get("material_id", "").strip()
+    values = {"tracking_number": number, "query_code": ""}
+    if not material_id or not material_id.replace("-", "").isalnum() or len(material_id) > 64:
+        return render(request, "portal/status.html", status_code=404, title="查询进度", values=values,
+                      errors={"form": "未找到该材料，请重新查询"}, view=None)
+    try:
+        resp = await _backends(request).get(
+            "reply", f"/public/cases/{quote(number, safe='')}/materials/{quote(material_id, safe='')}",
+            params={"query_code": code}, headers=_applicant(request))
+    except httpx.HTTPError:
+        resp = None
+    if resp is not None and resp.status_code == 404 and "材料" in str(_json_of(resp).get("detail", "")):
+        return render(request, "portal/status.html", status_code=404, title="查询进度", values=values,
+                      errors={"form": "未找到该材料，或该材料未随答复提供，请重新查询"}, view=None)
+    if resp is None or resp.status_code != 200:
+        return _status_error(request, values, resp)
+    return Response(resp.content, media_type=resp.headers.get("content-type", "application/octet-stream"),
+                    headers=_download_headers(resp, "material"))
+
+
+@router.post("/status/correction", response_class=HTMLResponse)
+async def correction_submit(request: Request) -> HTMLResponse:
+    """The online correction (补正, Art. 30): the corrected description, a note, files; forwarded
+    to intake, which records it; the confirmation, or the status page with the form's errors."""
+    form = await request.form()
+    number = str(form.get("tracking_number") or "").strip().upper()
+    code = str(form.get("query_code") or "").strip()
+    description = str(form.get("description") or "").strip()
+    note = str(form.get("note") or "").strip()
+    files, too_much = await uploads(form)
+    kept = {"description": description, "note": note, "_had_files": "1" if files or too_much else ""}
+    if not number or not code:
+        return render(request, "portal/status.html", status_code=422, title="查询进度",
+                      values={"tracking_number": number, "query_code": ""}, view=None,
+                      errors={"form": "请重新输入受理编号和查询码后再提交补正"})
+    if too_much:
+        return await _status_page(request, number, code, status_code=422, correction_values=kept,
+                                  correction_errors={ATTACHMENTS: too_much})
+    if not description and not files:
+        return await _status_page(request, number, code, status_code=422, correction_values=kept,
+                                  correction_errors={"description": "请填写补正后的申请内容或上传补正材料"})
+    parts: list[tuple[str, tuple[str | None, Any, str] | tuple[str | None, Any]]] = [("query_code", (None, code))]
+    if description:
+        parts.append(("description", (None, description)))
+    if note:
+        parts.append(("note", (None, note)))
+    parts += [(ATTACHMENTS, f) for f in files]
+    try:
+        resp = await _backends(request).post(
+            "intake", f"/public/applications/{quote(number, safe='')}/correction", files=parts,
+            headers=_applicant(request))
+    except httpx.HTTPError:
+        return await _status_page(request, number, code, status_code=503, correction_values=kept,
+                                  correction_errors={"form": UNAVAILABLE})
+    body = _json_of(resp)
+    if resp.status_code in (200, 201):
+        out = render(request, "portal/correction_done.html", title="补正已提交", done=body,
+                     tracking_number=body.get("tracking_number") or number, file_size=file_size)
+        out.headers["Cache-Control"] = "no-store"
+        return out
+    if resp.status_code == 422:
+        errs = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+        if any(e.get("field") == "query_code" for e in errs):
+            return _status_error(request, {"tracking_number": number, "query_code": ""}, resp)
+        about_files, rest = attachment_errors(errs, files)
+        errors: dict[str, str] = {ATTACHMENTS: "；".join(about_files)} if about_files else {}
+        for e in rest:
+            field = str(e.get("field", ""))
+            key = field if field in ("description", "note") else "form"
+            message = str(e.get("message", "输入无效"))
+            errors[key] = errors[key] + "；" + message if key in errors else message
+        return await _status_page(request, number, code, status_code=422, correction_values=kept,
+                                  correction_errors=errors or {"form": "补正未能提交，请检查后重试"})
+    if resp.status_code in (413, 415):
+        return await _status_page(request, number, code, status_code=422, correction_values=kept, correction_errors={
+            ATTACHMENTS: str(body.get("detail") or "附件不符合要求：仅限 PDF、JPEG、PNG，每个不超过 10 MiB")})
+    if resp.status_code == 409:
+        return await _status_page(request, number, code, status_code=409, correction_values=kept,
+                                  correction_errors={"form": str(body.get("detail") or "当前无需补正或补正已提交")})
+    if resp.status_code in (404, 429):
+        return _status_error(request, {"tracking_number": number, "query_code": ""}, resp)
+    return await _status_page(request, number, code, status_code=502, correction_values=kept,
+                              correction_errors={"form": UNAVAILABLE})

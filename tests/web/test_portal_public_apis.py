@@ -98,3 +98,56 @@ async def test_reply_pdf_is_refused_before_the_reply_and_with_a_wrong_code(api):
     r = await client.get(url, params={"query_code": good})
     assert r.status_code == 200 and r.content == b"%PDF-1.7 reply" and r.headers["content-type"] == "application/pdf"
     assert r.headers["content-disposition"].startswith("attachment")
+
+
+PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
+
+
+async def test_released_material_by_query_code(api):
+    """The material named by the signed-off answer the issued reply carries: listed (name, type,
+    size, SHA-256) and downloadable with the query code; nothing before the reply, nothing unnamed."""
+    import hashlib
+
+    from tests.tokens import bearer
+
+    client, st = api
+    officer = bearer("dept_officer", department="czt", sub="czt-officer-1", name="财政厅经办人1")
+    reviewer = bearer("dept_reviewer", department="czt", sub="czt-reviewer-1", name="财政厅审查员1")
+    good = query_code(SECRET, "c1")
+    listing = f"/public/cases/{NUMBER}/materials"
+    r = await client.get(listing, params={"query_code": good})
+    assert r.status_code == 200 and r.json() == {"tracking_number": NUMBER, "materials": []}
+    assert r.headers["cache-control"] == "no-store"
+    up = await client.post("/tasks/t-czt/material", headers=officer,
+                           files={"file": ("预算 执行情况.pdf", PDF, "application/octet-stream")})
+    assert up.status_code == 201, up.text
+    m = up.json()
+    other = (await client.post("/tasks/t-czt/material", headers=officer,
+                               files={"file": ("未引用.pdf", PDF + b" ", "application/pdf")})).json()
+    one = f"{listing}/{m['material_id']}"
+    assert (await client.get(one, params={"query_code": good})).status_code == 404  # not released yet
+    body = {"reply_type": "disclosed", "text": "现予公开，见所附材料。", "material_refs": [m["ref"]]}
+    assert (await client.post("/tasks/t-czt/answer", json=body, headers=officer)).status_code == 201
+    assert (await client.get(listing, params={"query_code": good})).json()["materials"] == []  # draft only
+    assert (await client.post("/tasks/t-czt/review", headers=reviewer)).status_code == 200
+    assert (await st.get("c1"))["reply_issued"] is True
+    r = await client.get(listing, params={"query_code": good})
+    assert r.status_code == 200
+    assert r.json()["materials"] == [{"material_id": m["material_id"], "filename": "预算 执行情况.pdf",
+                                      "content_type": "application/pdf", "size": len(PDF),
+                                      "sha256": hashlib.sha256(PDF).hexdigest()}]
+    got = await client.get(one, params={"query_code": good})
+    assert got.status_code == 200 and got.content == PDF and got.headers["content-type"] == "application/pdf"
+    assert got.headers["cache-control"] == "no-store" and got.headers["x-content-sha256"] == hashlib.sha256(PDF).hexdigest()
+    assert got.headers["content-disposition"].startswith('attachment; filename="') and "filename*=UTF-8''" in got.headers["content-disposition"]
+    # Not named by the answer: never the applicant's; an unknown id; a malformed one.
+    r = await client.get(f"{listing}/{other['material_id']}", params={"query_code": good})
+    assert r.status_code == 404 and "未随答复提供" in r.json()["detail"]
+    assert (await client.get(f"{listing}/{'f' * 32}", params={"query_code": good})).status_code == 404
+    assert (await client.get(f"{listing}/a.b", params={"query_code": good})).status_code == 422
+    # The query code gate as for the deadline: malformed 422, wrong 404, no code 422.
+    wrong = "0" * 12 if good != "0" * 12 else "1" * 12
+    assert (await client.get(one, params={"query_code": wrong})).status_code == 404
+    assert (await client.get(listing, params={"query_code": wrong})).status_code == 404
+    assert (await client.get(one)).status_code == 422
+    assert (await client.get(listing, params={"query_code": "!!"})).status_code == 422
