@@ -16,13 +16,21 @@ from pydantic import Field
 
 from contracts import topics
 from contracts.envelope import CloudEvent
-from contracts.events import ApplicationReceived, CaseRouted, TaskAssigned, registry_of
+from contracts.events import ALL_EVENTS, ApplicationReceived, CaseRouted, TaskAssigned, registry_of
+from contracts.events_desk import TaskReturned
 from contracts.events_routing import CaseReferred, CaseRerouted, ReferralRecorded, TaskWithdrawn
-from services.routing.casework import REFERRALS_TOPIC, CaseworkError, open_tasks
+from services.routing.casework import (
+    REFERRALS_TOPIC,
+    CaseworkError,
+    ReturnRefused,
+    open_returns,
+    open_tasks,
+    returned_view,
+)
 from services.routing.directory import CHANGE_OPS, DirectoryError
 from services.routing.settings import RoutingSettings
 from services.routing.store import DirectoryStore, RoutingStore, VersionConflict
-from servicekit.consumer import subscribe
+from servicekit.consumer import Unprocessable, subscribe
 from servicekit.kafka import ensure_topics
 from servicekit.oidc import Principal, officer
 from servicekit.openapi import errors
@@ -110,7 +118,23 @@ def _routing_view(doc: dict[str, Any]) -> dict[str, Any]:
         "triage": {"open": doc.get("triage_open", False), **(doc.get("decision") or {})},
         "changes": doc.get("changes", []),
         "referrals": doc.get("referrals", []),
+        "returns": [returned_view(r) for r in doc.get("returns") or []],
     }
+
+
+def _triage_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    """A case in the triage queue and why it is there: ``reason`` "returned" (a department returned
+    its task: ``returned`` says who, which task and why) or "triage" (the rules were unsure);
+    ``reasons`` both when both hold."""
+    returned = [returned_view(r) for r in open_returns(doc)]
+    reasons = (["returned"] if returned else []) + (["triage"] if doc.get("triage_open") else [])
+    return {**_routing_view(doc), "description": doc["description"], "routed_at": doc["routed_at"],
+            "reason": reasons[0] if reasons else "triage", "reasons": reasons, "returned": returned}
+
+
+# The topic's event types that have a model: reply's other events there are valid, just not routing's
+# business (only a malformed record, or a task.returned that names no task of a routed case, is dead-lettered).
+ANSWERS_RECORDED_REGISTRY = {m.ce_type(): m for m in ALL_EVENTS if m.event_name in topics.ANSWERS_RECORDED.event_types}
 
 
 def build(settings: RoutingSettings | None = None) -> FastAPI:
@@ -185,6 +209,31 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
         max_attempts=rt.common.max_handler_attempts,
         patience_seconds=rt.common.handler_patience_seconds,
         title="route-application",
+    )
+
+    async def on_answers_recorded(event: CloudEvent[Any]) -> None:
+        """A department returned (退回) its task: the case goes back to the triage queue (once per event)."""
+        if not isinstance(event.data, TaskReturned):
+            return
+        try:
+            outcome = await store.record_return(event.id, event.data)
+        except ReturnRefused as exc:
+            raise Unprocessable(str(exc)) from exc
+        except CaseworkError as exc:
+            if exc.status == 404:
+                raise Unprocessable("case_id: no routed case of this agency") from exc
+            raise
+        rt.log.info("task_returned", task_id=event.data.task_id, dept_code=event.data.dept_code, outcome=outcome)
+
+    subscribe(
+        rt.broker,
+        group_id="routing",
+        topics=(topics.ANSWERS_RECORDED.name,),
+        registry=ANSWERS_RECORDED_REGISTRY,
+        handle=on_answers_recorded,
+        max_attempts=rt.common.max_handler_attempts,
+        patience_seconds=rt.common.handler_patience_seconds,
+        title="returned-task",
     )
 
     app = rt.app("Gongkai routing", "分办：按目录与规则确定承办部门；分办台、转办、目录维护")
@@ -280,8 +329,7 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
     @app.get("/triage", tags=["triage"])
     async def triage_queue() -> dict:
         docs = await store.open_triage()
-        return {"cases": [{**_routing_view(d), "description": d["description"], "routed_at": d["routed_at"]}
-                          for d in docs]}
+        return {"cases": [_triage_entry(d) for d in docs]}
 
     @app.post("/cases/{case_id}/departments", tags=["triage"], responses=errors(409))
     async def change_departments(case_id: str, body: DepartmentsChangeIn,
@@ -320,6 +368,7 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
     app.state.directories = directories
     app.state.store = store
     app.state.background = background
+    app.state.on_answers_recorded = on_answers_recorded  # the consumer's handler (tests call it)
     return app
 
 

@@ -14,7 +14,7 @@ change number, so a replay of the same change computes the same ids.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from contracts import topics
@@ -310,3 +310,86 @@ def referral_records(doc: dict[str, Any], plan: ReferralPlan, directory: Directo
     )
     records.append(outbox.record(topics.CASES_ROUTED.name, recorded))
     return records
+
+
+# ---------------------------------------------------------------------------- returned tasks (退回)
+#
+# A department returns (退回) its task with a reason (reply's ``task.returned`` on
+# gongkai.answers.recorded). The case goes back to the OGI office's triage queue with the reason and
+# the department, until the OGI office changes the case's departments or withdraws the task (any
+# change of the case that changes something, a referral, or the task withdrawn): the same rule as
+# reply's ``pending_return`` (a later ``case.rerouted`` ends every pending return of the case).
+# Entries are kept in the routing document's ``returns`` (``status`` "open" or "resolved");
+# ``returns_open`` says whether the case is in the queue for a return.
+
+
+class ReturnRefused(Exception):
+    """A ``task.returned`` that can never be recorded (its message names fields and rules only)."""
+
+
+def return_entry(event_id: str, data: Any, task: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN401
+    """The stored entry of a return (``data`` a contracts.events_desk.TaskReturned)."""
+    return {"event_id": event_id, "task_id": data.task_id, "dept_code": data.dept_code,
+            "dept_name": task.get("dept_name", data.dept_code), "reason": data.reason,
+            "returned_by": data.returned_by, "returned_by_subject": data.returned_by_subject,
+            "returned_at": data.returned_at, "status": "open"}
+
+
+def aware(t: Any) -> Any:  # noqa: ANN401
+    """Stored datetimes come back aware (tz_aware client) or naive (tests): compare them as UTC."""
+    return t.replace(tzinfo=UTC) if isinstance(t, datetime) and t.tzinfo is None else t
+
+
+def plan_return(doc: dict[str, Any], event_id: str, data: Any) -> dict[str, Any] | None:  # noqa: ANN401
+    """The entry to record for a ``task.returned`` (``data``), or None if this event was recorded
+    before (a redelivery). A return of a task already withdrawn, or followed by a change of the case
+    (the OGI office acted first), is recorded as resolved: it does not put the case in the queue.
+    Raises ReturnRefused for a task the case does not have or a department that is not the task's."""
+    if any(r.get("event_id") == event_id for r in doc.get("returns") or []):
+        return None
+    task = next((t for t in doc["tasks"] if t["task_id"] == data.task_id), None)
+    if task is None:
+        raise ReturnRefused("task_id: not a task of the case")
+    if task["dept_code"] != data.dept_code:
+        raise ReturnRefused("dept_code: not the department of the task")
+    entry = return_entry(event_id, data, task)
+    returned_at = aware(data.returned_at)
+    later = [c for c in doc.get("changes") or []
+             if isinstance(c.get("changed_at"), datetime) and aware(c["changed_at"]) > returned_at]
+    if task.get("status", "open") != "open":
+        entry.update(status="resolved", resolution="task_withdrawn")
+    elif doc.get("referred_whole"):
+        entry.update(status="resolved", resolution="referred")
+    elif later:
+        entry.update(status="resolved", resolution="rerouted", change_seq=later[0]["seq"])
+    return entry
+
+
+def open_returns(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in doc.get("returns") or [] if r.get("status") == "open"]
+
+
+def resolve_returns(doc: dict[str, Any], resolution: str, actor: str, time: datetime,
+                    change_seq: int | None = None) -> list[dict[str, Any]] | None:
+    """The case's ``returns`` with every open one resolved by the OGI office's change (None if none was open)."""
+    if not open_returns(doc):
+        return None
+    out = []
+    for r in doc.get("returns") or []:
+        r = dict(r)
+        if r.get("status") == "open":
+            r.update(status="resolved", resolution=resolution, resolved_by=actor, resolved_at=time)
+            if change_seq is not None:
+                r["change_seq"] = change_seq
+        out.append(r)
+    return out
+
+
+def returned_view(r: dict[str, Any]) -> dict[str, Any]:
+    """A return as the triage queue and the routing view show it."""
+    out = {k: r.get(k) for k in ("task_id", "dept_code", "dept_name", "reason", "returned_by", "returned_at")}
+    out["status"] = r.get("status", "open")
+    for k in ("resolution", "resolved_by", "resolved_at", "change_seq"):
+        if k in r:
+            out[k] = r[k]
+    return out

@@ -25,7 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from contracts.envelope import CloudEvent, utcnow
 from contracts.events import ApplicationReceived
 from services.routing import casework
-from services.routing.casework import CaseworkError
+from services.routing.casework import CaseworkError, ReturnRefused
 from services.routing.directory import Directory, DirectoryError, apply_change, load_raw, parse
 from services.routing.rules import decide
 from servicekit import outbox
@@ -126,6 +126,7 @@ class RoutingStore:
     async def setup(self) -> None:
         await outbox.ensure_indexes(self.routings)
         await self.routings.create_index([("triage_open", ASCENDING), ("routed_at", ASCENDING)])
+        await self.routings.create_index([("returns_open", ASCENDING), ("routed_at", ASCENDING)])
 
     async def get(self, case_id: str) -> dict[str, Any] | None:
         return await self.routings.find_one({"_id": case_id}, {"outbox": 0})
@@ -172,9 +173,40 @@ class RoutingStore:
         return doc
 
     async def open_triage(self) -> list[dict[str, Any]]:
-        docs = await self.routings.find({"triage_open": True}, {"outbox": 0},
-                                        sort=[("routed_at", ASCENDING)]).to_list()
-        return docs
+        """The OGI office's queue: cases the rules were unsure about and cases a department returned,
+        oldest first (by when they entered the queue: routed, or the first open return)."""
+        unsure = await self.routings.find({"triage_open": True}, {"outbox": 0},
+                                          sort=[("routed_at", ASCENDING)]).to_list()
+        returned = await self.routings.find({"returns_open": True}, {"outbox": 0},
+                                            sort=[("routed_at", ASCENDING)]).to_list()
+        by_id = {d["_id"]: d for d in unsure}
+        for d in returned:
+            by_id.setdefault(d["_id"], d)
+
+        def entered(d: dict[str, Any]) -> datetime:
+            times = [casework.aware(r["returned_at"]) for r in casework.open_returns(d)]
+            if d.get("triage_open"):
+                times.append(casework.aware(d["routed_at"]))
+            return min(times) if times else casework.aware(d["routed_at"])
+
+        return sorted(by_id.values(), key=entered)
+
+    async def record_return(self, event_id: str, data: Any, attempts: int = 20) -> str:  # noqa: ANN401
+        """Record a department's ``task.returned`` (``data``) once: "recorded" (the case is in the
+        queue), "resolved" (recorded, but the OGI office already acted), "duplicate" (a redelivery).
+        Raises CaseworkError(404) for a case not routed here, ReturnRefused for a task it lacks."""
+        for _ in range(attempts):
+            doc = await self._load(data.case_id)
+            entry = casework.plan_return(doc, event_id, data)
+            if entry is None:
+                return "duplicate"
+            update: dict[str, Any] = {"$push": {"returns": entry}, "$inc": {"rev": 1}}
+            if entry["status"] == "open":
+                update["$set"] = {"returns_open": True}
+            done = await self.routings.update_one({"_id": doc["_id"], "rev": doc.get("rev", 0)}, update)
+            if done.matched_count:
+                return "recorded" if entry["status"] == "open" else "resolved"
+        raise CaseworkError(409, "案件正被同时修改，请重试")
 
     async def _load(self, case_id: str) -> dict[str, Any]:
         doc = await self.routings.find_one({"_id": case_id}, {"outbox": 0})
@@ -210,10 +242,15 @@ class RoutingStore:
         set_fields: dict[str, Any] = {"tasks": plan.tasks, "change_seq": seq}
         if plan.triage_resolved:
             set_fields["triage_open"] = False
+        # Any change of the departments ends the case's pending returns (as reply's case.rerouted does).
+        returns = casework.resolve_returns(doc, "rerouted", actor, now, seq)
+        if returns is not None:
+            set_fields.update(returns=returns, returns_open=False)
+            change["returns_resolved"] = [r["task_id"] for r in casework.open_returns(doc)]
         await self._commit(doc, set_fields, {"changes": change}, records)
         return {"changed": True, "change_seq": seq, "operation": plan.operation,
                 "added": plan.added, "withdrawn": plan.withdrawn, "tasks": casework.open_tasks(plan.tasks),
-                "triage_resolved": plan.triage_resolved}
+                "triage_resolved": plan.triage_resolved, "returns_resolved": returns is not None}
 
     async def refer(self, case_id: str, directory: Directory, *, target_agency_code: str | None,
                     target_agency_name: str | None, target_contact: dict[str, str] | None, reason: str,
@@ -239,8 +276,11 @@ class RoutingStore:
         set_fields: dict[str, Any] = {"tasks": plan.tasks}
         if whole_case:
             set_fields.update(referred_whole=True, triage_open=False)
+            returns = casework.resolve_returns(doc, "referred", actor, now)
+            if returns is not None:
+                set_fields.update(returns=returns, returns_open=False)
         await self._commit(doc, set_fields, {"referrals": referral}, records)
         return {"created": True, **referral}
 
 
-__all__ = ["DirectoryError", "DirectoryStore", "RoutingStore", "VersionConflict"]
+__all__ = ["DirectoryError", "DirectoryStore", "ReturnRefused", "RoutingStore", "VersionConflict"]

@@ -183,23 +183,51 @@ async def directory(request: Request) -> dict[str, Any]:
     return r.body if r.ok and isinstance(r.body, dict) else {"departments": [], "agencies": []}
 
 
+QUEUE_FILTERS = [("all", "全部"), ("returned", "部门退回"), ("triage", "系统无法确定")]
+
+
+def queue_filter(request: Request) -> str:
+    show = request.query_params.get("show", "all")
+    return show if show in dict(QUEUE_FILTERS) else "all"
+
+
+def returned_zh(r: dict[str, Any]) -> str:
+    """A department's return as the queue says it: 部门退回：<dept>，理由：…"""
+    return f"部门退回：{r.get('dept_name') or r.get('dept_code')}，理由：{r.get('reason') or '（未说明）'}"
+
+
 async def queue_page(request: Request, who: Any, error: str | None = None, error_case: str | None = None,  # noqa: ANN401
                      status_code: int = 200) -> HTMLResponse:
+    """The triage queue (routing's ``/triage``): cases the rules were unsure about and cases a
+    department returned (each with its department and reason). ``?show=returned|triage`` filters;
+    an htmx GET (the filter links; not a history restore) gets only the list (``#queue-list``)."""
     token = token_of(who)
-    q, d, back = await asyncio.gather(call(request, "GET", "routing", "/triage", token), directory(request),
-                                      call(request, "GET", "reply", "/returned-tasks", token))
+    q, d = await asyncio.gather(call(request, "GET", "routing", "/triage", token), directory(request))
     cases = q.body.get("cases", []) if q.ok and isinstance(q.body, dict) else []
+    for c in cases:
+        c.setdefault("returned", [])
+        c.setdefault("reasons", ["returned"] if c["returned"] else ["triage"])
+    counts = {"all": len(cases), "returned": sum(1 for c in cases if "returned" in c["reasons"]),
+              "triage": sum(1 for c in cases if "triage" in c["reasons"])}
+    show = queue_filter(request)
+    shown = [c for c in cases if show == "all" or show in c["reasons"]]
     triages = await asyncio.gather(*(call(request, "GET", "reply", f"/cases/{quote(c['case_id'])}/triage", token)
-                                     for c in cases))
-    for c, t in zip(cases, triages, strict=True):
+                                     for c in shown))
+    for c, t in zip(shown, triages, strict=True):
         c["five"] = t.body if t.ok else None
-    return render(request, "ogi/queue.html", status_code=status_code, title="分办台", cases=cases,
+    # htmx (the filter links) wants the list only; its history restore (htmx 4) wants the whole page.
+    h = request.headers
+    partial = (request.method == "GET" and h.get("hx-request") == "true"
+               and h.get("hx-history-restore-request") != "true")
+    response = render(request, "ogi/_queue_list.html" if partial else "ogi/queue.html", status_code=status_code,
+                  title="分办台", cases=shown, show=show, filters=QUEUE_FILTERS, counts=counts,
                   load_error=None if q.ok else q.message, departments=d.get("departments", []),
                   agencies=d.get("agencies", []), done=done_message(request), error=error, error_case=error_case,
                   questions=QUESTIONS, question_zh=QUESTION_ZH, answer_zh=ANSWER_ZH, outcomes=OUTCOME_CHOICES,
                   outcome_label=outcome_label, is_head=is_head(who), reason_zh=triage_reason_zh,
-                  returned=(back.body or {}).get("tasks", []) if back.ok else [],
-                  returned_error=None if back.ok else back.message)
+                  returned_zh=returned_zh)
+    response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
+    return response
 
 
 @ogi.get("", response_class=HTMLResponse)
@@ -365,6 +393,7 @@ async def case_page(request: Request, who: Any, case_id: str, error: str | None 
         agencies=d.get("agencies", []), is_head=is_head(who), error=error, done=done_message(request),
         event_label=event_label, questions=QUESTIONS, question_zh=QUESTION_ZH, answer_zh=ANSWER_ZH,
         outcomes=OUTCOME_CHOICES, outcome_label=outcome_label, today=date.today().isoformat(), status_zh=STATUS_ZH,
+        returned_zh=returned_zh,
     )
 
 

@@ -392,20 +392,70 @@ def test_every_ogi_page_is_in_the_web_access_table() -> None:
         assert WEB_ROUTES[key].roles & {"ogi_officer", "ogi_head"}
 
 
+RETURNED_CASE = {
+    "case_id": "c7", "tracking_number": "GK-7", "directory_version": "3", "description": "请公开本省重点项目投资计划",
+    "routed_at": "2026-12-01T09:00:00", "tasks": [{"task_id": "t7", "dept_code": "zjj", "dept_name": "住建局",
+                                                    "rule": "keyword:项目", "confidence": 0.9}],
+    "withdrawn_tasks": [], "changes": [], "referrals": [], "triage": {"open": False, "triage": False, "reasons": []},
+    "reason": "returned", "reasons": ["returned"],
+    "returned": [{"task_id": "t7", "dept_code": "zjj", "dept_name": "住建局", "reason": "不属于本部门职责",
+                  "returned_by": "住建局李四", "returned_at": "2026-12-01T10:00:00", "status": "open"}],
+}
+
+
 def test_returned_tasks_can_be_reassigned_from_the_queue(fake: FakeBackends) -> None:
-    fake.on("GET", "reply", "/returned-tasks", 200, {"tasks": [{"case_id": "c7", "tracking_number": "GK-7", "task_id": "t7",
-        "dept_code": "zjj", "dept_name": "住建局", "reason": "不属于本部门职责", "by": "住建局李四", "at": "2026-12-01T10:00:00"}]})
+    fake.on("GET", "routing", "/triage", 200, {"cases": [{**TRIAGE["cases"][0], "reason": "triage", "reasons": ["triage"],
+                                                          "returned": []}, RETURNED_CASE]})
+    fake.on("GET", "reply", "/cases/c7/triage", 200, {**FIVE, "case_id": "c7"})
     fake.on("POST", "routing", "/cases/c7/departments", 200, {})
     c = client_for(fake, OFFICER)
     html = c.get("/work/ogi").text
-    assert "住建局退回" in html and "不属于本部门职责" in html and "没有规则命中" not in html
+    assert "部门退回：住建局，理由：不属于本部门职责" in html and "住建局李四" in html
+    assert "没有规则命中" not in html
     assert "依据不足" not in html and "规则命中不足" in html  # an unknown reason is shown as it is
-    form = next(f for f in forms(html) if 'id="re-t7"' in f)
-    assert 'name="remove" value="zjj"' in form and 'value="zjj"' not in form.split("<select", 1)[1]
+    assert "全部（2）" in html and "部门退回（1）" in html and "系统无法确定（1）" in html
+    card = html.split('id="case-c7"', 1)[1].split("</article>", 1)[0]
+    assert "系统建议" not in card  # a returned case is no triage of the rules
+    form = next(f for f in forms(card) if "/cases/c7/departments" in f)
+    assert re.search(r'name="remove" value="zjj" checked', form) and "改派" in form
+    assert 'name="add" value="zjj"' not in form  # the open department is not offered again
+    assert_every_post_form_has_csrf(html)
     r = c.post("/work/ogi/cases/c7/departments", data={"csrf_token": CSRF, "back": "queue", "remove": "zjj", "add": "zrzy",
                                                        "reason": "改由自然资源局办理"})
-    assert r.status_code == 303
+    assert r.status_code == 303 and r.headers["location"].startswith("/work/ogi?done=departments")
     assert fake.posts()[0]["json"] == {"add": ["zrzy"], "remove": ["zjj"], "reason": "改由自然资源局办理"}
+
+
+def test_the_queue_filter_works_as_a_link_and_as_an_htmx_partial(fake: FakeBackends) -> None:
+    fake.on("GET", "routing", "/triage", 200, {"cases": [{**TRIAGE["cases"][0], "reason": "triage", "reasons": ["triage"],
+                                                          "returned": []}, RETURNED_CASE]})
+    fake.on("GET", "reply", "/cases/c7/triage", 200, {**FIVE, "case_id": "c7"})
+    c = client_for(fake, OFFICER)
+    page = c.get("/work/ogi?show=returned").text  # without JavaScript: a plain link, the whole page
+    assert "<html" in page and 'id="case-c7"' in page and f'id="case-{CASE}"' not in page
+    assert 'href="/work/ogi?show=returned" hx-get="/work/ogi?show=returned"' in page
+    partial = c.get("/work/ogi?show=triage", headers={"HX-Request": "true", "HX-Target": "div#queue-list"}).text
+    assert "<html" not in partial and partial.lstrip().startswith('<div id="queue-list">')
+    assert f'id="case-{CASE}"' in partial and 'id="case-c7"' not in partial
+    assert_every_post_form_has_csrf(partial)
+    restore = c.get("/work/ogi?show=triage", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restore.text and "HX-Request" in restore.headers["vary"]  # htmx 4's history restore: the page
+    assert "分办台" in c.get("/work/ogi?show=nonsense").text  # an unknown filter shows everything
+
+
+def test_the_case_page_shows_the_return_and_ticks_its_withdrawal(fake: FakeBackends) -> None:
+    routing = {k: v for k, v in RETURNED_CASE.items() if k not in ("description", "routed_at", "returned")}
+    routing["returns"] = RETURNED_CASE["returned"]
+    fake.on("GET", "routing", f"/cases/{CASE}/routing", 200, routing)
+    html = client_for(fake, OFFICER).get(f"/work/ogi/cases/{CASE}").text
+    section = html.split('id="routing"', 1)[1].split("</section>", 1)[0]
+    assert "部门退回：住建局，理由：不属于本部门职责" in section and "已退回" in section
+    form = next(f for f in forms(section) if "/departments" in f)
+    assert re.search(r'name="remove" value="zjj" checked', form)
+    assert any("/tasks/t7/withdrawal" in f for f in forms(section))
+    routing["returns"] = [{**RETURNED_CASE["returned"][0], "status": "resolved"}]
+    html = client_for(fake, OFFICER).get(f"/work/ogi/cases/{CASE}").text
+    assert "部门退回：" not in html
 
 
 def test_triage_reasons_in_chinese() -> None:
