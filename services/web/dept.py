@@ -7,6 +7,14 @@ the API with that token and, when the API refuses, shows the API's own Chinese m
 status. Who may do what is the APIs' (contracts/access.py); the pages only hide what an officer
 could not use (the answer form for a reviewer, the review queue's own drafts).
 
+With htmx (vendored, loaded by base.html) some forms update the page in place; every one of them
+still works as a plain form without JavaScript. An htmx request (``HX-Request``, not a history
+restore) gets a fragment: the inbox's filter form only the task list, 签收/退回 from the inbox only
+that task's row, the task page's answer form and upload their section with the errors in place (a
+success answers ``HX-Redirect`` to the page the plain form would be sent to). A fragment carries
+the announcement for the page's polite live region (``#live``, swapped out of band) and puts the
+focus (``autofocus``, which htmx honours after a swap) where the officer goes next.
+
 Routes (prefix ``/work/dept``): ``""`` inbox (``status``, ``q``, ``sort``), ``/tasks/{id}`` (+
 ``/acknowledgement``, ``/return``, ``/answer``, ``/material``), ``/cases/{case_id}/material/{id}``
 (download), ``/review`` (queue), ``/review/{task_id}`` (+ ``/sign-off``, ``/return``).
@@ -15,6 +23,7 @@ Routes (prefix ``/work/dept``): ``""`` inbox (``status``, ``q``, ``sort``), ``/t
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -83,6 +92,17 @@ def checked(value: str) -> str:
     return value
 
 
+def is_htmx(request: Request) -> bool:
+    """An htmx request wanting a fragment (htmx 4's history restore wants the whole page)."""
+    h = request.headers
+    return h.get("hx-request") == "true" and h.get("hx-history-restore-request") != "true"
+
+
+def vary(response: Response) -> Response:
+    response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
+    return response
+
+
 def urgency(days: int | None) -> str:
     if days is None:
         return ""
@@ -93,6 +113,14 @@ def urgency(days: int | None) -> str:
     if days <= 5:
         return "due-soon"
     return ""
+
+
+URGENCY_ZH = {"due-soon": "临近期限", "due-urgent": "紧急", "overdue": "已逾期"}
+
+
+def urgency_zh(days: int | None) -> str:
+    """The urgency in words, beside its colour (the colour is never the only signal)."""
+    return URGENCY_ZH.get(urgency(days), "")
 
 
 def days_zh(days: int | None) -> str:
@@ -118,7 +146,7 @@ STATE_ZH = {"new": "待签收", "acknowledged": "已签收", "draft": "草稿待
 
 def page(request: Request, name: str, who: Any, status_code: int = 200, **ctx: Any) -> HTMLResponse:  # noqa: ANN401
     return render(request, name, status_code=status_code, me=who, dept=who.principal.department, urgency=urgency,
-                  days_zh=days_zh, state_zh=STATE_ZH, reply_type_zh=REPLY_TYPE_ZH, outcome_zh=OUTCOME_ZH, **ctx)
+                  days_zh=days_zh, urgency_zh=urgency_zh, state_zh=STATE_ZH, reply_type_zh=REPLY_TYPE_ZH, outcome_zh=OUTCOME_ZH, **ctx)
 
 
 def error_page(request: Request, who: Any, api: ApiResult, title: str) -> HTMLResponse:  # noqa: ANN401
@@ -126,8 +154,12 @@ def error_page(request: Request, who: Any, api: ApiResult, title: str) -> HTMLRe
                 title=title, message=api.message)
 
 
-def to(path: str, done: str | None = None, anchor: str = "") -> RedirectResponse:
-    return RedirectResponse(path + (f"?{urlencode({'done': done})}" if done else "") + anchor, status_code=303)
+def to(path: str, done: str | None = None, anchor: str = "", request: Request | None = None) -> Response:
+    """Where a plain form goes after a success (303); an htmx request is told to go there itself."""
+    url = path + (f"?{urlencode({'done': done})}" if done else "") + anchor
+    if request is not None and is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
 
 
 def text(form: Any, name: str) -> str:  # noqa: ANN401
@@ -138,17 +170,48 @@ def text(form: Any, name: str) -> str:  # noqa: ANN401
 # ---------------------------------------------------------------------------- inbox
 
 
-@router.get("", response_class=HTMLResponse)
-async def inbox(request: Request, status: str = "", q: str = "", sort: str = "due",
-                who: Any = Depends(dept_staff)) -> HTMLResponse:  # noqa: ANN401
+async def listing(request: Request, who: Any) -> list[dict[str, Any]] | tuple[int, str]:  # noqa: ANN401
+    """The department's open tasks (each with its ``state``), or (status, why not)."""
     dept = who.principal.department
     if not dept:
-        return page(request, "dept/error.html", who, status_code=403, title="部门工作台",
-                    message="您的账号未关联部门，无法查看部门任务。")
+        return 403, "您的账号未关联部门，无法查看部门任务。"
     api = await call(request, "GET", f"/departments/{quote(dept)}/tasks", who.access_token)
     if not api.ok:
-        return error_page(request, who, api, "部门工作台")
+        return (api.status if api.status >= 400 else 502), api.message
     tasks = list(api.body.get("tasks") or [])
+    for t in tasks:
+        t["state"] = task_state(t)
+    return tasks
+
+
+@router.get("", response_class=HTMLResponse)
+async def inbox(request: Request, status: str = "", q: str = "", sort: str = "due",
+                who: Any = Depends(dept_staff)) -> Response:  # noqa: ANN401
+    return vary(await inbox_page(request, who, status, q, sort))
+
+
+DIRECTORY_TTL_SECONDS = 300.0
+
+
+async def department_name(request: Request, code: str) -> str:
+    """The department's name from routing's public directory (cached a few minutes); the code if
+    the directory cannot be read."""
+    cached = getattr(request.app.state, "dept_names", None)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > DIRECTORY_TTL_SECONDS:
+        api = await backends_call(request.app.state.backends, "GET", "routing", "/directory", None)
+        if not (api.ok and isinstance(api.body, dict)):
+            return code
+        cached = (now, {d["code"]: d["name"] for d in api.body.get("departments") or [] if "code" in d and "name" in d})
+        request.app.state.dept_names = cached
+    return cached[1].get(code, code)
+
+
+async def inbox_page(request: Request, who: Any, status: str = "", q: str = "", sort: str = "due", *,  # noqa: ANN401
+                     status_code: int = 200, row_error: dict[str, Any] | None = None) -> HTMLResponse:
+    tasks = await listing(request, who)
+    if isinstance(tasks, tuple):
+        return page(request, "dept/error.html", who, status_code=tasks[0], title="部门工作台", message=tasks[1])
     status = status if status in dict(STATUS_FILTERS) else ""
     sort = sort if sort in dict(SORTS) else "due"
     q = q.strip()[:100]
@@ -158,21 +221,44 @@ async def inbox(request: Request, status: str = "", q: str = "", sort: str = "du
         shown.sort(key=lambda t: (t.get("received_on") or "", t.get("tracking_number") or ""))
     else:
         shown.sort(key=lambda t: (t.get("due_on") is None, t.get("due_on") or "", t.get("tracking_number") or ""))
-    for t in shown:
-        t["state"] = task_state(t)
-    return page(request, "dept/inbox.html", who, title="部门工作台", tasks=shown, total=len(tasks), status=status,
-                q=q, sort=sort, filters=STATUS_FILTERS, sorts=SORTS, done=DONE_ZH.get(request.query_params.get("done", "")),
-                can_answer=who.principal.has("dept_officer"), can_review=who.principal.has("dept_reviewer"))
+    fragment = is_htmx(request)
+    dept_label = "" if fragment else await department_name(request, who.principal.department)
+    live = f"任务列表已更新：共 {len(tasks)} 项待办，显示 {len(shown)} 项。" if fragment else ""
+    return page(request, "dept/_task_list.html" if fragment else "dept/inbox.html", who, status_code=status_code,
+                title="部门工作台", tasks=shown, total=len(tasks), status=status, q=q, sort=sort,
+                filters=STATUS_FILTERS, sorts=SORTS, done=DONE_ZH.get(request.query_params.get("done", "")),
+                can_answer=who.principal.has("dept_officer"), can_review=who.principal.has("dept_reviewer"),
+                row_error=row_error, focus="error" if row_error else "", live=live, dept_label=dept_label)
+
+
+async def row_page(request: Request, task_id: str, who: Any, *, status_code: int = 200, live: str = "",  # noqa: ANN401
+                   row_error: dict[str, Any] | None = None) -> HTMLResponse:
+    """The answer to an htmx 签收/退回 from the inbox: that task's row as it is now."""
+    tasks = await listing(request, who)
+    if isinstance(tasks, tuple):
+        return vary(page(request, "dept/_row_fragment.html", who, status_code=tasks[0], t=None, task_id=task_id,
+                         gone=tasks[1], gone_error=True, live=""))  # the alert speaks
+    row = next((t for t in tasks if t.get("task_id") == task_id), None)
+    live = live.replace("{tn}", row["tracking_number"] if row else "")
+    return vary(page(request, "dept/_row_fragment.html", who, status_code=status_code, t=row, task_id=task_id,
+                     live=live, gone="该任务已不在本部门待办中。", gone_error=False, row_error=row_error,
+                     focus="error" if row_error else "open", can_answer=who.principal.has("dept_officer")))
 
 
 @router.post("/tasks/{task_id}/acknowledgement", dependencies=[Depends(verify_csrf)])
 async def acknowledge(request: Request, task_id: str, who: Any = Depends(dept_staff)) -> Response:  # noqa: ANN401
     checked(task_id)
+    form = await request.form()
+    from_inbox = text(form, "back") != "task"
     api = await call(request, "POST", f"/tasks/{quote(task_id)}/acknowledgement", who.access_token)
+    if from_inbox and is_htmx(request):
+        if not api.ok:
+            return await row_page(request, task_id, who, status_code=api.status if api.status >= 400 else 502,
+                                  row_error={"task_id": task_id, "message": f"签收未完成：{api.message}"})
+        return await row_page(request, task_id, who, live="已签收 {tn}。")
     if not api.ok:
         return error_page(request, who, api, "签收未完成")
-    form = await request.form()
-    if text(form, "back") == "task":
+    if not from_inbox:
         return to(f"/work/dept/tasks/{quote(task_id)}", "acknowledged")
     return to("/work/dept", "acknowledged", f"#task-{task_id}")
 
@@ -182,12 +268,26 @@ async def give_back(request: Request, task_id: str, who: Any = Depends(dept_staf
     checked(task_id)
     form = await request.form()
     reason = text(form, "reason")
+    from_inbox = text(form, "back") == "inbox"
+
+    async def refused(status_code: int, message: str) -> Response:
+        if not from_inbox:
+            return await task_page(request, task_id, who, status_code=status_code, return_error=message)
+        err = {"task_id": task_id, "message": message, "give_back": True}
+        if is_htmx(request):
+            return await row_page(request, task_id, who, status_code=status_code, row_error=err)
+        return vary(await inbox_page(request, who, status_code=status_code, row_error=err))
+
     if not reason:
-        return await task_page(request, task_id, who, status_code=422,
-                               return_error="请填写退回理由（例如：不属于本部门职责，建议由某部门办理）")
+        return await refused(422, "请填写退回理由（例如：不属于本部门职责，建议由某部门办理）")
     api = await call(request, "POST", f"/tasks/{quote(task_id)}/return", who.access_token, json={"reason": reason[:500]})
     if not api.ok:
-        return await task_page(request, task_id, who, status_code=api.status, return_error=api.message)
+        return await refused(api.status if api.status >= 400 else 502, api.message)
+    if from_inbox and is_htmx(request):  # the task has left the inbox: its row says so
+        tn = text(form, "tn")  # the row's tracking number, only to name it
+        done = f"{tn if ID.match(tn) else '该任务'} {DONE_ZH['returned']}。"
+        return vary(page(request, "dept/_row_fragment.html", who, t=None, task_id=task_id, gone=done,
+                         gone_error=False, live=done))
     return to("/work/dept", "returned")
 
 
@@ -217,14 +317,17 @@ def form_from_answer(answer: dict[str, Any] | None) -> dict[str, Any]:
 
 async def task_page(request: Request, task_id: str, who: Any, *, status_code: int = 200,  # noqa: ANN401
                     form: dict[str, Any] | None = None, answer_error: str = "", field_errors: dict | None = None,
-                    upload_error: str = "", return_error: str = "") -> HTMLResponse:
+                    upload_error: str = "", return_error: str = "", fragment: str = "") -> HTMLResponse:
+    """The task page; for an htmx request with ``fragment`` ("answer", "materials") only that section."""
     api = await call(request, "GET", f"/tasks/{quote(task_id)}", who.access_token)
     if not api.ok:
         return error_page(request, who, api, "任务")
     task = api.body
     editable = (who.principal.has("dept_officer") and task["status"] in ("open", "draft")
                 and not (task.get("answer") or {}).get("review"))
-    return page(request, "dept/task.html", who, status_code=status_code, title=f"任务 {task['tracking_number']}",
+    fragment = fragment if fragment and is_htmx(request) else ""
+    name = {"answer": "dept/_answer_form.html", "materials": "dept/_materials.html"}.get(fragment, "dept/task.html")
+    return page(request, name, who, status_code=status_code, title=f"任务 {task['tracking_number']}", fragment=fragment,
                 task=task, form=form or form_from_answer(task.get("answer")), editable=editable,
                 reply_types=REPLY_TYPES, outcome_groups=OUTCOME_GROUPS, withholding=WITHHOLDING,
                 answer_error=answer_error, field_errors=field_errors or {}, upload_error=upload_error,
@@ -232,8 +335,8 @@ async def task_page(request: Request, task_id: str, who: Any, *, status_code: in
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
-async def task(request: Request, task_id: str, who: Any = Depends(dept_staff)) -> HTMLResponse:  # noqa: ANN401
-    return await task_page(request, checked(task_id), who)
+async def task(request: Request, task_id: str, who: Any = Depends(dept_staff)) -> Response:  # noqa: ANN401
+    return vary(await task_page(request, checked(task_id), who))
 
 
 def answer_body(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:  # noqa: ANN401
@@ -268,7 +371,7 @@ async def answer(request: Request, task_id: str, who: Any = Depends(dept_staff))
     if not body["reply_type"] or not body["text"]:
         errs = {k: "请填写此项" for k in ("reply_type", "text") if not body[k]}
         return await task_page(request, task_id, who, status_code=422, form=typed,
-                               answer_error="请填写答复类型和答复内容", field_errors=errs)
+                               answer_error="请填写答复类型和答复内容", field_errors=errs, fragment="answer")
     api = await call(request, "POST", f"/tasks/{quote(task_id)}/answer", who.access_token, json=body)
     if not api.ok:
         errs: dict[str, str] = {}
@@ -277,8 +380,8 @@ async def answer(request: Request, task_id: str, who: Any = Depends(dept_staff))
                 if isinstance(e, dict) and e.get("field"):
                     errs.setdefault(str(e["field"]).split(".")[0], str(e.get("message")))
         return await task_page(request, task_id, who, status_code=api.status, form=typed, answer_error=api.message,
-                               field_errors=errs)
-    return to(f"/work/dept/tasks/{quote(task_id)}", "answered")
+                               field_errors=errs, fragment="answer")
+    return to(f"/work/dept/tasks/{quote(task_id)}", "answered", request=request)
 
 
 @router.post("/tasks/{task_id}/material", dependencies=[Depends(verify_csrf)])
@@ -287,15 +390,18 @@ async def upload(request: Request, task_id: str, who: Any = Depends(dept_staff))
     form = await request.form(max_files=1)
     file = form.get("file")
     if not isinstance(file, UploadFile) or not file.filename:
-        return await task_page(request, task_id, who, status_code=422, upload_error="请选择要上传的文件")
+        return await task_page(request, task_id, who, status_code=422, upload_error="请选择要上传的文件",
+                               fragment="materials")
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        return await task_page(request, task_id, who, status_code=413, upload_error="文件过大：每个材料文件不得超过 20 MiB")
+        return await task_page(request, task_id, who, status_code=413, upload_error="文件过大：每个材料文件不得超过 20 MiB",
+                               fragment="materials")
     api = await call(request, "POST", f"/tasks/{quote(task_id)}/material", who.access_token,
                      files={"file": (file.filename, data, file.content_type or "application/octet-stream")})
     if not api.ok:
-        return await task_page(request, task_id, who, status_code=api.status, upload_error=api.message)
-    return to(f"/work/dept/tasks/{quote(task_id)}", "uploaded", "#materials")
+        return await task_page(request, task_id, who, status_code=api.status, upload_error=api.message,
+                               fragment="materials")
+    return to(f"/work/dept/tasks/{quote(task_id)}", "uploaded", "#materials", request=request)
 
 
 @router.get("/cases/{case_id}/material/{material_id}")

@@ -293,3 +293,121 @@ def test_sign_off_send_back_and_the_apis_four_eyes_refusal_shown(fake: FakeReply
     fake.on("POST", "/tasks/t1/review/return", 200, {"status": "recorded"})
     r = c.post("/work/dept/review/t1/return", data={"csrf_token": CSRF, "comment": "请写明获取方式"})
     assert r.status_code == 303 and fake.posts()[-1]["json"] == {"comment": "请写明获取方式"}
+
+
+# ---------------------------------------------------------------- htmx: fragments, the plain page without
+
+HX = {"HX-Request": "true"}
+
+
+def test_inbox_filter_answers_htmx_with_the_list_only_and_the_page_otherwise(fake: FakeReply) -> None:
+    c = client_for(fake, OFFICER)
+    full = c.get("/work/dept?status=draft")
+    assert full.status_code == 200 and "<html" in full.text and 'hx-get="/work/dept"' in full.text
+    assert 'hx-push-url="true"' in full.text and 'id="live"' in full.text and 'aria-live="polite"' in full.text
+    assert "HX-Request" in full.headers["vary"]
+    part = c.get("/work/dept?status=draft", headers=HX)
+    assert part.status_code == 200 and "<html" not in part.text and "<form" not in part.text.split("<table")[0]
+    assert [t for t, _ in rows(part.text)] == ["t3", "t4"] and "HX-Request" in part.headers["vary"]
+    # The announcement goes to the page's live region, out of band.
+    assert '<div id="live" hx-swap-oob="innerHTML">任务列表已更新：共 5 项待办，显示 2 项。</div>' in part.text
+    assert "没有符合条件的待办任务" in c.get("/work/dept?q=不存在的内容", headers=HX).text
+    # htmx's history restore (the back button) wants the whole page.
+    back = c.get("/work/dept?status=draft", headers=HX | {"HX-History-Restore-Request": "true"})
+    assert "<html" in back.text
+
+
+def test_inbox_says_the_urgency_in_words_too(fake: FakeReply) -> None:
+    html = client_for(fake, OFFICER).get("/work/dept").text
+    cells = dict(re.findall(r'<tr id="task-(\w+)".*?<td data-label="答复期限">(.*?)</td>', html, flags=re.S))
+    assert "临近期限" in cells["t2"] and "紧急" in cells["t3"] and "已逾期" in cells["t4"]
+    assert "tag" not in cells["t1"]  # 9 working days left: nothing to flag
+
+
+def test_acknowledge_with_htmx_answers_the_row_and_announces_it(fake: FakeReply) -> None:
+    c = client_for(fake, OFFICER)
+    fake.on("POST", "/tasks/t1/acknowledgement", 200, {"status": "recorded"})
+    acked = {"tasks": [task_row("t1", 1, 9, acknowledged=True, acknowledged_by="张三")] + LISTING["tasks"][1:]}
+    fake.on("GET", "/departments/zrzy/tasks", 200, acked)
+    r = c.post("/work/dept/tasks/t1/acknowledgement", data={"csrf_token": CSRF, "back": "inbox"}, headers=HX)
+    assert r.status_code == 200 and "<html" not in r.text
+    assert r.text.lstrip().startswith('<tr id="task-t1"') and rows(r.text) == [("t1", "")]
+    assert "张三 签收" in r.text and 'aria-label="签收 YN-1"' not in r.text
+    assert '<a href="/work/dept/tasks/t1" autofocus>YN-1</a>' in r.text  # the focus: the task's next step
+    assert '<div id="live" hx-swap-oob="innerHTML">已签收 YN-1。</div>' in r.text
+    assert fake.posts()[-1]["path"] == "/tasks/t1/acknowledgement"
+    # Refused: the row again, with the API's message as an alert, the API's status.
+    fake.on("GET", "/departments/zrzy/tasks", 200, LISTING)
+    fake.on("POST", "/tasks/t1/acknowledgement", 409, {"detail": "该任务已退回，不能签收"})
+    r = c.post("/work/dept/tasks/t1/acknowledgement", data={"csrf_token": CSRF, "back": "inbox"}, headers=HX)
+    assert r.status_code == 409 and "<html" not in r.text and rows(r.text) == [("t1", "")]
+    assert 'role="alert"' in r.text and "该任务已退回，不能签收" in r.text and "autofocus" in r.text
+    assert "hx-swap-oob" not in r.text  # the alert is announced; not twice
+    # Without htmx: the redirect, as before.
+    fake.on("POST", "/tasks/t1/acknowledgement", 200, {"status": "recorded"})
+    r = c.post("/work/dept/tasks/t1/acknowledgement", data={"csrf_token": CSRF, "back": "inbox"})
+    assert r.status_code == 303 and r.headers["location"] == "/work/dept?done=acknowledged#task-t1"
+
+
+def test_give_back_from_the_inbox_with_and_without_htmx(fake: FakeReply) -> None:
+    c = client_for(fake, OFFICER)
+    html = c.get("/work/dept").text
+    # 退回 with a reason from the inbox, for the tasks not yet answered.
+    assert 'action="/work/dept/tasks/t1/return"' in html and 'action="/work/dept/tasks/t3/return"' not in html
+    assert '<label for="reason-t1">' in html
+    post_forms_have_csrf(html)
+    n = len(fake.posts())
+    r = c.post("/work/dept/tasks/t1/return", data={"csrf_token": CSRF, "back": "inbox", "reason": ""}, headers=HX)
+    assert r.status_code == 422 and "<html" not in r.text and len(fake.posts()) == n
+    assert '<details class="give-back" open>' in r.text and 'aria-invalid="true" autofocus' in r.text
+    assert "请填写退回理由" in r.text
+    # Without JavaScript: the inbox again, the reason asked for in that row.
+    r = c.post("/work/dept/tasks/t1/return", data={"csrf_token": CSRF, "back": "inbox", "reason": " "})
+    assert r.status_code == 422 and "<html" in r.text and 'aria-describedby="err-reason-t1"' in r.text
+    assert len(rows(r.text)) == 5
+    fake.on("POST", "/tasks/t1/return", 200, {"status": "recorded"})
+    fake.on("GET", "/departments/zrzy/tasks", 200, {"tasks": LISTING["tasks"][1:]})
+    r = c.post("/work/dept/tasks/t1/return", headers=HX,
+               data={"csrf_token": CSRF, "back": "inbox", "tn": "YN-1", "reason": "不属于本部门"})
+    assert r.status_code == 200 and "<html" not in r.text and 'id="task-t1" class="gone"' in r.text
+    assert '<div id="live" hx-swap-oob="innerHTML">YN-1 已退回政府信息公开工作机构重新分办。</div>' in r.text and fake.posts()[-1]["json"] == {"reason": "不属于本部门"}
+    r = c.post("/work/dept/tasks/t1/return", data={"csrf_token": CSRF, "back": "inbox", "reason": "不属于本部门"})
+    assert r.status_code == 303 and "done=returned" in r.headers["location"]
+
+
+def test_answer_and_upload_with_htmx_show_errors_in_place_and_redirect_on_success(fake: FakeReply) -> None:
+    c = client_for(fake, OFFICER)
+    r = c.post("/work/dept/tasks/t1/answer", data={"csrf_token": CSRF, "reply_type": "", "text": "草稿"}, headers=HX)
+    assert r.status_code == 422 and "<html" not in r.text
+    assert r.text.split("#}", 1)[-1].lstrip().startswith('<section id="answer"')
+    assert 'id="err-answer" tabindex="-1" autofocus' in r.text and 'id="err-reply_type"' in r.text
+    assert ">草稿</textarea>" in r.text  # what was typed is kept
+    fake.on("POST", "/tasks/t1/answer", 201, {"status": "draft_recorded"})
+    r = c.post("/work/dept/tasks/t1/answer", data={"csrf_token": CSRF, "reply_type": "disclosed", "text": "公开"},
+               headers=HX)
+    assert r.status_code == 200 and r.headers["hx-redirect"] == "/work/dept/tasks/t1?done=answered"
+    # The upload: multipart as before; a refusal answers the materials section.
+    fake.on("POST", "/tasks/t1/material", 415, {"detail": "不支持的文件类型：仅接受PDF"})
+    r = c.post("/work/dept/tasks/t1/material", data={"csrf_token": CSRF}, headers=HX,
+               files={"file": ("a.exe", b"MZ", "application/x-msdownload")})
+    assert r.status_code == 415 and "<html" not in r.text and 'id="materials"' in r.text
+    assert 'id="err-upload" role="alert" tabindex="-1" autofocus' in r.text
+    assert 'aria-describedby="upload-limits err-upload"' in r.text and "20 MiB" in r.text
+    fake.on("POST", "/tasks/t1/material", 201, MATERIAL)
+    r = c.post("/work/dept/tasks/t1/material", data={"csrf_token": CSRF}, headers=HX,
+               files={"file": ("合同.pdf", b"%PDF-1.4", "application/pdf")})
+    assert r.status_code == 200 and r.headers["hx-redirect"] == "/work/dept/tasks/t1?done=uploaded#materials"
+    # The task page itself, with or without htmx, is the whole page.
+    assert "<html" in c.get("/work/dept/tasks/t1", headers=HX).text
+
+
+def test_the_inbox_names_the_department_from_the_public_directory(fake: FakeReply) -> None:
+    c = client_for(fake, OFFICER)
+    assert "<h1>部门待办（zrzy）</h1>" in c.get("/work/dept").text  # no directory: the code
+    fake.on("GET", "/directory", 200, {"departments": [{"code": "zrzy", "name": "云南省自然资源厅"}]})
+    fresh = client_for(fake, OFFICER)
+    assert "<h1>部门待办（云南省自然资源厅）</h1>" in fresh.get("/work/dept").text
+    directory_calls = [x for x in fake.calls if x["path"] == "/directory"]
+    assert directory_calls[-1]["service"] == "routing" and directory_calls[-1]["token"] is None
+    fresh.get("/work/dept")
+    assert len([x for x in fake.calls if x["path"] == "/directory"]) == len(directory_calls)  # cached
