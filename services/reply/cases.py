@@ -580,6 +580,11 @@ class CaseStore:
             return await self._amend(doc, parts + extras, late)
         return None
 
+    async def _material_names(self, case_id: str) -> dict[str, str]:
+        """``material:<id>`` -> the uploaded file's name (the desk's material store), for the reply."""
+        cursor = self.cases.database["materials"].find({"case_id": case_id}, {"filename": 1})
+        return {f"material:{d['_id']}": d["filename"] async for d in cursor if d.get("filename")}
+
     async def _request_summary(self, case_id: str) -> str:
         app = await self.applications.find_one({"_id": case_id})
         return (app or {}).get("description") or "（见政府信息公开申请表）"
@@ -609,7 +614,8 @@ class CaseStore:
             context = consolidated_context(
                 tracking_number=doc["tracking_number"], agency=self._agency(doc), received_on=received_on,
                 issued_on=issued_on, request_summary=await self._request_summary(case_id), parts=parts,
-                decision=decision, notes=[agg.missing_statement(missing)] if missing else [])
+                decision=decision, notes=[agg.missing_statement(missing)] if missing else [],
+                material_names=await self._material_names(case_id))
             await self._store_document(case_id, document_id, "reply", context)
         cc = sorted({p.dept_code for p in parts if p.dept_code != OGI_DEPT})
         last = max(doc["answers"], key=lambda a: a["at"], default=None)
@@ -650,7 +656,8 @@ class CaseStore:
             context = consolidated_context(
                 tracking_number=doc["tracking_number"], agency=self._agency(doc), received_on=received_on,
                 issued_on=issued_on, request_summary=await self._request_summary(case_id), parts=late,
-                decision=agg.combined_decision([p.answer.reply_type for p in late]), notes=[note])
+                decision=agg.combined_decision([p.answer.reply_type for p in late]), notes=[note],
+                material_names=await self._material_names(case_id))
             await self._store_document(case_id, document_id, "amendment", context)
         cc = sorted({p.dept_code for p in all_parts if p.dept_code != OGI_DEPT})
         last = max((a for a in doc["answers"] if a["task_id"] in {p.task_id for p in late}), key=lambda a: a["at"])

@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -36,14 +36,17 @@ class AgencyInfo:
     review_body: str
 
 
-def department_decision(part: ReplyPart) -> m.DepartmentDecision:
+def department_decision(part: ReplyPart, names: Mapping[str, str] | None = None) -> m.DepartmentDecision:
+    """``names``: a material reference (``material:<id>``) -> the uploaded file's name, as the
+    applicant downloads it; other references (a department system's own) are shown as given."""
     a = part.answer
+    names = names or {}
     text = a.text + (f"（理由：{a.reason}）" if a.reason else "")
     return m.DepartmentDecision(
         dept_name=part.dept_name,
         outcome_code=part_outcome(part),
         text=text,
-        materials=[m.Material(title=ref) for ref in a.material_refs],
+        materials=[m.Material(title=names.get(ref, ref)) for ref in a.material_refs],
         withheld=[m.WithheldPart(description=w.description, reason_code=w.reason_code, explanation=w.explanation)
                   for w in a.withheld],
         responsible_agency=m.ResponsibleAgency(
@@ -63,6 +66,7 @@ def consolidated_context(
     parts: Sequence[ReplyPart],
     decision: ReplyType,
     notes: Sequence[str] = (),
+    material_names: Mapping[str, str] | None = None,
 ) -> m.ConsolidatedReply:
     return m.ConsolidatedReply(
         case_number=tracking_number,
@@ -74,7 +78,7 @@ def consolidated_context(
         request_summary=request_summary,
         remedies=m.Remedies(review_body=agency.review_body),
         decision=decision,
-        departments=[department_decision(p) for p in parts],
+        departments=[department_decision(p, material_names) for p in parts],
         notes=list(notes),
     )
 

@@ -249,8 +249,6 @@ def _dept(**kw: object) -> dict[str, object]:
     ("dept", "message"),
     [
         (_dept(outcome_code="partial", materials=[{"title": "甲"}]), "逐项说明"),
-        (_dept(outcome_code="partial", withheld=[{"description": "乙", "reason_code": "withheld.third_party",
-                                                  "explanation": "丙"}]), "列明提供的材料"),
         (_dept(outcome_code="unavailable.not_this_agency"), "负责机关"),
         (_dept(responsible_agency=s.RESPONSIBLE), "只有“不属于本机关负责公开”"),
         (_dept(withheld=[{"description": "乙", "reason_code": "withheld.third_party", "explanation": "丙"}]),
@@ -264,6 +262,26 @@ def test_inconsistent_department_decisions_are_refused(dept: dict[str, object], 
     ctx = s.consolidated() | {"departments": [*s.DEPARTMENTS[:2], dept]}
     with pytest.raises(ValidationError, match=message):
         render_html(CONSOLIDATED, ctx)
+
+
+def test_a_partial_disclosure_may_give_its_part_in_the_text_alone() -> None:
+    """Art. 37: the part that can be disclosed is provided; a department may give it in its answer's
+    text (a figure, a paragraph) without a file. The reply then lists no material for it. (An answer
+    the API accepted must always render: a refusal here would hold the case's reply forever.)"""
+    part = _dept(outcome_code="partial", text="2025年部门预算总额为1.2亿元。",
+                 withheld=[{"description": "个人补助对象名单", "reason_code": "withheld.third_party", "explanation": "个人隐私"}])
+    html = render_html(CONSOLIDATED, s.consolidated() | {"departments": [*s.DEPARTMENTS[:2], part]})
+    assert "2025年部门预算总额为1.2亿元。" in html and "个人补助对象名单" in html
+
+
+def test_the_reply_names_uploaded_material_by_its_file_name() -> None:
+    from contracts.events import Answer, ReplyPart
+    from services.reply.reply_docs import department_decision
+
+    part = ReplyPart(task_id="t1", dept_code="zrzy", dept_name="自然资源厅", answer=Answer(
+        reply_type="disclosed", text="见附件。", material_refs=["material:abc", "批复文件（系统编号 7）"]))
+    d = department_decision(part, {"material:abc": "征地补偿标准.pdf"})
+    assert [x.title for x in d.materials] == ["征地补偿标准.pdf", "批复文件（系统编号 7）"]
 
 
 @pytest.mark.parametrize(

@@ -320,8 +320,8 @@ class DepartmentDecision(_Model):
         if o.reply_type is ReplyType.PARTIALLY_DISCLOSED:
             if not self.withheld:
                 raise ValueError(f"{self.dept_name}：部分公开须逐项说明不予公开的部分及理由")
-            if not self.materials:
-                raise ValueError(f"{self.dept_name}：部分公开须列明提供的材料")
+            # The part given may be in the answer's text (Art. 37: 提供可以公开的政府信息内容) or in
+            # materials; the reply lists materials when there are some.
         elif self.withheld:
             raise ValueError(f"{self.dept_name}：只有部分公开才列明不予公开的部分")
         if o.reply_type is ReplyType.NOT_THIS_AGENCY and self.responsible_agency is None:
