@@ -43,6 +43,15 @@ def add_cases_routes(app: FastAPI, ledger: Ledger, cplog: CheckpointLog, query_c
              "topic": e["topic"]}
             for e in await ordered(case_id)]}
 
+    @app.get("/tracking-numbers/{tracking_number}", tags=TAGS)
+    async def find_case(tracking_number: TrackingNumber) -> dict[str, Any]:
+        """The case a tracking number names (officers look a case up by the number on the receipt)."""
+        number = tracking_number.strip().upper()
+        case_id = await ledger.case_of_tracking_number(number)
+        if case_id is None:
+            raise HTTPException(404, "未找到该受理编号的案件")
+        return {"tracking_number": number, "case_id": case_id}
+
     @app.get("/public/cases/{tracking_number}/timeline", tags=TAGS)
     async def public_timeline(request: Request, tracking_number: TrackingNumber,
                               query_code: str = Query(min_length=1, max_length=32)) -> Any:  # noqa: ANN401

@@ -27,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from contracts.access import WEB_ROUTES
 from services.web import auth as web_auth
 from services.web.backends import Backends
+from services.web.bodylimit import BodyLimit
 from services.web.idp import OidcClient
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
@@ -38,7 +39,7 @@ from servicekit.oidc import OidcSettings, TokenVerifier
 from servicekit.settings import CommonSettings
 
 NAME = "web"
-ROUTERS = ("portal", "dept", "ogi")
+ROUTERS = ("portal", "dept", "ogi", "lookup")
 # The local realm's secret of the gongkai-web client (deploy/local/keycloak/realm.py): public, so
 # production treats it as missing.
 LOCAL_WEB_CLIENT_SECRET = "gongkai-web-local-dev-secret"
@@ -121,6 +122,7 @@ def build(settings: WebSettings | None = None, *, routers: Iterable[str] = ROUTE
     app.state.settings = settings
     app.state.backends = backends
     web_auth.install(app, auth)
+    app.add_middleware(BodyLimit)  # outside the session and CSRF checks: before any form is read
 
     @app.get("/health", include_in_schema=False)
     async def health() -> JSONResponse:

@@ -200,3 +200,12 @@ async def test_statistics_endpoints_over_recorded_events(client):
     assert (ot["unknown"], ot["rate"]) == (3, None)  # reply.issued carries no deadline yet
     groups = (await client.get("/statistics/repeated-requests")).json()["groups"]
     assert len(groups) == 1 and groups[0]["applicants"] == 3  # same description, three applicants
+
+
+async def test_officers_find_a_case_by_its_tracking_number(client):
+    # As typed at the window: lower case, with spaces around.
+    body = (await client.get("/tracking-numbers/yn-20260302-00001")).json()
+    assert body == {"tracking_number": "YN-20260302-00001", "case_id": "case-00001"}
+    missing = await client.get("/tracking-numbers/YN-19990101-00001")
+    assert missing.status_code == 404 and missing.json()["detail"] == "未找到该受理编号的案件"
+    assert (await client.get("/tracking-numbers/YN%2F..")).status_code in (404, 422)
