@@ -30,8 +30,14 @@ VALUES = {"dept_code": "zrzy", "code": "zrzy", "agency_code": "yn-gov-office", "
           "version": "v1", "number": "1", "tree_size": "1"}
 
 
-def concrete(path: str) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: VALUES.get(m.group(1), str(uuid.uuid4())), path)
+# A DELETE names a department that does not exist: the matrix checks who may call it, and must not
+# take a real department out of the session's shared directory (the other tests route to it).
+DELETE_VALUES = {**VALUES, "code": "matrix-no-such-dept"}
+
+
+def concrete(path: str, method: str = "GET") -> str:
+    values = DELETE_VALUES if method == "DELETE" else VALUES
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), str(uuid.uuid4())), path)
 
 
 def cells() -> list[tuple[str, str, str]]:
@@ -41,7 +47,7 @@ def cells() -> list[tuple[str, str, str]]:
 async def call(http: httpx.AsyncClient, stack, svc: str, method: str, path: str,  # noqa: ANN001
                headers: dict[str, str]) -> httpx.Response:
     kw = {"json": {}} if method in ("POST", "PUT") else {}
-    return await http.request(method, stack.cfg.url(svc) + concrete(path), headers=headers, **kw)
+    return await http.request(method, stack.cfg.url(svc) + concrete(path, method), headers=headers, **kw)
 
 
 async def test_every_cell_of_the_table(stack) -> None:  # noqa: ANN001
