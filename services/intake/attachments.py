@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bson import Binary
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.datastructures import FormData, UploadFile
+
+from servicekit import chunks as chunked
 
 MAX_FILES = 5
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_TOTAL_BYTES = 20 * 1024 * 1024
-CHUNK_BYTES = 4 * 1024 * 1024
 FIELD = "attachments"
 TYPES_ZH = "仅限 PDF、JPG、PNG"
 # content type -> (magic prefixes, extensions a file name of that type may carry)
@@ -132,16 +132,12 @@ class AttachmentStore:
         for i, u in enumerate(uploads):
             digest = u.sha256
             attachment_id = hashlib.sha256(f"{case_id}\x00{purpose}\x00{i}\x00{digest}".encode()).hexdigest()[:32]
-            pieces = [u.data[k:k + CHUNK_BYTES] for k in range(0, len(u.data), CHUNK_BYTES)]
-            for n, piece in enumerate(pieces):
-                await self.chunks.update_one(
-                    {"_id": f"{attachment_id}:{n:05d}"},
-                    {"$set": {"attachment_id": attachment_id, "n": n, "data": Binary(piece)}}, upsert=True)
+            count = await chunked.write(self.chunks, "attachment_id", attachment_id, u.data)
             meta = {"attachment_id": attachment_id, "filename": u.filename, "content_type": u.content_type,
                     "size": len(u.data), "sha256": digest}
             await self.files.update_one(
                 {"_id": attachment_id},
-                {"$set": {**meta, "case_id": case_id, "purpose": purpose, "chunks": len(pieces)},
+                {"$set": {**meta, "case_id": case_id, "purpose": purpose, "chunks": count},
                  "$setOnInsert": {"stored_at": datetime.now(UTC)}}, upsert=True)
             out.append(meta)
         return out
@@ -150,11 +146,8 @@ class AttachmentStore:
         meta = await self.files.find_one({"_id": attachment_id, "case_id": case_id})
         if meta is None:
             return None
-        data = b"".join([bytes(c["data"]) async for c in
-                         self.chunks.find({"attachment_id": attachment_id}).sort("n", 1)])
-        if len(data) != meta["size"] or hashlib.sha256(data).hexdigest() != meta["sha256"]:
-            return meta, b""  # incomplete: the caller answers 503
-        return meta, data
+        data = await chunked.read(self.chunks, "attachment_id", attachment_id, meta)
+        return meta, data if data is not None else b""  # incomplete: the caller answers 503
 
 
 def public_meta(meta: dict[str, Any]) -> dict[str, Any]:

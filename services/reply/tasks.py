@@ -28,7 +28,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bson import Binary
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import Field
@@ -39,6 +38,7 @@ from contracts.envelope import deterministic_id
 from contracts.events_desk import AnswerReturned, TaskAcknowledged, TaskReturned
 from services.reply.cases import AnswerRefusal, CaseStore, Officer, TaskNotYetKnown
 from services.reply.clock.clock import Status, compute, workdays_left
+from servicekit import chunks as chunked
 from servicekit import outbox
 from servicekit.http import content_disposition
 from servicekit.oidc import Principal, officer, refuse, require_department
@@ -46,7 +46,6 @@ from servicekit.openapi import errors
 from servicekit.validation import StrictIn
 
 MAX_MATERIAL_BYTES = 20 * 1024 * 1024
-CHUNK_BYTES = 4 * 1024 * 1024
 OFFICE_READERS = ("ogi_officer", "ogi_head", "auditor")
 
 # extension -> (content type, magic prefixes the bytes must start with)
@@ -281,13 +280,10 @@ class Desk:
         if a is not None and a.get("review") is not None:
             raise AnswerRefusal(409, "signed_off", "该任务的答复已经保密审查签署，不能再添加材料")
         material_id = uuid.uuid4().hex
-        pieces = [data[i:i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
-        if pieces:
-            await self.chunks.insert_many([{"_id": f"{material_id}:{n:05d}", "material_id": material_id, "n": n,
-                                            "data": Binary(p)} for n, p in enumerate(pieces)])
+        count = await chunked.write(self.chunks, "material_id", material_id, data)
         meta = {"_id": material_id, "case_id": case["_id"], "task_id": task_id, "dept_code": _task["dept_code"],
                 "filename": filename, "content_type": content_type, "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(), "chunks": len(pieces),
+                "sha256": hashlib.sha256(data).hexdigest(), "chunks": count,
                 "uploaded_by": who.name, "uploaded_by_subject": who.subject, "uploaded_at": datetime.now(UTC)}
         await self.materials.insert_one(meta)
         return self._public(meta, case)
@@ -316,9 +312,8 @@ class Desk:
         meta = await self.materials.find_one({"_id": material_id, "case_id": case_id})
         if meta is None:
             return None
-        data = b"".join([bytes(c["data"]) async for c in
-                         self.chunks.find({"material_id": material_id}).sort("n", 1)])
-        if len(data) != meta["size"] or hashlib.sha256(data).hexdigest() != meta["sha256"]:
+        data = await chunked.read(self.chunks, "material_id", material_id, meta)
+        if data is None:
             raise HTTPException(503, "材料文件不完整，请稍后重试")
         return meta, data
 

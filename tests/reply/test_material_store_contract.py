@@ -9,7 +9,7 @@ import os
 from bson import Binary
 from pymongo import AsyncMongoClient
 
-from services.reply.tasks import CHUNK_BYTES
+from servicekit.chunks import CHUNK_BYTES
 
 
 async def test_four_mib_binary_chunks_round_trip_in_order(store) -> None:  # noqa: ANN001

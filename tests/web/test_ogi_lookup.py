@@ -4,26 +4,15 @@ unknown or malformed number shows the form again with the message tied to the fi
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from services.web import lookup, ogi
-from tests.web.test_ogi_pages import CSRF, FakeBackends, officer
+from services.web import lookup
+from tests.web import test_ogi_pages as pages
+from tests.web.test_ogi_pages import FakeBackends, officer
 
 
 def client_for(fake: FakeBackends, who) -> TestClient:  # noqa: ANN001
-    app = FastAPI()
-    app.state.backends = fake
-
-    @app.middleware("http")
-    async def session(request: Request, call_next):  # noqa: ANN001, ANN202
-        request.state.csrf_token = CSRF
-        request.state.officer = who
-        return await call_next(request)
-
-    app.include_router(lookup.router)
-    app.dependency_overrides[ogi.ogi_staff] = lambda: who
-    return TestClient(app, follow_redirects=False)
+    return pages.client_for(fake, who, router=lookup.router)
 
 
 def test_a_known_number_goes_to_the_case_page_with_the_officers_token() -> None:

@@ -97,7 +97,7 @@ def fake() -> FakeBackends:
     return f
 
 
-def client_for(fake: FakeBackends, who: FakeOfficer | None) -> TestClient:
+def client_for(fake: FakeBackends, who: FakeOfficer | None, router: Any = ogi.router) -> TestClient:  # noqa: ANN401
     app = FastAPI()
     app.state.backends = fake
 
@@ -107,7 +107,7 @@ def client_for(fake: FakeBackends, who: FakeOfficer | None) -> TestClient:
         request.state.officer = who
         return await call_next(request)
 
-    app.include_router(ogi.router)
+    app.include_router(router)
 
     async def check_csrf(request: Request) -> None:
         form = await request.form()
