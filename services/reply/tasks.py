@@ -310,13 +310,13 @@ class Desk:
 
     async def material(self, case_id: str, material_id: str) -> tuple[dict[str, Any], bytes] | None:
         meta = await self.materials.find_one({"_id": material_id, "case_id": case_id})
-        if meta is None:
-            return None
-        data = await chunked.read(self.chunks, "material_id", material_id, meta)
+        return None if meta is None else await self._with_bytes(meta)
+
+    async def _with_bytes(self, meta: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        data = await chunked.read(self.chunks, "material_id", meta["_id"], meta)
         if data is None:
             raise HTTPException(503, "材料文件不完整，请稍后重试")
         return meta, data
-
 
     async def released_material(self, case: dict[str, Any], material_id: str) -> tuple[dict[str, Any], bytes] | None:
         """For the applicant's download (a public route that has checked the query code and holds the
@@ -324,7 +324,7 @@ class Desk:
         meta = await self.materials.find_one({"_id": material_id, "case_id": case["_id"]})
         if meta is None or not self._public(meta, case)["released"]:
             return None
-        return await self.material(case["_id"], material_id)
+        return await self._with_bytes(meta)
 
     async def released_materials(self, case: dict[str, Any]) -> list[dict[str, Any]]:
         """What the applicant may download with the reply (name, size, type, SHA-256, id)."""

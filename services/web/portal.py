@@ -305,13 +305,18 @@ def _applicant(request: Request) -> dict[str, str]:
     return {"X-Forwarded-For": request.client.host} if request.client else {}
 
 
-async def _deadline(request: Request, number: str, code: str) -> dict[str, Any] | None:
+async def _public_get(request: Request, path: str, code: str) -> httpx.Response | None:
+    """A GET of reply's public route ``path`` with the applicant's query code and address; None
+    when reply cannot be reached."""
     try:
-        resp = await _backends(request).get("reply", f"/public/cases/{quote(number, safe='')}/deadline",
-                                            params={"query_code": code}, headers=_applicant(request))
+        return await _backends(request).get("reply", path, params={"query_code": code}, headers=_applicant(request))
     except httpx.HTTPError:
         return None
-    return resp.json() if resp.status_code == 200 else None
+
+
+async def _deadline(request: Request, number: str, code: str) -> dict[str, Any] | None:
+    resp = await _public_get(request, f"/public/cases/{quote(number, safe='')}/deadline", code)
+    return resp.json() if resp is not None and resp.status_code == 200 else None
 
 
 @router.get("/receipt/{tracking_number}", response_class=HTMLResponse)
@@ -373,12 +378,8 @@ async def status_view(request: Request) -> HTMLResponse:
 
 async def _materials(request: Request, number: str, code: str) -> list[dict[str, Any]] | None:
     """The material released with the reply (None: reply could not say)."""
-    try:
-        resp = await _backends(request).get("reply", f"/public/cases/{quote(number, safe='')}/materials",
-                                            params={"query_code": code}, headers=_applicant(request))
-    except httpx.HTTPError:
-        return None
-    if resp.status_code != 200:
+    resp = await _public_get(request, f"/public/cases/{quote(number, safe='')}/materials", code)
+    if resp is None or resp.status_code != 200:
         return None
     return [m for m in _json_of(resp).get("materials") or [] if isinstance(m, dict) and m.get("material_id")]
 
@@ -428,17 +429,11 @@ async def reply_pdf(request: Request) -> Response:
     so it stays out of URLs and logs)."""
     form = await _form(request)
     number = form.get("tracking_number", "").strip().upper()
-    code = form.get("query_code", "").strip()
-    try:
-        resp = await _backends(request).get("reply", f"/public/cases/{quote(number, safe='')}/reply.pdf",
-                                            params={"query_code": code}, headers=_applicant(request))
-    except httpx.HTTPError:
-        resp = None
+    resp = await _public_get(request, f"/public/cases/{quote(number, safe='')}/reply.pdf",
+                             form.get("query_code", "").strip())
     if resp is None or resp.status_code != 200:
         return _status_error(request, {"tracking_number": number, "query_code": ""}, resp)
-    return Response(resp.content, media_type="application/pdf", headers={
-        "Content-Disposition": resp.headers.get("content-disposition", "attachment; filename=reply.pdf"),
-        "Cache-Control": "no-store"})
+    return Response(resp.content, media_type="application/pdf", headers=_download_headers(resp, "reply.pdf"))
 
 
 def _download_headers(resp: httpx.Response, fallback: str) -> dict[str, str]:
@@ -461,12 +456,8 @@ async def material_download(request: Request) -> Response:
     if not material_id or not material_id.replace("-", "").isalnum() or len(material_id) > 64:
         return render(request, "portal/status.html", status_code=404, title="查询进度", values=values,
                       errors={"form": "未找到该材料，请重新查询"}, view=None)
-    try:
-        resp = await _backends(request).get(
-            "reply", f"/public/cases/{quote(number, safe='')}/materials/{quote(material_id, safe='')}",
-            params={"query_code": code}, headers=_applicant(request))
-    except httpx.HTTPError:
-        resp = None
+    resp = await _public_get(
+        request, f"/public/cases/{quote(number, safe='')}/materials/{quote(material_id, safe='')}", code)
     if resp is not None and resp.status_code == 404 and "材料" in str(_json_of(resp).get("detail", "")):
         return render(request, "portal/status.html", status_code=404, title="查询进度", values=values,
                       errors={"form": "未找到该材料，或该材料未随答复提供，请重新查询"}, view=None)

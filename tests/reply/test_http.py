@@ -4,7 +4,6 @@ lifespan, so nothing is consumed or published; the outbox is inspected instead).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from datetime import date
 
@@ -13,7 +12,8 @@ import pytest
 import pytest_asyncio
 
 from contracts.events import CaseRouted, RoutedTask
-from tests.tokens import bearer, oidc_env
+from tests.service_apps import db_name, reply_app
+from tests.tokens import bearer
 
 DEPT_NAMES = {"zrzy": "自然资源厅", "czt": "财政厅"}
 
@@ -32,30 +32,15 @@ OGI = bearer("ogi_officer", sub="ogi-wang", name="公开办王经办")
 
 @pytest_asyncio.fixture
 async def api(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterator:
-    name = "h_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
-    monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
-    monkeypatch.setenv("REPLY_DB_NAME", name)
-    for key, value in oidc_env().items():
-        monkeypatch.setenv(key, value)
-    from services.reply.app import build
-    from services.reply.settings import ReplySettings
-
-    app = build(ReplySettings())
-    st = app.state.store
-    await st.cases.database.client.drop_database(name)
-    await st.setup()
-    routed = CaseRouted(case_id="c1", tracking_number="YN-1", agency_code="ag", agency_name="云南省人民政府办公厅",
-                        received_on=date(2026, 11, 23), directory_version="v1",
-                        tasks=[RoutedTask(task_id="t-zrzy", dept_code="zrzy", dept_name="云南省自然资源厅", rule="r"),
-                               RoutedTask(task_id="t-czt", dept_code="czt", dept_name="云南省财政厅", rule="r")])
-    await st.open_case(routed)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply")
-    try:
-        yield client, st
-    finally:
-        await client.aclose()
-        await st.cases.database.client.drop_database(name)
-        await app.state.runtime.client.close()
+    async with reply_app(store.url, db_name("h_", request), monkeypatch) as app:
+        st = app.state.store
+        routed = CaseRouted(case_id="c1", tracking_number="YN-1", agency_code="ag", agency_name="云南省人民政府办公厅",
+                            received_on=date(2026, 11, 23), directory_version="v1",
+                            tasks=[RoutedTask(task_id="t-zrzy", dept_code="zrzy", dept_name="云南省自然资源厅", rule="r"),
+                                   RoutedTask(task_id="t-czt", dept_code="czt", dept_name="云南省财政厅", rule="r")])
+        await st.open_case(routed)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply") as client:
+            yield client, st
 
 
 BODY = {"reply_type": "disclosed", "text": "现予公开。", "material_refs": ["a.pdf"]}

@@ -6,7 +6,6 @@ error (so no dead letter). The app is built without its lifespan; its handler is
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +17,8 @@ import pytest_asyncio
 from contracts.envelope import deterministic_id, new_event
 from contracts.events import CaseRouted, RoutedTask
 from contracts.events_procedure import CorrectionSubmitted, RepeatFlagged, RepeatMatchPart
-from tests.tokens import bearer, oidc_env
+from tests.service_apps import db_name, reply_app
+from tests.tokens import bearer
 
 OGI = bearer("ogi_officer", sub="ogi-wang", name="公开办王经办")
 
@@ -35,30 +35,16 @@ def submitted(case_id: str, on: date, n: int = 1):  # noqa: ANN201
 
 @pytest_asyncio.fixture
 async def api(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterator:
-    name = "oc_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
-    monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
-    monkeypatch.setenv("REPLY_DB_NAME", name)
-    for key, value in oidc_env().items():
-        monkeypatch.setenv(key, value)
-    from services.reply.app import build
-    from services.reply.settings import ReplySettings
-
-    app = build(ReplySettings())
-    st = app.state.store
-    await st.cases.database.client.drop_database(name)
-    await st.setup()
-    for case_id in ("c1", "c2"):
-        await st.open_case(CaseRouted(
-            case_id=case_id, tracking_number=f"YN-{case_id}", agency_code="ag", agency_name="云南省人民政府办公厅",
-            received_on=china_today(), directory_version="v1",
-            tasks=[RoutedTask(task_id=f"t-{case_id}", dept_code="zrzy", dept_name="云南省自然资源厅", rule="r")]))
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply", headers=OGI)
-    try:
-        yield client, st, app.state.on_screened
-    finally:
-        await client.aclose()
-        await st.cases.database.client.drop_database(name)
-        await app.state.runtime.client.close()
+    async with reply_app(store.url, db_name("oc_", request), monkeypatch) as app:
+        st = app.state.store
+        for case_id in ("c1", "c2"):
+            await st.open_case(CaseRouted(
+                case_id=case_id, tracking_number=f"YN-{case_id}", agency_code="ag", agency_name="云南省人民政府办公厅",
+                received_on=china_today(), directory_version="v1",
+                tasks=[RoutedTask(task_id=f"t-{case_id}", dept_code="zrzy", dept_name="云南省自然资源厅", rule="r")]))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply",
+                                     headers=OGI) as client:
+            yield client, st, app.state.on_screened
 
 
 async def procedure_events(st, case_id: str) -> list[tuple[str, dict]]:  # noqa: ANN001

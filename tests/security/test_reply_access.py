@@ -28,7 +28,8 @@ from contracts.events import Answer, AnswerSubmitted, CaseRouted, Confidentialit
 from servicekit.http import content_disposition
 from services.reply.cases import china_today
 from tests.store.conftest import free_port, store, store_built  # noqa: F401 - fixtures
-from tests.tokens import bearer, oidc_env, token
+from tests.service_apps import db_name, reply_app
+from tests.tokens import bearer, token
 
 
 BIG = 2**63
@@ -49,33 +50,17 @@ HEAD = bearer("ogi_head", sub="u-head", name="公开办张主任")
 
 @pytest_asyncio.fixture
 async def api(store, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator:  # noqa: ANN001, F811
-    for key, value in oidc_env().items():
-        monkeypatch.setenv(key, value)
-    name = "sec_reply_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:40]
-    monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
-    monkeypatch.setenv("GONGKAI_KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")  # no broker: nothing may need one
-    monkeypatch.setenv("REPLY_DB_NAME", name)
-    monkeypatch.setenv("REPLY_RENDER_DOCUMENTS", "false")
-    from services.reply.app import build
-    from services.reply.settings import ReplySettings
-
-    app = build(ReplySettings())
-    st = app.state.store
-    await st.cases.database.client.drop_database(name)
-    await st.setup()
-    routed = CaseRouted(case_id="c1", tracking_number="YN-1", agency_code="ag", agency_name="云南省人民政府办公厅",
-                        received_on=china_today(), directory_version="v1",
-                        tasks=[RoutedTask(task_id="t-zrzy", dept_code="zrzy", dept_name="云南省自然资源厅", rule="r"),
-                               RoutedTask(task_id="t-czt", dept_code="czt", dept_name="云南省财政厅", rule="r")])
-    await st.open_case(routed)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply")
-    client.app = app
-    try:
-        yield client
-    finally:
-        await client.aclose()
-        await st.cases.database.client.drop_database(name)
-        await app.state.runtime.client.close()
+    env = {"GONGKAI_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # no broker: nothing may need one
+           "REPLY_RENDER_DOCUMENTS": "false"}
+    async with reply_app(store.url, db_name("sec_reply_", request, 40), monkeypatch, env=env) as app:
+        routed = CaseRouted(case_id="c1", tracking_number="YN-1", agency_code="ag", agency_name="云南省人民政府办公厅",
+                            received_on=china_today(), directory_version="v1",
+                            tasks=[RoutedTask(task_id="t-zrzy", dept_code="zrzy", dept_name="云南省自然资源厅", rule="r"),
+                                   RoutedTask(task_id="t-czt", dept_code="czt", dept_name="云南省财政厅", rule="r")])
+        await app.state.store.open_case(routed)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply") as client:
+            client.app = app
+            yield client
 
 
 async def outbox(api, case_id: str = "c1") -> list[tuple[str, dict]]:  # noqa: ANN001

@@ -3,7 +3,6 @@ number and query code), on the real store: refusals like audit's public timeline
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import date
 
@@ -16,7 +15,7 @@ from services.audit.public_timeline import query_code as audit_query_code
 from services.intake.identity import query_code as intake_query_code
 from services.reply.public import public_explanation, query_code
 from tests.store.conftest import store, store_built  # noqa: F401
-from tests.tokens import oidc_env
+from tests.service_apps import db_name, reply_app
 
 SECRET = "portal-test-secret"
 NUMBER = "YN-20261123-00001"
@@ -36,31 +35,17 @@ def test_the_public_explanation_leaves_out_the_approving_officer() -> None:
 
 @pytest_asyncio.fixture
 async def api(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterator:  # noqa: F811
-    name = "p_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
-    monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
-    monkeypatch.setenv("REPLY_DB_NAME", name)
-    monkeypatch.setenv("REPLY_QUERY_CODE_SECRET", SECRET)
-    for key, value in oidc_env().items():
-        monkeypatch.setenv(key, value)
-    from services.reply.app import build
-    from services.reply.settings import ReplySettings
-
-    app = build(ReplySettings(render_documents=False))
-    st = app.state.store
-    await st.cases.database.client.drop_database(name)
-    for fn in app.state.runtime._setup:
-        await fn()
-    routed = CaseRouted(case_id="c1", tracking_number=NUMBER, agency_code="ag", agency_name="云南省人民政府办公厅",
-                        received_on=date(2026, 11, 23), directory_version="v1",
-                        tasks=[RoutedTask(task_id="t-czt", dept_code="czt", dept_name="云南省财政厅", rule="r")])
-    await st.open_case(routed)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply")
-    try:
-        yield client, st
-    finally:
-        await client.aclose()
-        await st.cases.database.client.drop_database(name)
-        await app.state.runtime.client.close()
+    async with reply_app(store.url, db_name("p_", request), monkeypatch, env={"REPLY_QUERY_CODE_SECRET": SECRET},
+                         render_documents=False) as app:
+        for fn in app.state.runtime._setup:  # the desk's and the limiter's indexes too
+            await fn()
+        st = app.state.store
+        routed = CaseRouted(case_id="c1", tracking_number=NUMBER, agency_code="ag", agency_name="云南省人民政府办公厅",
+                            received_on=date(2026, 11, 23), directory_version="v1",
+                            tasks=[RoutedTask(task_id="t-czt", dept_code="czt", dept_name="云南省财政厅", rule="r")])
+        await st.open_case(routed)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply") as client:
+            yield client, st
 
 
 async def test_deadline_needs_the_query_code_and_is_limited(api):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,10 +22,9 @@ from contracts.events_procedure import (
     CorrectionRequested,
     DeadlineWarning,
 )
-from services.intake.app import build
-from services.intake.settings import IntakeSettings
 from servicekit.querycode import query_code
 from tests import tokens
+from tests.service_apps import db_name, intake_app
 
 pytestmark = pytest.mark.asyncio
 QUERY_KEY = "test-query-code-key"
@@ -61,24 +59,9 @@ def fields(r: httpx.Response) -> list[str]:
 
 @pytest_asyncio.fixture
 async def intake(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
-    for k, v in tokens.oidc_env().items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
-    name = "a_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
-    app = build(IntakeSettings(db_name=name, query_code_secret=QUERY_KEY, applicant_ref_secret="test-ref-key",
-                               query_code_attempts="3/15 minutes"))
-    rt = app.state.runtime
-    await rt.client.drop_database(name)
-    for fn in rt._setup:  # the indexes (the lifespan, which would also start Kafka, is not run)
-        await fn()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
-    client.app = app  # type: ignore[attr-defined]
-    try:
-        yield client, rt
-    finally:
-        await client.aclose()
-        await rt.client.drop_database(name)
-        await rt.client.close()
+    async with intake_app(store.url, db_name("a_", request), monkeypatch, query_code_secret=QUERY_KEY,
+                          applicant_ref_secret="test-ref-key", query_code_attempts="3/15 minutes") as out:
+        yield out
 
 
 # ------------------------------------------------------------------ attachments on the application

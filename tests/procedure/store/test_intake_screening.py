@@ -4,16 +4,14 @@ rank that drafts a fee notice (国办函〔2020〕109号), confirmed once by an 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from services.intake.app import build
-from services.intake.settings import IntakeSettings
 from tests import tokens
+from tests.service_apps import db_name, intake_app
 
 pytestmark = pytest.mark.asyncio
 OFFICER = tokens.bearer("ogi_officer", name="王经办", sub="officer-wang")
@@ -29,23 +27,9 @@ def application(description: str, id_number: str = "11010519491231002X") -> dict
 
 @pytest_asyncio.fixture
 async def intake(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
-    for k, v in tokens.oidc_env().items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
-    name = "t_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
-    app = build(IntakeSettings(db_name=name, query_code_secret="test-query-code-key",
-                               applicant_ref_secret="test-ref-key"))
-    rt = app.state.runtime
-    await rt.client.drop_database(name)
-    for fn in rt._setup:  # the indexes (the lifespan, which would also start Kafka, is not run)
-        await fn()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
-    try:
-        yield client, rt
-    finally:
-        await client.aclose()
-        await rt.client.drop_database(name)
-        await rt.client.close()
+    async with intake_app(store.url, db_name("t_", request), monkeypatch, query_code_secret="test-query-code-key",
+                          applicant_ref_secret="test-ref-key") as out:
+        yield out
 
 
 async def test_repeat_is_flagged_with_the_earlier_case(intake):
