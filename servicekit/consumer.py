@@ -32,8 +32,10 @@ from pydantic_core import PydanticKnownError
 from contracts.envelope import CloudEvent, EventData, UnknownEventType, decode
 from contracts.topics import dead_letter_topic
 
+from servicekit.kafka import membership
 from servicekit.logs import bind_event, unbind_event
 from servicekit.metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS
+from servicekit.settings import CommonSettings
 
 log = structlog.get_logger()
 
@@ -134,8 +136,11 @@ def subscribe(
     max_attempts: int = 5,
     patience_seconds: float = 30.0,
     title: str | None = None,
+    common: CommonSettings | None = None,
 ) -> None:
-    """Register a subscriber for ``topics`` (or a ``pattern``) that dead-letters bad records."""
+    """Register a subscriber for ``topics`` (or a ``pattern``) that dead-letters bad records.
+    Its group membership (static instance id, session timeout) comes from ``common`` (default:
+    the GONGKAI_* settings of the process)."""
     failures: dict[tuple[str, int, int], tuple[int, float]] = {}
 
     async def dead_letter(rec: Any, reason: str) -> None:
@@ -178,8 +183,10 @@ def subscribe(
         failures.pop(key, None)
         EVENTS_CONSUMED.labels(rec.topic, "ok").inc()
 
-    consume.__name__ = f"consume_{group_id}_{title or (pattern and 'pattern') or '_'.join(topics)}"
+    member = title or (pattern and "pattern") or "_".join(topics)
+    consume.__name__ = f"consume_{group_id}_{member}"
     kwargs: dict[str, Any] = {"pattern": pattern} if pattern else {}
+    kwargs.update(membership(common or CommonSettings(), f"{group_id}:{member}"))
     sub = broker.subscriber(
         *topics,
         group_id=group_id,

@@ -91,6 +91,23 @@ def make_broker(bootstrap: str, client_id: str, security: KafkaSecurity | None =
     )
 
 
+def membership(common: CommonSettings, member: str) -> dict[str, Any]:
+    """Consumer-group options of one subscriber (``member``: its title, unique in the service).
+
+    Each FastStream subscriber is its own group member, so a static instance id is the process's
+    id plus the member's name. Without an instance id the member is dynamic, and a process that
+    was killed holds its partitions until its session times out. Cooperative rebalancing is not
+    offered here: aiokafka 0.14 implements only the eager protocol (range / round-robin), so the
+    quick return after a restart comes from static membership."""
+    options: dict[str, Any] = {
+        "session_timeout_ms": common.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": common.kafka_heartbeat_interval_ms,
+    }
+    if common.kafka_instance_id:
+        options["group_instance_id"] = f"{common.kafka_instance_id}:{member}"
+    return options
+
+
 class BrokerHandle:
     """Owns a service's Kafka connections; starts them with retry, since Kafka may be down."""
 

@@ -31,3 +31,11 @@ class CommonSettings(BaseSettings):
     max_handler_attempts: int = 5
     handler_patience_seconds: float = 30.0
     outbox_poll_seconds: float = 1.0
+    # Consumer-group membership. A non-empty instance id turns on static membership (KIP-345): a
+    # restarted process rejoins under the same id and gets its partitions back at once, with no
+    # rebalance of the group; it must be unique per process (the local stack sets
+    # <service>-<port>; Kubernetes the pod's name). Session timeout: how long the broker waits
+    # for a member it no longer hears from before giving its partitions to another.
+    kafka_instance_id: str = ""
+    kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 1_000

@@ -115,6 +115,8 @@ class StackConfig:
             **kafka_client_env(f"svc-{service}"),
             "GONGKAI_MONGO_URL": self.mongo_url,
             f"{prefix}_HTTP_PORT": str(self.port(service)),
+            # Static group membership: a restarted service takes its partitions back at once.
+            "GONGKAI_KAFKA_INSTANCE_ID": f"{service}-{self.port(service)}",
             f"{prefix}_DB_NAME": f"gongkai_{service}",
             "NOTIFY_SMTP_PORT": str(self.smtp_port),
             # Local development: development secrets accepted (each service logs one warning line).

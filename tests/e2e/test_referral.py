@@ -29,7 +29,7 @@ def target_intake(stack: Stack) -> Iterator[str]:
     """The target agency's intake, on a port and database of its own; its URL."""
     port = stack.cfg.http_base + 11
     env = {**stack.cfg.service_env("intake"), "GONGKAI_AGENCY_CODE": TARGET, "INTAKE_HTTP_PORT": str(port),
-           "INTAKE_DB_NAME": "gongkai_intake_km", "INTAKE_TRACKING_PREFIX": "KM"}
+           "GONGKAI_KAFKA_INSTANCE_ID": f"intake-{port}", "INTAKE_DB_NAME": "gongkai_intake_km", "INTAKE_TRACKING_PREFIX": "KM"}
     stack._spawn(TARGET_INTAKE, [str(stack.cfg.venv / "bin/python"), "-m", "services.intake"], env)
     url = f"http://127.0.0.1:{port}"
     try:
