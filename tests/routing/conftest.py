@@ -12,7 +12,8 @@ import pytest_asyncio
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from tests.store.conftest import StoreInstance, free_port, store, store_built  # noqa: F401 - fixtures
+from deploy.local.store_instance import StoreInstance, free_port  # noqa: F401
+from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 
 from tests.routing.figures import FIGURES
 
