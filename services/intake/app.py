@@ -48,7 +48,7 @@ from services.intake.schemas import (
     FeeNoticeIn,
 )
 from services.intake.settings import IntakeSettings
-from services.intake.store import IntakeStore, NumbersExhausted
+from services.intake.store import IntakeStore, NumbersExhausted, rank_key
 from servicekit import outbox
 from servicekit.consumer import subscribe
 from servicekit.http import content_disposition
@@ -306,19 +306,23 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
         matches = repeats.find_repeats(
             applicant_ref=ref, agency_code=agency, description=body.description, earlier=earlier, exclude_case_id=case_id
         )
-        rank = await store.next_in_month(ref, agency, fees.month_of(receipt.received_on))
-        fee = fees.per_application_notice(
-            case_id=case_id, applicant_ref=ref, agency_code=agency, received_on=receipt.received_on, rank=rank
-        )
-        screening = {
-            "repeats": [{"case_id": m.case_id, "tracking_number": numbers.get(m.case_id), "similarity": m.similarity,
-                         "received_on": m.received_on.isoformat()} for m in matches],
-            "rank_in_month": rank,
-            "fee_notice": None if not fee.chargeable else {
-                "method": fee.method.value, "amount_yuan": fee.amount_yuan, "month": fee.month,
-                "rank_in_month": rank, "text_zh": fee.text_zh, "confirmed": False,
-            },
-        }  # fmt: skip
+        # The rank is derived from the stored applications when the application is stored
+        # (IntakeStore.insert_numbered), so a submission that crashes uses none up.
+        month = fees.month_of(receipt.received_on)
+
+        def screening_of(rank: int) -> dict[str, Any]:
+            fee = fees.per_application_notice(
+                case_id=case_id, applicant_ref=ref, agency_code=agency, received_on=receipt.received_on, rank=rank
+            )
+            return {
+                "repeats": [{"case_id": m.case_id, "tracking_number": numbers.get(m.case_id), "similarity": m.similarity,
+                             "received_on": m.received_on.isoformat()} for m in matches],
+                "rank_in_month": rank,
+                "fee_notice": None if not fee.chargeable else {
+                    "method": fee.method.value, "amount_yuan": fee.amount_yuan, "month": fee.month,
+                    "rank_in_month": rank, "text_zh": fee.text_zh, "confirmed": False,
+                },
+            }  # fmt: skip
         # The applicant's signing secret of the webhook subscription (Standard Webhooks): drawn once,
         # kept with the application (a replay answers with the same one), sent to notify privately.
         webhook_secret = webhooks.new_secret() if webhook_url else None
@@ -338,7 +342,9 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
             time=now,
         )
 
-        def doc_of(number: str) -> dict[str, Any]:
+        def doc_of(number: str, rank: int | None) -> dict[str, Any]:
+            if rank is None:
+                raise RuntimeError("an application of either door is ranked in its month")
             received = new_event(
                 ApplicationReceived(
                     case_id=case_id,
@@ -386,7 +392,9 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
                 "received_by": None if clerk is None else {
                     "subject": clerk.subject, "username": clerk.username, "name": clerk.display},
                 "request_fingerprint": request_print,
-                "screening": screening,
+                "screening": screening_of(rank),
+                "rank_month": month,
+                "rank_key": rank_key(ref, agency, month, rank),
                 "attachments": stored_files,
                 # Contact first: notify learns how to reach the applicant before it hears of the case.
                 **outbox.new_doc_fields(
@@ -402,7 +410,7 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
         prefix = served[agency]
         try:
             stored, created = await store.insert_numbered(
-                agency, today, lambda seq: tracking_number(prefix, today, seq), doc_of)
+                agency, today, lambda seq: tracking_number(prefix, today, seq), doc_of, ranked=(ref, month))
         except NumbersExhausted:
             rt.log.error("tracking_numbers_exhausted", agency_code=agency, day=today.isoformat())
             raise HTTPException(503, "暂时无法分配受理编号，请稍后重试") from None
@@ -675,4 +683,5 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     app.state.runtime = rt
     app.state.on_procedure = on_procedure  # the consumer's handler (tests call it in-process)
+    app.state.intake_store = store
     return app

@@ -117,5 +117,5 @@ async def accept(store: Any, referral: CaseReferred, *, event_id: str, agency_co
         return existing, False
     return await store.insert_numbered(
         agency_code, today, lambda seq: tracking_number(tracking_prefix, today, seq),
-        lambda number: application_doc(referral, event_id=event_id, tracking_number=number, received_on=today,
+        lambda number, _rank: application_doc(referral, event_id=event_id, tracking_number=number, received_on=today,
                                        now=now, source=source))

@@ -1,4 +1,14 @@
-"""Intake's storage: applications (with their outbox) and the daily tracking-number counters."""
+"""Intake's storage: applications (with their outbox) and the daily tracking-number counters.
+
+Nothing a person is told depends on a write that a crash can undo or leave half done:
+- a tracking number is unique by the store's unique index (a number already taken is passed over);
+  a number drawn by a submission that then crashed is a gap, never a number shared by two;
+- the applicant's rank in the month (国办函〔2020〕109号, which drafts the fee notice) is derived from
+  the stored applications: one more than the applicant's applications of the month already stored,
+  and a unique index on (applicant, agency, month, rank) makes two concurrent submissions of one
+  applicant draw again instead of sharing a rank. A submission that crashed stored nothing, so it
+  used up no rank (a counter incremented before the insert did).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +40,9 @@ class IntakeStore:
         await self.applications.create_index("tracking_number", unique=True)
         await self.applications.create_index([("applicant_ref", 1), ("agency_code", 1)])
         await self.applications.create_index("referral.referral_id")
+        # Only applications ranked in the applicant's month carry ``rank_key`` (referrals do not).
+        await self.applications.create_index("rank_key", unique=True, sparse=True)
+        await self.applications.create_index([("applicant_ref", 1), ("agency_code", 1), ("rank_month", 1)])
         await outbox.ensure_indexes(self.applications)
 
     async def earlier_applications(self, applicant_ref: str, agency_code: str, limit: int = 500) -> list[dict[str, Any]]:
@@ -42,16 +55,12 @@ class IntakeStore:
         )
         return await cursor.to_list()
 
-    async def next_in_month(self, applicant_ref: str, agency_code: str, month: str) -> int:
-        """The rank of a new application among the applicant's applications to the agency in the
-        month (国办函〔2020〕109号 counts per applicant per calendar month). Atomic."""
-        doc = await self.counters.find_one_and_update(
-            {"_id": f"monthly:{applicant_ref}:{agency_code}:{month}"},
-            {"$inc": {"n": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return int(doc["n"])
+    async def rank_in_month(self, applicant_ref: str, agency_code: str, month: str) -> int:
+        """The rank a new application of the applicant to the agency would have in the month: one
+        more than the stored ones of that month (the unique ``rank_key`` settles a race)."""
+        stored = await self.applications.count_documents(
+            {"applicant_ref": applicant_ref, "agency_code": agency_code, "rank_month": month})
+        return stored + 1
 
     async def confirm_fee_notice(self, case_id: str, update: dict[str, Any]) -> bool:
         """Mark the drafted fee notice confirmed (once), with the update's outbox records."""
@@ -78,12 +87,20 @@ class IntakeStore:
         return await self.applications.find_one({"_id": case_id})
 
     async def insert_numbered(self, agency: str, on: date, number_of: Callable[[int], str],
-                              doc_of: Callable[[str], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+                              doc_of: Callable[[str, int | None], dict[str, Any]],
+                              ranked: tuple[str, str] | None = None) -> tuple[dict[str, Any], bool]:
         """Store a new application under the next tracking number of the agency's day; a number
         already taken (the unique index says so) is passed over for the next one, never an error.
+        ``ranked`` (applicant_ref, month): the application also takes the next rank of the
+        applicant's month (``doc_of`` gets it and stores ``rank_key``); a rank taken meanwhile by a
+        concurrent submission of the same applicant is drawn again, the number kept.
         On a replay of the case (same ``_id``) return the one already stored."""
+        number: str | None = None
         for _ in range(NUMBER_ATTEMPTS):
-            doc = doc_of(number_of(await self.next_sequence(agency, on)))
+            if number is None:
+                number = number_of(await self.next_sequence(agency, on))
+            rank = None if ranked is None else await self.rank_in_month(ranked[0], agency, ranked[1])
+            doc = doc_of(number, rank)
             try:
                 await self.applications.insert_one(doc)
                 return doc, True
@@ -91,5 +108,11 @@ class IntakeStore:
                 existing = await self.get(doc["_id"])
                 if existing is not None:
                     return existing, False
-                # The tracking number collided, not the case: draw the next one.
+                if await self.applications.find_one({"tracking_number": number}, {"_id": 1}) is not None:
+                    number = None  # the tracking number collided: draw the next one
+                # else the rank collided: count again, keep the number
         raise NumbersExhausted(agency)
+
+
+def rank_key(applicant_ref: str, agency_code: str, month: str, rank: int) -> str:
+    return f"{applicant_ref}:{agency_code}:{month}:{rank}"

@@ -89,3 +89,44 @@ async def test_the_public_receipt_is_unchanged(intake):
                              "webhook_secret", "attachments"}
     assert r.json()["webhook_secret"] is None  # no webhook registered
     assert r.json()["attachments"] == []  # a JSON application has no files (issue 10: multipart has)
+
+
+async def test_concurrent_applications_of_one_applicant_take_distinct_ranks(intake):
+    # Twelve submissions of one applicant at once: the ranks are 1..12, each once (the unique
+    # rank key makes a submission that counted the same stored applications draw again).
+    http, _ = intake
+    import asyncio
+
+    replies = await asyncio.gather(*(http.post("/applications", json=application(f"同时申请的第{i}号文件"))
+                                     for i in range(12)))
+    assert [r.status_code for r in replies] == [201] * 12
+    ranks = [(await http.get(f"/applications/{r.json()['case_id']}/screening", headers=OFFICER)).json()["rank_in_month"]
+             for r in replies]
+    assert sorted(ranks) == list(range(1, 13))
+    assert len({r.json()["tracking_number"] for r in replies}) == 12
+
+
+async def test_a_submission_that_fails_before_it_is_stored_uses_up_no_rank(intake, monkeypatch):
+    # The chaos run's finding: a kill in the middle of a submission used up the applicant's rank
+    # (a counter incremented before the insert), so every later application ranked one higher.
+    http, rt = intake
+    first = await http.post("/applications", json=application("申请公开第一份文件"))
+    assert first.status_code == 201
+    store = http.app.state.intake_store
+    real_insert = store.applications.insert_one
+    calls = {"n": 0}
+
+    async def crash_once(doc, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("the process died here")
+        return await real_insert(doc, *args, **kwargs)
+
+    monkeypatch.setattr(store.applications, "insert_one", crash_once)
+    with pytest.raises(ConnectionError):
+        await http.post("/applications", json=application("申请公开第二份文件（提交中断）"))
+    again = await http.post("/applications", json=application("申请公开第二份文件"))
+    assert again.status_code == 201 and calls["n"] == 2
+    ranks = [(await http.get(f"/applications/{r.json()['case_id']}/screening", headers=OFFICER)).json()["rank_in_month"]
+             for r in (first, again)]
+    assert ranks == [1, 2]
