@@ -15,7 +15,8 @@ from services.notify.kinds import Kind
 from services.notify.messages import Message
 from services.notify.settings import NotifySettings
 from tests.notify import samples as s
-from tests.store.conftest import free_port, store, store_built  # noqa: F401 - fixtures
+from deploy.local.store_instance import free_port
+from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 from tests.tokens import bearer, oidc_env
 
 pytestmark = pytest.mark.asyncio

@@ -27,7 +27,8 @@ from contracts.envelope import deterministic_id, encode, kafka_headers, new_even
 from contracts.events import Answer, AnswerSubmitted, CaseRouted, ConfidentialityReview, RoutedTask
 from servicekit.http import content_disposition
 from services.reply.cases import china_today
-from tests.store.conftest import free_port, store, store_built  # noqa: F401 - fixtures
+from deploy.local.store_instance import free_port
+from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 from tests.service_apps import db_name, reply_app
 from tests.tokens import bearer, token
 

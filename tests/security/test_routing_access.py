@@ -15,7 +15,8 @@ import pytest_asyncio
 from services.routing.app import build
 from services.routing.settings import RoutingSettings
 from tests.routing.helpers import outbox_of, received
-from tests.store.conftest import free_port, store, store_built  # noqa: F401 - fixtures
+from deploy.local.store_instance import free_port
+from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 from tests.tokens import bearer, oidc_env, token
 
 pytestmark = pytest.mark.asyncio
