@@ -2,7 +2,10 @@
 received, correction requested (Art. 30), extension (Art. 33), abandoned, fee notice (Art. 42),
 referral (Art. 36(5)), reply issued and amended — and tells officers (the OGI office and each
 department whose task is open) of deadline warnings and overdue cases, by e-mail. Records each
-delivery; retries; never sends a notice twice (notice ids derive from the event ids).
+delivery; retries; never creates a notice twice (notice ids derive from the event ids); sends a
+case's notices in the order of its steps whatever the order of the topics (``order``); claims each
+delivery in the store before sending it, and never sends an e-mail again once it may be in the
+mail server's hands (``notices``: claim, commit, confirm).
 
 Each consumed topic is subscribed with a registry of every event type the catalogue lists for it,
 so that the types notify does not act on (deadline.changed, triage, case.routed, repeat.flagged …)
@@ -12,6 +15,7 @@ are acknowledged and skipped instead of being dead-lettered.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,29 +25,38 @@ from contracts import topics
 from contracts.envelope import CloudEvent, EventData
 from contracts.events import ApplicationReceived, ContactRegistered, NoticeDelivered, registry_of
 from services.notify.destinations import AllowList
+from services.notify.faults import Faults
 from services.notify.handlers import NoticeHandlers, topic_registry
 from services.notify.notices import Dispatcher, NoticeStore
 from services.notify.senders import SmtpSender, WebhookSender
 from services.notify.settings import NotifySettings
 from servicekit.consumer import subscribe
 from servicekit.runtime import ServiceRuntime
+from servicekit.settings import CommonSettings
 
 Handler = Callable[[CloudEvent[Any]], Awaitable[None]]
 
 
 def build(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
-    rt = ServiceRuntime("notify", settings.db_name)
+    common_settings = CommonSettings()
+    production = common_settings.env == "production"
+    faults = Faults.from_env(production=production)  # test-only fault points: refused in production
+    rt = ServiceRuntime("notify", settings.db_name, common_settings)
     rt.require_secrets({})  # the OIDC issuer: officers' tokens are the only way in
     allow = AllowList.parse(settings.webhook_allow_hosts)  # an invalid entry: refuse to start
     store = NoticeStore(rt.db)
     rt.on_setup(store.setup)
     relay = rt.outbox(store.notices)
     rt.publishes(topics.NOTICES_DELIVERED.name, NoticeDelivered)
-    webhook = WebhookSender(settings.webhook_timeout, production=rt.common.env == "production", allow=allow)
+    webhook = WebhookSender(settings.webhook_timeout, production=production, allow=allow)
+    if faults.faults:
+        rt.log.warning("fault_points_armed", faults=[f"{f.point}:{f.action}@{f.match}" for f in faults.faults])
     dispatcher = Dispatcher(
-        store, settings, SmtpSender(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_timeout),
+        store, settings,
+        SmtpSender(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_timeout, faults),
         webhook, relay.wake,
+        owner=rt.common.kafka_instance_id or f"{socket.gethostname()}:{settings.http_port}", faults=faults,
     )
     wake = asyncio.Event()
 

@@ -53,7 +53,8 @@ class NoticeHandlers:
     async def _applicant(self, event: CloudEvent[Any], kind: Kind, message: messages.Message,
                          tracking_number: str | None) -> None:
         await self.store.create(notice_id=deterministic_id("notice", event.id), case_id=event.data.case_id,
-                                tracking_number=tracking_number, kind=kind, message=message, cause_event_id=event.id)
+                                tracking_number=tracking_number, kind=kind, message=message, cause_event_id=event.id,
+                                event_time=event.time)
         self.wake()
 
     async def _officers(self, event: CloudEvent[Any], kind: Kind, message: messages.Message,
@@ -62,7 +63,7 @@ class NoticeHandlers:
             await self.store.create(
                 notice_id=deterministic_id("notice", event.id, "officer", key), case_id=event.data.case_id,
                 tracking_number=tracking_number, kind=kind, message=message, cause_event_id=event.id,
-                officer=(key, self.settings.officer_email(key)),
+                officer=(key, self.settings.officer_email(key)), event_time=event.time,
             )
         self.wake()
 

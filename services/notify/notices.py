@@ -1,10 +1,43 @@
 """Notices to applicants (and officers) and their deliveries, one per channel, each delivered at most once.
 
 A notice is created once per fact (its id derives from the event id), so a redelivered event
-changes nothing. The dispatcher sends what is due, records the delivery together with its
-``notice.delivered`` event (one atomic write, outbox in the same document), and retries failures
-with exponential backoff. A delivery marked ``sending`` when the process died is retried: that is
-the one at-least-once window, covered by the stable Message-ID / webhook-id (Idempotency-Key).
+changes nothing. The dispatcher sends what is due, in the order of the case's steps
+(``services.notify.order``: a notice of a later step is held, stored as pending with what it waits
+for, until the earlier ones are through or its patience is spent), records the delivery together
+with its ``notice.delivered`` event (one atomic write, outbox in the same document), and retries
+failures with exponential backoff.
+
+**Claim, commit, confirm (issue #16: "killed while delivering, sent again after restart").**
+A delivery goes ``pending`` → ``sending`` → ``delivered`` (or ``failed``, ``refused``, ``uncertain``):
+
+1. *Claim*, before anything is sent: a conditional update (``pending`` with the attempts seen →
+   ``sending``) writes ``claim = {by: instance, token: process, at, phase: "claimed"}``; of two
+   dispatchers only one claims a delivery.
+2. *E-mail*: the envelope and the whole content go to the server, then ``phase: "committing"``
+   is recorded, then the end of data; the server's final reply (``250 …``, with its queue id when
+   it gives one) is recorded with ``delivered`` (``smtp_reply``, ``message_id``). *Webhook*: the
+   signed POST, then ``delivered``.
+3. *Recovery*: a delivery found ``sending`` was claimed by a dispatcher that died — this
+   instance's earlier process (same instance id, ``GONGKAI_KAFKA_INSTANCE_ID``): at once; another
+   instance: once the claim is ``claim_lease_seconds`` old.
+
+   - A webhook, or an e-mail still in phase ``claimed``, is sent again. The e-mail is safe: its
+     end of data was never sent, and a server that loses the connection before it discards the
+     message (RFC 5321 §4.1.1.4), so no copy exists. The webhook is at-least-once: the receiver
+     recognises the repeat by ``webhook-id`` / ``Idempotency-Key``.
+   - An e-mail in phase ``committing`` (or one whose reply never came, ``SmtpUncertain``) may be
+     in the server's queue — and nearly always is, the reply takes milliseconds — but nothing
+     proves it (RFC 1047). **Policy: at most once after the commit.** It is never sent again
+     automatically: it becomes ``uncertain`` (final), logged (``notice_delivery_uncertain``, with
+     the Message-ID) and shown to officers on ``GET /cases/{id}/notices`` with the reason, so that
+     one can look the Message-ID up in the mail server's log and, if it really never left, tell
+     the applicant. Sending it again would put a second copy in the applicant's mailbox in the
+     likely case (an ordinary mailbox does not merge copies by Message-ID); a rare notice that an
+     officer sees as uncertain is preferred to a copy every applicant would see. No
+     ``notice.delivered`` event is published for it (that topic records what the applicant was
+     told, and that is not known).
+   - A 250 read by this process whose record failed (the store down) is recorded at the next
+     round from memory, without sending again.
 
 A webhook is sent only signed (Standard Webhooks, with the subscription's secret from the
 contact) and only to an allowed destination (``destinations``). A contact with a webhook but no
@@ -20,6 +53,8 @@ topic records what the applicant was told).
 
 from __future__ import annotations
 
+import socket
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,10 +67,13 @@ from contracts import topics
 from contracts.envelope import deterministic_id, new_event
 from contracts.events import ContactRegistered, NoticeDelivered
 from contracts.vocabulary import NoticeChannel
+from services.notify import order
+from services.notify.destinations import Refused
+from services.notify.faults import NONE as NO_FAULTS
+from services.notify.faults import Faults
 from services.notify.kinds import Audience, Kind, contract_kind
 from services.notify.messages import Message, backoff_seconds
-from services.notify.destinations import Refused
-from services.notify.senders import SmtpSender, WebhookSender
+from services.notify.senders import SmtpSender, SmtpUncertain, WebhookSender, message_id
 from services.notify.settings import NotifySettings
 from servicekit import outbox
 
@@ -44,8 +82,8 @@ log = structlog.get_logger()
 AWAITING_CONTACT = "awaiting_contact"
 PENDING = "pending"
 DONE = "done"
-# The final states of one delivery.
-FINAL = ("delivered", "failed", "refused")
+# The final states of one delivery ("uncertain": at most once after the commit, see above).
+FINAL = order.FINAL_DELIVERY
 
 
 def now() -> datetime:
@@ -70,6 +108,9 @@ class NoticeStore:
                       "webhook_secret": c.webhook_secret, "applicant_ref": c.applicant_ref}},
             upsert=True,
         )
+        # The case's notices waiting for it look again now (not at their next poll).
+        await self.notices.update_many({"case_id": c.case_id, "status": AWAITING_CONTACT},
+                                       {"$set": {"next_at": now()}})
 
     async def save_case(self, case_id: str, tracking_number: str) -> None:
         """Remember a case's tracking number: procedure events carry only the case id."""
@@ -80,10 +121,12 @@ class NoticeStore:
         return doc.get("tracking_number") if doc else None
 
     async def create(self, *, notice_id: str, case_id: str, tracking_number: str | None, kind: Kind,
-                     message: Message, cause_event_id: str, officer: tuple[str, str] | None = None) -> bool:
+                     message: Message, cause_event_id: str, officer: tuple[str, str] | None = None,
+                     event_time: datetime | None = None) -> bool:
         """Create a notice once (a second create with the same id changes nothing).
 
-        ``officer`` is (recipient key, e-mail) for an officer notice: e-mail only, addressed now."""
+        ``officer`` is (recipient key, e-mail) for an officer notice: e-mail only, addressed now.
+        ``event_time``: the time of the event it tells of (its place among its step, ``order``)."""
         deliveries: dict[str, Any] = {}
         if officer is not None:
             deliveries[NoticeChannel.EMAIL.value] = {"status": "pending", "attempts": 0, "to": officer[1]}
@@ -97,6 +140,7 @@ class NoticeStore:
             "subject": message.subject,
             "body": message.body,
             "cause_event_id": cause_event_id,
+            "event_time": event_time or now(),
             "status": PENDING if officer else AWAITING_CONTACT,
             "deliveries": deliveries,
             "next_at": now(),
@@ -125,13 +169,26 @@ class NoticeStore:
 
 
 class Dispatcher:
+    """Sends what is due, one delivery at a time, in the order of the steps (``order``), each
+    claimed in the store before it is sent (module docstring: claim, commit, recovery)."""
+
     def __init__(self, store: NoticeStore, settings: NotifySettings, smtp: SmtpSender, webhook: WebhookSender,
-                 wake_relay) -> None:  # noqa: ANN001
+                 wake_relay, *, owner: str = "", faults: Faults = NO_FAULTS) -> None:  # noqa: ANN001
         self.store, self.settings, self.smtp, self.webhook = store, settings, smtp, webhook
         self.wake_relay = wake_relay
+        # Who claims: the instance (stable across restarts of one instance), and this process.
+        self.owner = owner or f"{socket.gethostname()}:{settings.http_port}"
+        self.token = uuid.uuid4().hex
+        self.faults = faults
+        # SMTP replies read but not yet recorded (the store failed in between): recorded next round.
+        self.confirmed: dict[str, str | None] = {}
+
+    @property
+    def patience(self) -> timedelta:
+        return timedelta(seconds=self.settings.order_patience_seconds)
 
     async def run_once(self) -> int:
-        """Deliver what is due now; returns the number of deliveries attempted."""
+        """Deliver what is due now; returns the number of deliveries attempted (held ones not counted)."""
         attempted = 0
         due = self.store.notices.find(
             {"status": {"$in": [AWAITING_CONTACT, PENDING]}, "next_at": {"$lte": now()}}, {"outbox": 0}
@@ -142,11 +199,61 @@ class Dispatcher:
                 if notice is None:
                     continue
             for channel, delivery in notice["deliveries"].items():
-                if delivery["status"] in ("pending", "sending"):
-                    attempted += 1
-                    await self._deliver(notice, NoticeChannel(channel), delivery)
+                if delivery["status"] == "sending":
+                    attempted += await self._recover(notice, NoticeChannel(channel), delivery)
+                elif delivery["status"] == "pending" and not _later(delivery.get("retry_at")):
+                    attempted += await self._consider(notice, NoticeChannel(channel), delivery)
             await self._close_if_done(notice["_id"])
+            await self._reschedule(notice["_id"])
         return attempted
+
+    # -- order -----------------------------------------------------------------------------
+
+    async def _case_items(self, case_id: str) -> list[order.Item]:
+        return [order.Item.of(d) async for d in self.store.notices.find({"case_id": case_id}, {"outbox": 0})]
+
+    async def _consider(self, notice: dict[str, Any], channel: NoticeChannel, delivery: dict[str, Any]) -> int:
+        """Send the delivery if the notices before it (``order``) are through; else hold it."""
+        field = f"deliveries.{channel.value}"
+        items = await self._case_items(notice["case_id"])
+        me = next((i for i in items if i.notice_id == notice["_id"]), None)
+        if me is None:
+            return 0
+        v = order.verdict(me, channel.value, items, held_since=delivery.get("held_since"), now=now(),
+                          patience=self.patience)
+        if v.held:
+            update: dict[str, Any] = {f"{field}.held_by": list(v.waiting_for), "held": True}
+            if not delivery.get("held_since"):
+                update[f"{field}.held_since"] = now()
+                log.info("notice_held", case_id=notice["case_id"], kind=notice["kind"], channel=channel.value,
+                         waiting_for=list(v.waiting_for))
+            await self.store.notices.update_one({"_id": notice["_id"]}, {"$set": update})
+            return 0
+        if v.note is not None:
+            log.warning("notice_order_patience_exhausted", case_id=notice["case_id"], kind=notice["kind"],
+                        channel=channel.value, reason=v.note)
+        await self._deliver(notice, channel, delivery, order_note=v.note)
+        return 1
+
+    async def _reschedule(self, notice_id: str) -> None:
+        """The notice's next round: its earliest retry, or the next poll while a delivery is held."""
+        doc = await self.store.notices.find_one({"_id": notice_id}, {"outbox": 0})
+        if doc is None or doc["status"] != PENDING:
+            return
+        pending = [d for d in doc["deliveries"].values() if d["status"] == "pending"]
+        held = any(d.get("held_by") for d in pending)
+        times = [now() + timedelta(seconds=self.settings.poll_seconds) if d.get("held_by")
+                 else (d.get("retry_at") or now()) for d in pending]
+        update: dict[str, Any] = {"held": held}
+        if times:
+            update["next_at"] = min(times)
+        await self.store.notices.update_one({"_id": notice_id}, {"$set": update})
+
+    async def _release_successors(self, case_id: str) -> None:
+        """A delivery of the case reached a final state: the notices held behind it look again now."""
+        await self.store.notices.update_many({"case_id": case_id, "held": True}, {"$set": {"next_at": now()}})
+
+    # -- contact ---------------------------------------------------------------------------
 
     async def _attach_contact(self, notice: dict[str, Any]) -> dict[str, Any] | None:
         contact = await self.store.contacts.find_one({"_id": notice["case_id"]})
@@ -166,18 +273,48 @@ class Dispatcher:
             {"_id": notice["_id"], "status": AWAITING_CONTACT},
             {"$set": {"deliveries": deliveries, "status": status}},
         )
+        if status == DONE:
+            await self._release_successors(notice["case_id"])
         return await self.store.notices.find_one({"_id": notice["_id"]}, {"outbox": 0})
 
-    async def _deliver(self, notice: dict[str, Any], channel: NoticeChannel, delivery: dict[str, Any]) -> None:
+    # -- claim, send, confirm ----------------------------------------------------------------
+
+    async def _deliver(self, notice: dict[str, Any], channel: NoticeChannel, delivery: dict[str, Any],
+                       order_note: str | None = None) -> None:
         field = f"deliveries.{channel.value}"
         attempts = int(delivery["attempts"]) + 1
-        await self.store.notices.update_one(
-            {"_id": notice["_id"]}, {"$set": {f"{field}.status": "sending", f"{field}.attempts": attempts}}
-        )
         key = f"{notice['_id']}:{channel.value}"
+        claim = {"by": self.owner, "token": self.token, "at": now(), "phase": "claimed"}
+        claimed: dict[str, Any] = {f"{field}.status": "sending", f"{field}.attempts": attempts, f"{field}.claim": claim}
+        if order_note is not None:
+            claimed[f"{field}.order_note"] = order_note
+        if delivery.get("held_by"):
+            claimed[f"{field}.waited_for"] = delivery["held_by"]
+        update: dict[str, Any] = {"$set": claimed}
+        if "held_by" in delivery:
+            update["$unset"] = {f"{field}.held_by": ""}
+        result = await self.store.notices.update_one(
+            {"_id": notice["_id"], f"{field}.status": "pending", f"{field}.attempts": delivery["attempts"]}, update)
+        if result.modified_count != 1:
+            return  # claimed by another dispatcher in the meantime
+        mine = {"_id": notice["_id"], f"{field}.claim.token": self.token}
+        reply: str | None = None
         try:
             if channel is NoticeChannel.EMAIL:
-                await self.smtp.send(to=delivery["to"], subject=notice["subject"], body=notice["body"], notice_id=key)
+                async def commit() -> None:
+                    done = await self.store.notices.update_one(
+                        mine, {"$set": {f"{field}.claim.phase": "committing", f"{field}.claim.committed_at": now()}})
+                    if done.modified_count != 1:
+                        raise ClaimLost(key)  # taken over (our lease ran out): never end this message
+
+                if getattr(self.smtp, "two_phase", False):
+                    reply = await self.smtp.send(to=delivery["to"], subject=notice["subject"], body=notice["body"],
+                                                 notice_id=key, commit=commit)
+                else:  # a one-shot sender: the commit before the whole conversation (uncertain if it dies in it)
+                    await commit()
+                    reply = await self.smtp.send(to=delivery["to"], subject=notice["subject"], body=notice["body"],
+                                                 notice_id=key)
+                self.confirmed[key] = reply
             else:
                 secret = await self.store.webhook_secret(notice["case_id"])
                 if secret is None:
@@ -185,27 +322,50 @@ class Dispatcher:
                 payload = {"notice_id": key, "case_id": notice["case_id"], "tracking_number": notice["tracking_number"],
                            "kind": notice["kind"], "subject": notice["subject"], "body": notice["body"]}
                 await self.webhook.send(url=delivery["to"], payload=payload, notice_id=key, secret=secret)
+        except ClaimLost:
+            log.warning("notice_claim_lost", case_id=notice["case_id"], channel=channel.value, notice_id=key)
+            return
         except Refused as exc:  # never to be sent there: recorded, not retried
             await self.store.notices.update_one(
-                {"_id": notice["_id"]},
+                mine,
                 {"$set": {f"{field}.status": "refused", f"{field}.refused_reason": exc.reason,
                           f"{field}.refused_at": now()}},
             )
             log.warning("notice_delivery_refused", case_id=notice["case_id"], channel=channel.value, reason=exc.reason)
+            await self._release_successors(notice["case_id"])
+            return
+        except SmtpUncertain as exc:
+            await self._uncertain(notice, channel, f"the SMTP conversation broke after the end of data: {exc}")
             return
         except Exception as exc:  # noqa: BLE001 - any failure of the far side is retried
+            # Here the server did not take the message (an error reply, or the connection lost
+            # before the end of data): sending it again makes no second copy.
             failed = attempts >= self.settings.max_attempts
             delay = backoff_seconds(attempts, self.settings.backoff_base_seconds, self.settings.backoff_max_seconds)
+            retry_at = now() + timedelta(seconds=delay)
             await self.store.notices.update_one(
-                {"_id": notice["_id"]},
+                mine,
                 {"$set": {f"{field}.status": "failed" if failed else "pending", f"{field}.last_error": repr(exc)[:500],
-                          "next_at": now() + timedelta(seconds=delay)}},
+                          f"{field}.retry_at": retry_at, "next_at": retry_at}},
             )
             log.warning("notice_delivery_failed", case_id=notice["case_id"], channel=channel.value,
                         attempt=attempts, final=failed, error=repr(exc))
+            if failed:
+                await self._release_successors(notice["case_id"])
             return
+        await self._record_delivered(notice, channel, attempts, reply)
+
+    async def _record_delivered(self, notice: dict[str, Any], channel: NoticeChannel, attempts: int,
+                                reply: str | None) -> None:
+        """The delivery and its ``notice.delivered`` event, in one write."""
+        field = f"deliveries.{channel.value}"
+        key = f"{notice['_id']}:{channel.value}"
         delivered_at = now()
-        update: dict[str, Any] = {"$set": {f"{field}.status": "delivered", f"{field}.delivered_at": delivered_at}}
+        done: dict[str, Any] = {f"{field}.status": "delivered", f"{field}.delivered_at": delivered_at}
+        if channel is NoticeChannel.EMAIL:
+            done[f"{field}.smtp_reply"] = reply
+            done[f"{field}.message_id"] = message_id(key)
+        update: dict[str, Any] = {"$set": done}
         kind = contract_kind(notice["kind"])
         if notice.get("audience", Audience.APPLICANT.value) == Audience.APPLICANT.value and kind is not None:
             event = new_event(
@@ -218,9 +378,57 @@ class Dispatcher:
             )
             record = outbox.record(topics.NOTICES_DELIVERED.name, event)
             update = outbox.merge_updates(update, outbox.append_update([record]))
-        await self.store.notices.update_one({"_id": notice["_id"]}, update)
+        await self.store.notices.update_one({"_id": notice["_id"], f"{field}.status": "sending"}, update)
+        self.confirmed.pop(key, None)
         self.wake_relay()
-        log.info("notice_delivered", case_id=notice["case_id"], channel=channel.value, kind=notice["kind"])
+        log.info("notice_delivered", case_id=notice["case_id"], channel=channel.value, kind=notice["kind"],
+                 smtp_reply=reply)
+        await self._release_successors(notice["case_id"])
+
+    async def _uncertain(self, notice: dict[str, Any], channel: NoticeChannel, reason: str) -> None:
+        """At most once after the commit: not sent again; an officer sees it (GET /cases/{id}/notices)."""
+        field = f"deliveries.{channel.value}"
+        key = f"{notice['_id']}:{channel.value}"
+        await self.store.notices.update_one(
+            {"_id": notice["_id"], f"{field}.status": "sending"},
+            {"$set": {f"{field}.status": "uncertain", f"{field}.uncertain_reason": reason,
+                      f"{field}.uncertain_at": now(), f"{field}.message_id": message_id(key)}},
+        )
+        log.warning("notice_delivery_uncertain", case_id=notice["case_id"], channel=channel.value, notice_id=key,
+                    message_id=message_id(key), reason=reason)
+        await self._release_successors(notice["case_id"])
+
+    async def _recover(self, notice: dict[str, Any], channel: NoticeChannel, delivery: dict[str, Any]) -> int:
+        """A delivery found ``sending``: claimed by a dispatcher that died (or by a live one elsewhere)."""
+        field = f"deliveries.{channel.value}"
+        key = f"{notice['_id']}:{channel.value}"
+        claim = delivery.get("claim") or {}
+        if claim.get("token") == self.token and key in self.confirmed:
+            # Sent and confirmed by this process; only the record failed (the store was down).
+            await self._record_delivered(notice, channel, int(delivery["attempts"]), self.confirmed[key])
+            return 1
+        mine_before = claim.get("by") == self.owner  # this instance: its earlier process, dead, or this one
+        claimed_at = claim.get("at")
+        if not mine_before and claim and claimed_at is not None and \
+                now() - claimed_at < timedelta(seconds=self.settings.claim_lease_seconds):
+            return 0  # another instance is at it
+        if channel is NoticeChannel.EMAIL and (claim.get("phase") == "committing" or not claim):
+            # The end of data may have been sent: the server may hold the message. Never again blindly.
+            await self._uncertain(notice, channel, "notify stopped after the message was committed to the SMTP "
+                                  "server and before its reply was recorded" if claim else
+                                  "found sending without a claim (a delivery begun by an earlier version)")
+            return 1
+        # E-mail whose end of data was never sent (the server discarded it), or a webhook (the
+        # receiver recognises a repeat by webhook-id / Idempotency-Key): sent again.
+        log.info("notice_delivery_resumed", case_id=notice["case_id"], channel=channel.value, notice_id=key,
+                 phase=claim.get("phase"), claimed_by=claim.get("by"))
+        reset = await self.store.notices.update_one(
+            {"_id": notice["_id"], f"{field}.status": "sending", f"{field}.attempts": delivery["attempts"]},
+            {"$set": {f"{field}.status": "pending", f"{field}.resumed_at": now()}})
+        if reset.modified_count != 1:
+            return 0
+        await self._deliver(notice, channel, {**delivery, "status": "pending"})
+        return 1
 
     async def _close_if_done(self, notice_id: str) -> None:
         notice = await self.store.notices.find_one({"_id": notice_id}, {"outbox": 0})
@@ -228,3 +436,11 @@ class Dispatcher:
             d["status"] in FINAL for d in notice["deliveries"].values()
         ):
             await self.store.notices.update_one({"_id": notice_id, "status": PENDING}, {"$set": {"status": DONE}})
+
+
+class ClaimLost(Exception):
+    """Another dispatcher took the delivery over (the claim's lease ran out)."""
+
+
+def _later(at: datetime | None) -> bool:
+    return at is not None and at > now()

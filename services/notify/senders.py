@@ -1,8 +1,17 @@
 """Delivery adapters: e-mail over SMTP (aiosmtplib) and webhooks (httpx).
 
 Each notice carries a stable identity to the receiver (``Message-ID`` for e-mail; for webhooks
-``webhook-id`` and ``Idempotency-Key``, both the notice's id), so that even the redelivery after a
-crash in the instant between a successful send and its record can be recognised by the receiver.
+``webhook-id`` and ``Idempotency-Key``, both the notice's id), so that a webhook redelivered after a
+crash in the instant between a successful send and its record is recognised by the receiver.
+
+E-mail is sent in two phases (``SmtpSender.send``): the envelope and the whole content go to the
+server first; then ``commit`` is awaited (the dispatcher records the delivery as ``committing``
+in the store), and only then the end-of-data (``<CRLF>.<CRLF>``) that makes the server take the
+message, whose final reply (250, often with the server's queue id) is returned. A server that
+loses the connection before the end of data discards the message (RFC 5321 §4.1.1.4), so a crash
+before the commit is recorded can safely be retried; from the end of data until the reply is
+recorded the outcome is unknown (RFC 1047), and ``SmtpUncertain`` says so if the conversation
+breaks in that instant.
 
 Webhooks are signed per the Standard Webhooks spec (``standardwebhooks``: ``webhook-id``,
 ``webhook-timestamp``, ``webhook-signature`` = ``v1,<HMAC-SHA256 of id.timestamp.body>``) with the
@@ -19,6 +28,7 @@ import asyncio
 import ipaddress
 import json
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -26,24 +36,94 @@ from typing import Any
 
 import aiosmtplib
 import httpx
+from aiosmtplib.email import flatten_message
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+from aiosmtplib.status import SMTPStatus
 from standardwebhooks import Webhook
 
 from services.notify.destinations import AllowList, IPAddress, Refused, Target, check_addresses, check_scheme
+from services.notify.faults import NONE as NO_FAULTS
+from services.notify.faults import Faults
+
+
+Commit = Callable[[], Awaitable[None]]
+
+
+class SmtpUncertain(Exception):
+    """The end of data was sent but no reply read: the server may or may not have taken the message."""
+
+
+def message_id(notice_id: str) -> str:
+    """The e-mail's Message-ID: the delivery key (``<notice id>:email``) as a valid dot-atom (a colon
+    is not allowed there; mail parsers cut the id at it)."""
+    return f"<{notice_id.replace(':', '.')}@gongkai.notify>"
 
 
 class SmtpSender:
-    def __init__(self, host: str, port: int, mail_from: str, timeout: float) -> None:
+    def __init__(self, host: str, port: int, mail_from: str, timeout: float, faults: Faults = NO_FAULTS) -> None:
         self.host, self.port, self.mail_from, self.timeout = host, port, mail_from, timeout
+        self.faults = faults
 
-    async def send(self, *, to: str, subject: str, body: str, notice_id: str) -> None:
+    def message(self, *, to: str, subject: str, body: str, notice_id: str) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = self.mail_from
         msg["To"] = to
         msg["Subject"] = subject
         msg["Date"] = formatdate(localtime=False)
-        msg["Message-ID"] = f"<{notice_id}@gongkai.notify>"
+        msg["Message-ID"] = message_id(notice_id)
         msg.set_content(body, charset="utf-8")
-        await aiosmtplib.send(msg, hostname=self.host, port=self.port, timeout=self.timeout)
+        return msg
+
+    # ``send`` awaits ``commit`` itself, just before the end of data (an e-mail sender without this
+    # attribute is one-shot: the dispatcher records the commit before calling it).
+    two_phase = True
+
+    async def send(self, *, to: str, subject: str, body: str, notice_id: str, commit: Commit) -> str:
+        """One SMTP transaction; ``commit`` is awaited just before the end of data. Returns the
+        server's final reply ("250 ..."). Raises ``SmtpUncertain`` when the conversation broke
+        after the end of data, another error when the server did not take the message."""
+        msg = self.message(to=to, subject=subject, body=body, notice_id=notice_id)
+        smtp = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=self.timeout)
+        await smtp.connect()
+        in_data = False  # between DATA and the end of data, a QUIT would be taken as content
+        try:
+            if smtp.is_ehlo_or_helo_needed:
+                await smtp.ehlo()
+            eight_bit = smtp.supports_extension("8BITMIME")
+            await smtp.mail(self.mail_from, options=["BODY=8BITMIME"] if eight_bit else [])
+            await smtp.rcpt(to)
+            start = await smtp.execute_command(b"DATA")
+            if start.code != SMTPStatus.start_input:
+                raise aiosmtplib.SMTPDataError(start.code, start.message)
+            content = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(
+                flatten_message(msg, utf8=False, cte_type="8bit" if eight_bit else "7bit")))
+            if not content.endswith(b"\r\n"):
+                content += b"\r\n"
+            protocol = smtp.protocol
+            if protocol is None:
+                raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+            in_data = True
+            protocol.write(content)
+            self.faults.reached("notify.before_commit", to)
+            await commit()  # recorded as committing: from here on, never sent again blindly
+            protocol.write(b".\r\n")  # raises if the connection is gone: then never sent, safe to retry
+            in_data = False
+            try:
+                reply = await protocol.read_response(timeout=self.timeout)
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+                raise SmtpUncertain(f"no reply to the end of data: {exc!r}") from exc
+            if reply.code != SMTPStatus.completed:
+                raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+            self.faults.reached("notify.after_send", to)
+            return f"{reply.code} {reply.message}"[:300]
+        finally:
+            if in_data:  # never ended: dropping the connection makes the server discard the message
+                smtp.close()
+            else:
+                try:
+                    await smtp.quit()
+                except Exception:  # noqa: BLE001 - the message's fate is decided; the goodbye does not matter
+                    smtp.close()
 
 
 class WebhookFailed(Exception):

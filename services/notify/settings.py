@@ -21,6 +21,13 @@ class NotifySettings(BaseSettings):
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     poll_seconds: float = 1.0
+    # How long a notice is held for the earlier notices of its case before it goes anyway, with
+    # the reason logged (services/notify/order.py). Longer than a predecessor's own retries take.
+    order_patience_seconds: float = 900.0
+    # A delivery claimed ("sending") by another notify instance is taken over once its claim is
+    # this old (longer than one SMTP conversation or webhook call can last); a claim of this
+    # instance's own earlier process (same instance id, GONGKAI_KAFKA_INSTANCE_ID) at once.
+    claim_lease_seconds: float = 120.0
     # Officers' mailboxes for deadline warnings and overdue cases (issue #4), as JSON:
     # {"ogi": "ogi@agency.gov.cn", "<dept code>": "..."}. A key not listed gets <key>@<officer_email_domain>.
     officer_emails: dict[str, str] = {}

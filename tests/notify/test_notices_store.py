@@ -3,71 +3,14 @@ events create nothing, each delivery goes out once by e-mail and webhook (office
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+import asyncio
 
 import pytest
-import pytest_asyncio
-from pymongo import AsyncMongoClient
 
 from contracts.vocabulary import NoticeKind
-from services.notify.handlers import NoticeHandlers
-from services.notify.notices import Dispatcher, NoticeStore
-from services.notify.settings import NotifySettings
 from tests.notify import samples as s
 
 pytestmark = pytest.mark.asyncio
-
-
-@dataclass
-class FakeSmtp:
-    sent: list[dict] = field(default_factory=list)
-
-    async def send(self, *, to: str, subject: str, body: str, notice_id: str) -> None:
-        self.sent.append({"to": to, "subject": subject, "body": body, "id": notice_id})
-
-
-@dataclass
-class FakeWebhook:
-    sent: list[dict] = field(default_factory=list)
-
-    async def send(self, *, url: str, payload: dict, notice_id: str, secret: str) -> None:
-        self.sent.append({"url": url, "payload": payload, "id": notice_id, "secret": secret})
-
-
-@dataclass
-class Env:
-    store: NoticeStore
-    handlers: NoticeHandlers
-    dispatcher: Dispatcher
-    smtp: FakeSmtp
-    webhook: FakeWebhook
-
-    async def drain(self) -> None:
-        while await self.dispatcher.run_once():
-            pass
-
-    async def notices(self, case_id: str = "c1") -> list[dict]:
-        return [d async for d in self.store.notices.find({"case_id": case_id})]
-
-
-@pytest_asyncio.fixture
-async def env(store, request: pytest.FixtureRequest) -> AsyncIterator[Env]:
-    client = AsyncMongoClient(store.url, tz_aware=True, serverSelectionTimeoutMS=5000)
-    name = "t_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:50]
-    await client.drop_database(name)
-    settings = NotifySettings(officer_emails={"ogi": "gkb@yn.gov.cn"}, poll_seconds=0.1)
-    notice_store = NoticeStore(client[name])
-    await notice_store.setup()
-    smtp, webhook = FakeSmtp(), FakeWebhook()
-    e = Env(notice_store, NoticeHandlers(notice_store, settings, lambda: None),
-            Dispatcher(notice_store, settings, smtp, webhook, lambda: None), smtp, webhook)
-    try:
-        yield e
-    finally:
-        await client.drop_database(name)
-        await client.close()
 
 
 APPLICANT_STEPS = [
@@ -135,8 +78,16 @@ async def test_a_notice_before_the_case_is_known_names_no_number(env):
     await env.handlers.on_contact(s.ev(s.contact(), "contact"))
     await env.handlers.on_procedure(s.ev(s.extension(), "extension.approved"))
     await env.drain()
+    assert env.smtp.sent == []  # held for the registration notice (services/notify/order.py) ...
+    [held] = await env.notices()
+    assert held["status"] == "pending" and held["deliveries"]["email"]["held_by"] == ["received (not yet known)"]
+    env.dispatcher = env.restarted(order_patience_seconds=0)  # ... until its patience is spent
+    await asyncio.sleep(0.2)  # its next look (poll_seconds)
+    await env.drain()
     [mail] = env.smtp.sent
     assert "受理编号" not in mail["subject"] and "2027年01月13日" in mail["body"]
+    [sent] = await env.notices()
+    assert "received (not yet known)" in sent["deliveries"]["email"]["order_note"]
 
 
 async def test_without_contact_the_notice_waits(env):
