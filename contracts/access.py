@@ -190,6 +190,9 @@ WEB_ROUTES: dict[tuple[str, str], Access] = {
                                          note="CSRF token; reply's public released material"),
     ("POST", "/status/correction"): Access(public=True, scope="query_code",
                                            note="CSRF token; multipart; intake's public online correction"),
+    # For integrators (services/web/integrators.py): the bus's AsyncAPI document, the events' schemas.
+    ("GET", "/asyncapi/gongkai-bus.json"): Access(public=True, note="AsyncAPI 3.0 document of the whole bus"),
+    ("GET", "/schemas/{name}"): Access(public=True, note="JSON Schema of an event version (its dataschema URL)"),
     ("GET", "/work"): _officers(*Role, note="the officer's home"),
     # The department workbench (services/web/dept.py): the reply API checks the department (the
     # token's) and four eyes again; the pages only hide what an officer could not use.

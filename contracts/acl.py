@@ -8,8 +8,9 @@ Principals (SASL/SCRAM user names): ``admin`` (the broker itself, infrastructure
 only super user), one per service (``svc-intake`` ...), one per department (``dept-<code>``: that
 department's own system, an integrator).
 
-- A department reads only its own inbox and writes only its own answers topic (so the department
-  of an answer on the bus is the topic it arrived on); its consumer groups are ``dept-<code>`` or
+- A department reads only its own inbox and the replies copied to it (抄送, its replies topic), and
+  writes only its own answers topic (so the department of an answer on the bus is the topic it
+  arrived on); its consumer groups are ``dept-<code>`` or
   start with ``dept-<code>.`` (a dot: department codes have none, so no code's groups are a prefix
   of another's).
 - ``gongkai.private.*`` is read only by notify and written only by intake (and notify writes its
@@ -21,6 +22,8 @@ department's own system, an integrator).
   denied writing the answers topics of the departments known here. Audit reads every department
   topic (prefix). Reply reads the answers topics of the departments known here: a new department's
   answers can only come once its principal exists, and that is created together with these ACLs.
+  Reply writes every department's replies topic (prefix, denied the answers and inboxes of the
+  departments known here), so a reply copied to a new department never stalls the outbox.
 """
 
 from __future__ import annotations
@@ -105,6 +108,7 @@ class Usage:
     dept_kinds_consumed: tuple[str, ...] = ()  # "tasks" / "answers" topics of the departments
     dept_kinds_all: bool = False  # consumes those kinds of every department, present and future
     writes_inboxes: bool = False  # every department's inbox, present and future; and creates them
+    writes_dept_replies: bool = False  # every department's replies topic (抄送), present and future
 
 
 def _shared(spec: TopicSpec) -> bool:
@@ -130,6 +134,7 @@ USES: dict[str, Usage] = {
         produces=(t.ANSWERS_RECORDED, t.REPLIES_ISSUED, t.CASES_PROCEDURE),
         groups=("reply",),
         dept_kinds_consumed=("answers",),
+        writes_dept_replies=True,  # the copy of each reply to the departments it names (cc)
     ),
     "notify": Usage(
         consumes=(t.PRIVATE_CONTACTS, t.APPLICATIONS_RECEIVED, t.REPLIES_ISSUED, t.CASES_PROCEDURE,
@@ -185,15 +190,23 @@ def service_acls(service: str, dept_codes: Sequence[str]) -> list[Acl]:
         out += [_topic(p, DEPT_TOPIC_PREFIX, WRITE, PREFIXED), _topic(p, DEPT_TOPIC_PREFIX, CREATE, PREFIXED)]
         # ... but never a department's answers: only that department writes them.
         out += [_topic(p, t.department_answers(code).name, WRITE, LITERAL, DENY) for code in dept_codes]
+    if use.writes_dept_replies:
+        # A prefix, so a department added to the directory never stalls the replies; but never a
+        # department's answers (only that department writes them) nor its inbox (routing's).
+        out.append(_topic(p, DEPT_TOPIC_PREFIX, WRITE, PREFIXED))
+        out += [_topic(p, spec.name, WRITE, LITERAL, DENY) for code in dept_codes
+                for spec in (t.department_answers(code), t.department_inbox(code))]
     return out
 
 
 def department_acls(dept_code: str) -> list[Acl]:
-    """A department's system: its own inbox (read), its own answers (write), its own groups."""
+    """A department's system: its own inbox (read), its own answers (write), the replies copied to
+    it (read), its own groups."""
     p = department_principal(dept_code)
     return [
         _topic(p, t.department_inbox(dept_code).name, READ),
         _topic(p, t.department_answers(dept_code).name, WRITE),
+        _topic(p, t.department_replies(dept_code).name, READ),
         Acl(user(p), GROUP, p, LITERAL, READ),
         Acl(user(p), GROUP, f"{p}.", PREFIXED, READ),
     ]

@@ -3,12 +3,16 @@
 A Kafka record carries one event: the key is the case id (the CloudEvents ``subject``, also the
 binding's partition key), the value is the whole event as JSON (``application/cloudevents+json``)
 and the ``content-type`` header says so. ``type`` names the fact and its schema version, e.g.
-``cn.gongkai.application.received.v1``; ``dataschema`` points at the JSON Schema of that version.
+``cn.gongkai.application.received.v1``; ``dataschema`` is the URL of the JSON Schema of that
+version, served by the web service (``GET /schemas/<event>.v<n>.json``; committed in
+contracts/jsonschema/). Its base is the deployment's web address, ``GONGKAI_SCHEMA_BASE_URL``
+(default: the local web service, ``http://127.0.0.1:8106/schemas/``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -16,7 +20,9 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 TYPE_PREFIX = "cn.gongkai."
-SCHEMA_BASE = "urn:gongkai:schema:"
+# Where the JSON Schemas are served (services/web: GET /schemas/{file}); a deployment sets its own.
+SCHEMA_BASE_ENV = "GONGKAI_SCHEMA_BASE_URL"
+DEFAULT_SCHEMA_BASE = "http://127.0.0.1:8106/schemas/"
 CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 # Namespace of deterministic event ids: a replay computes the same id, so it is not a new fact.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1f7e63-2d0b-4f8e-9d43-8d1a6f0c2b71")
@@ -35,14 +41,26 @@ class EventData(BaseModel):
         return f"{TYPE_PREFIX}{cls.event_name}.v{cls.schema_version}"
 
     @classmethod
-    def dataschema(cls) -> str:
-        return f"{SCHEMA_BASE}{cls.event_name}:{cls.schema_version}"
+    def schema_file(cls) -> str:
+        """The file name of this version's JSON Schema, e.g. ``application.received.v1.json``."""
+        return f"{cls.event_name}.v{cls.schema_version}.json"
+
+    @classmethod
+    def dataschema(cls, base: str | None = None) -> str:
+        """The URL of this version's JSON Schema (CloudEvents ``dataschema``)."""
+        return f"{base or schema_base()}{cls.schema_file()}"
 
 
 class EventPart(BaseModel):
     """Base of the nested shapes inside events' data (immutable, no unknown fields)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def schema_base() -> str:
+    """The base URL of the served JSON Schemas (ends with a slash)."""
+    base = os.environ.get(SCHEMA_BASE_ENV, "").strip() or DEFAULT_SCHEMA_BASE
+    return base if base.endswith("/") else base + "/"
 
 
 D = TypeVar("D", bound=EventData)
@@ -99,6 +117,15 @@ def new_event(
 
 def encode(event: CloudEvent[Any]) -> bytes:
     return event.model_dump_json().encode("utf-8")
+
+
+# The Kafka headers every producer sets (kafka_headers); docs/asyncapi declares exactly these.
+HEADER_DESCRIPTIONS = {
+    "content-type": "CloudEvents Kafka protocol binding, structured mode: the value is the whole event as JSON.",
+    "ce_type": "The event's type (= `type` in the value), so that consumers and tools can filter without "
+    "parsing the value.",
+    "ce_id": "The event's id (= `id` in the value); deterministic where a replay must not create a new fact.",
+}
 
 
 def kafka_headers(event: CloudEvent[Any]) -> dict[str, str]:

@@ -149,9 +149,27 @@ def department_answers(dept_code: str) -> TopicSpec:
     )
 
 
+DEPARTMENT_REPLIES_TEMPLATE = PREFIX + ".dept.{dept_code}.replies"
+
+
+def department_replies(dept_code: str) -> TopicSpec:
+    """The replies copied to one department (抄送): every reply.issued / reply.amended whose ``cc``
+    names it, the same event (same id) as on gongkai.replies.issued, which departments may not read.
+    Written by the reply service; read by the department's own system. Not recorded by audit
+    again: the ledger holds each event once, from gongkai.replies.issued."""
+    if not _DEPT_CODE.match(dept_code):
+        raise ValueError(f"invalid department code {dept_code!r}")
+    return TopicSpec(
+        name=DEPARTMENT_REPLIES_TEMPLATE.format(dept_code=dept_code),
+        event_types=("reply.issued", "reply.amended"),
+        description=f"Replies copied to department {dept_code} (抄送): the replies that include its answer.",
+        has_dlt=False,
+    )
+
+
 def department_topics(dept_code: str) -> list[TopicSpec]:
-    """The two topics of a department: its inbox and its answers."""
-    return [department_inbox(dept_code), department_answers(dept_code)]
+    """The three topics of a department: its inbox, its answers and the replies copied to it."""
+    return [department_inbox(dept_code), department_answers(dept_code), department_replies(dept_code)]
 
 
 def department_of_answers_topic(topic: str) -> str | None:
@@ -162,8 +180,10 @@ def department_of_answers_topic(topic: str) -> str | None:
 
 DEPARTMENT_INBOX_PATTERN = rf"^{re.escape(PREFIX)}\.dept\.[a-z0-9-]+\.tasks$"
 DEPARTMENT_ANSWERS_PATTERN = rf"^{re.escape(PREFIX)}\.dept\.([a-z0-9][a-z0-9-]*)\.answers$"
-# Everything the audit service records: all shared topics, never the restricted ones nor DLTs.
-AUDITED_PATTERN = rf"^{re.escape(PREFIX)}\.(?!private\.)[a-z0-9.-]+(?<!\.dlt)$"
+DEPARTMENT_REPLIES_PATTERN = rf"^{re.escape(PREFIX)}\.dept\.[a-z0-9-]+\.replies$"
+# Everything the audit service records: all shared topics, never the restricted ones nor DLTs, nor
+# the copies of replies on the departments' replies topics (each event is recorded once).
+AUDITED_PATTERN = rf"^{re.escape(PREFIX)}\.(?!private\.)(?!dept\.[a-z0-9-]+\.replies$)[a-z0-9.-]+(?<!\.dlt)$"
 
 
 def dead_letter_topic(topic: str) -> str:

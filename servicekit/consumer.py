@@ -185,6 +185,7 @@ def subscribe(
 
     member = title or (pattern and "pattern") or "_".join(topics)
     consume.__name__ = f"consume_{group_id}_{member}"
+    consume.accepts = registry  # type: ignore[attr-defined] - what it decodes, for servicekit/asyncapi.py
     kwargs: dict[str, Any] = {"pattern": pattern} if pattern else {}
     kwargs.update(membership(common or CommonSettings(), f"{group_id}:{member}"))
     sub = broker.subscriber(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,14 +20,13 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse, Response
-from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.envelope import CloudEvent, EventData
 from servicekit.kafka import BrokerHandle, KafkaSecurity, make_broker
 from servicekit.logs import configure_logging
 from contracts.access import ROUTES
-from servicekit import docs, openapi, secrets
+from servicekit import asyncapi as asyncapi_doc, docs, openapi, secrets
 from servicekit.mongo import connect, ping
 from servicekit.oidc import AccessGuard, OidcSettings, TokenVerifier
 from servicekit.outbox import OutboxRelay
@@ -49,8 +47,10 @@ class ServiceRuntime:
         self.kafka = BrokerHandle(self.broker, self.common.kafka_bootstrap, f"gongkai-{name}", kafka_security)
         self._setup: list[Loop] = []
         self._loops: list[Loop] = []
+        self._health_checks: list[Callable[[], dict[str, str] | None]] = []
         self.ready = asyncio.Event()
         self.relay: OutboxRelay | None = None
+        self.publications: list[asyncapi_doc.Publication] = []
         self.oidc = TokenVerifier(OidcSettings())
         self._secrets: dict[str, str | None] = {"GONGKAI_OIDC_ISSUER": self.oidc.settings.issuer}
         if kafka_security.sasl:  # the service's own Kafka principal's password
@@ -67,6 +67,11 @@ class ServiceRuntime:
         """Run once at start, before the broker starts (e.g. create indexes); retried until it works."""
         self._setup.append(fn)
         return fn
+
+    def health_check(self, fn: Callable[[], dict[str, str] | None]) -> None:
+        """A check of the service's own state for /health: it returns None when all is well, else
+        {name: why}; any problem makes /health 503 "degraded" and is named in its ``problems``."""
+        self._health_checks.append(fn)
 
     def loop(self, fn: Loop) -> Loop:
         """A background loop, started once set-up is done, cancelled at shutdown."""
@@ -86,13 +91,13 @@ class ServiceRuntime:
 
     def publishes(self, topic: str, model: type[EventData], description: str = "") -> None:
         """Declare, for the AsyncAPI document, an event this service publishes (via its outbox)."""
+        self.publications.append(asyncapi_doc.Publication(topic, model, description))
         self.broker.publisher(topic, title=f"{topic}:{model.event_name}", schema=CloudEvent[model],  # type: ignore[valid-type]
                               description=description or model.__doc__)
 
     def asyncapi(self) -> dict:
-        doc = AsyncAPI(self.broker, title=f"gongkai-{self.name}", version="1.0.0",
-                       description=f"Topics the Gongkai {self.name} service consumes and publishes.")
-        return json.loads(doc.to_specification().to_json())
+        """This service's AsyncAPI 3.0 document (servicekit/asyncapi.py; committed in docs/asyncapi/)."""
+        return asyncapi_doc.service_document(self.name, self)
 
     def check_access_table(self) -> None:
         """Every route of the app is in contracts/access.py (else the service refuses to start)."""
@@ -161,7 +166,9 @@ class ServiceRuntime:
 
         health_body = {"type": "object", "required": ["service", "status", "store", "kafka"], "properties": {
             "service": {"type": "string"}, "status": {"type": "string", "enum": ["ok", "degraded"]},
-            "store": {"type": "boolean"}, "kafka": {"type": "boolean"}}}
+            "store": {"type": "boolean"}, "kafka": {"type": "boolean"},
+            "problems": {"type": "object", "additionalProperties": {"type": "string"},
+                         "description": "what the service's own checks found wrong, by check"}}}
 
         @app.get("/health", tags=["ops"], responses={
             200: {"description": "store and broker reachable", "content": {"application/json": {"schema": health_body}}},
@@ -170,8 +177,13 @@ class ServiceRuntime:
         async def health() -> JSONResponse:
             store = await ping(self.db)
             kafka = await self.kafka.alive()
-            ok = store and kafka and self.ready.is_set()
+            problems: dict[str, str] = {}
+            for check in self._health_checks:
+                problems.update(check() or {})
+            ok = store and kafka and self.ready.is_set() and not problems
             body = {"service": self.name, "status": "ok" if ok else "degraded", "store": store, "kafka": kafka}
+            if problems:
+                body["problems"] = problems
             return JSONResponse(body, status_code=200 if ok else 503)
 
         @app.get("/metrics", tags=["ops"], response_class=Response, responses={

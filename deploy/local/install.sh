@@ -10,11 +10,14 @@
 #   - the Debian packages the reply documents need (a CJK font and HarfBuzz's subsetter for the
 #     PDFs, poppler-utils for the document tests) and the page tests' browser (chromium), with
 #     apt-get, only when one is missing;
+#   - the official AsyncAPI parser (@asyncapi/parser, npm, pinned by deploy/local/asyncapi/
+#     package-lock.json) under .local/asyncapi, with which the tests validate docs/asyncapi/;
 #   - a check of the vendored front-end assets (htmx, axe-core, Swagger UI, ReDoc; committed,
 #     never downloaded at run time) against deploy/local/assets/manifest.json.
 # Idempotent: each step keeps a stamp (sha256 of its inputs) and is skipped while its inputs have
 # not changed (Debian packages: while dpkg has them installed). Needs python3 (3.11+), java/javac
-# 17+ and mvn on PATH; downloads go through pip, mvn (Maven caches jars in ~/.m2) and apt-get.
+# 17+ and mvn on PATH, and node 18+ with npm; downloads go through pip, mvn (Maven caches jars in
+# ~/.m2), npm and apt-get.
 set -euo pipefail
 
 LOCAL_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -177,15 +180,47 @@ install_assets() {
         || die "vendored assets differ from deploy/local/assets/manifest.json (run deploy/local/assets/update.sh)"
 }
 
+# ---------------------------------------------------------------- AsyncAPI parser
+# The tests validate the AsyncAPI documents (docs/asyncapi/) with the official parser, exactly the
+# version of deploy/local/asyncapi/package-lock.json (npm ci checks each tarball's integrity; no
+# install scripts run). Installed into .local/asyncapi with its runner validate.mjs.
+ASYNCAPI_SRC="$LOCAL_SRC/asyncapi"
+ASYNCAPI_DIR="$GONGKAI_LOCAL_DIR/asyncapi"
+
+install_asyncapi() {
+    local files=("$ASYNCAPI_SRC/package.json" "$ASYNCAPI_SRC/package-lock.json" "$ASYNCAPI_SRC/validate.mjs")
+    local want stamp="$ASYNCAPI_DIR.sha256"
+    want="$(hash_of "${files[@]}")"
+    if [[ -f "$ASYNCAPI_DIR/node_modules/@asyncapi/parser/package.json" ]] && stamp_matches "$stamp" "$want"; then
+        say "asyncapi parser: up to date (@asyncapi/parser $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
+            "$ASYNCAPI_DIR/node_modules/@asyncapi/parser/package.json" | head -1))"
+        return
+    fi
+    need node "Node.js 18+ runs the AsyncAPI parser of the tests"
+    need npm "npm installs the AsyncAPI parser of the tests"
+    node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' \
+        || die "node $(node --version) is older than 18"
+    say "asyncapi parser: npm ci (${ASYNCAPI_SRC#"$GONGKAI_HOME"/}/package-lock.json)"
+    rm -rf "$ASYNCAPI_DIR.tmp"
+    mkdir -p "$ASYNCAPI_DIR.tmp"
+    cp "${files[@]}" "$ASYNCAPI_DIR.tmp/"
+    (cd "$ASYNCAPI_DIR.tmp" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+    rm -rf "$ASYNCAPI_DIR"
+    mv "$ASYNCAPI_DIR.tmp" "$ASYNCAPI_DIR"
+    echo "$want" >"$stamp"
+    say "asyncapi parser: installed into ${ASYNCAPI_DIR#"$GONGKAI_HOME"/} ($(du -sh "$ASYNCAPI_DIR" | cut -f1))"
+}
+
 what="${1:-all}"
 case "$what" in
-    all) install_python; install_kafka; install_store; install_keycloak; install_debs; install_assets ;;
+    all) install_python; install_kafka; install_store; install_keycloak; install_debs; install_assets; install_asyncapi ;;
     python) install_python ;;
     debs) install_debs ;;
     kafka) install_kafka ;;
     store) install_store ;;
     keycloak) install_keycloak ;;
     assets) install_assets ;;
-    *) die "usage: install.sh [all|python|kafka|store|keycloak|debs|assets]" ;;
+    asyncapi) install_asyncapi ;;
+    *) die "usage: install.sh [all|python|kafka|store|keycloak|debs|assets|asyncapi]" ;;
 esac
 say "done in $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"

@@ -117,6 +117,8 @@ class StackConfig:
             f"{prefix}_HTTP_PORT": str(self.port(service)),
             # Static group membership: a restarted service takes its partitions back at once.
             "GONGKAI_KAFKA_INSTANCE_ID": f"{service}-{self.port(service)}",
+            # Events' dataschema: the schemas served by this stack's web service.
+            "GONGKAI_SCHEMA_BASE_URL": f"{self.url(WEB)}/schemas/",
             f"{prefix}_DB_NAME": f"gongkai_{service}",
             "NOTIFY_SMTP_PORT": str(self.smtp_port),
             # Local development: development secrets accepted (each service logs one warning line).
@@ -216,6 +218,28 @@ class Stack:
             deadline = time.time() + 5
             while self.pid(name) and time.time() < deadline:
                 time.sleep(0.05)
+
+    def infra_pid(self, name: str) -> int | None:
+        """The pid of the broker (``kafka``) or the store (``store``) of this run dir, if it runs."""
+        try:
+            pid = int((self.cfg.run_dir / f"{name}.pid").read_text().strip())
+            os.kill(pid, 0)
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return None
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid
+
+    def kill_infra(self, name: str, timeout: float = 10.0) -> int | None:
+        """SIGKILL the broker (``kafka``) or the store (``store``): a crash, nothing flushed. Restart
+        with ``infra("start", name)``. Returns the killed pid (None if it was not running)."""
+        pid = self.infra_pid(name)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.time() + timeout
+            while self.infra_pid(name) == pid and time.time() < deadline:
+                time.sleep(0.05)
+        return pid
 
     def wait_healthy(self, service: str, timeout: float = 90.0) -> dict:
         deadline = time.time() + timeout

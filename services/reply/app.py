@@ -68,6 +68,8 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
         rt.publishes(topics.ANSWERS_RECORDED.name, model)
     rt.publishes(topics.REPLIES_ISSUED.name, ReplyIssued)
     rt.publishes(topics.REPLIES_ISSUED.name, ReplyAmended)
+    rt.publishes(topics.DEPARTMENT_REPLIES_TEMPLATE, ReplyIssued)
+    rt.publishes(topics.DEPARTMENT_REPLIES_TEMPLATE, ReplyAmended)
     # The case clock: deadlines, corrections, extensions, consultations, warnings (Arts. 30-33).
     clock_topic = topics.CASES_PROCEDURE.name
     clock = ClockService(store.cases, settings.source, CalendarSource(settings.calendar_dir).get, clock_topic)

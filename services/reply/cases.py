@@ -116,6 +116,13 @@ def china_today() -> date:
     return datetime.now(CHINA).date()
 
 
+def _reply_records(event: Any, cc: list[str]) -> list[dict[str, Any]]:  # noqa: ANN401
+    """The reply (or amendment) on gongkai.replies.issued, then the same event copied (抄送) to the
+    replies topic of each department it names: their own systems read only their own topics."""
+    return [outbox.record(topics.REPLIES_ISSUED.name, event),
+            *(outbox.record(topics.department_replies(code).name, event) for code in cc)]
+
+
 class _Retry(Exception):
     pass
 
@@ -630,7 +637,7 @@ class CaseStore:
                  "issued_at": now, "event_id": event.id, "task_ids": [p.task_id for p in parts], "cc": cc,
                  "missing": [m.model_dump() for m in missing]}
         if not await self._write(doc, {"reply_issued": True, "reply": reply},
-                                 [outbox.record(topics.REPLIES_ISSUED.name, event)], {"reply_issued": False}):
+                                 _reply_records(event, cc), {"reply_issued": False}):
             raise _Retry()
         return "issued"
 
@@ -670,7 +677,7 @@ class CaseStore:
                      "document": text, "decision": decision.value, "outcome": outcome, "event_id": event.id,
                      "issued_at": datetime.now(UTC)}
         if not await self._write(doc, {"amendments": [*(doc.get("amendments") or []), amendment]},
-                                 [outbox.record(topics.REPLIES_ISSUED.name, event)]):
+                                 _reply_records(event, cc)):
             raise _Retry()
         return "amended"
 

@@ -5,7 +5,8 @@ inbox, answers and review, the OGI office's triage, procedure and supervision). 
 services only over their HTTP APIs, relaying the signed-in officer's access token.
 
 Routers: ``auth`` (sign-in, sign-out, sessions, CSRF), ``portal`` (applicants), ``dept``
-(department officers and reviewers), ``ogi`` (the OGI office). Each module exposes ``router``.
+(department officers and reviewers), ``ogi`` (the OGI office), ``integrators`` (the bus's AsyncAPI
+document and the events' JSON Schemas, public). Each module exposes ``router``.
 Every route is guarded by ``auth.page_guard`` against ``contracts.access.WEB_ROUTES``.
 """
 
@@ -39,7 +40,7 @@ from servicekit.oidc import OidcSettings, TokenVerifier
 from servicekit.settings import CommonSettings
 
 NAME = "web"
-ROUTERS = ("portal", "dept", "ogi", "lookup")
+ROUTERS = ("portal", "dept", "ogi", "lookup", "integrators")
 # The local realm's secret of the gongkai-web client (deploy/local/keycloak/realm.py): public, so
 # production treats it as missing.
 LOCAL_WEB_CLIENT_SECRET = "gongkai-web-local-dev-secret"

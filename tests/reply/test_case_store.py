@@ -14,6 +14,7 @@ import pytest_asyncio
 from pymongo import AsyncMongoClient
 
 from contracts import events_routing as er
+from contracts import topics
 from contracts.events import (
     Answer,
     CaseRouted,
@@ -51,13 +52,25 @@ class Env:
         return await self.store.cases.find_one({"_id": case_id})
 
     async def events(self, case_id: str = "c1") -> list[tuple[str, dict, str]]:
+        """The case's events, each once (the copies of a reply to the departments' replies topics,
+        抄送, are checked by ``copies``)."""
         doc = await self.doc(case_id)
         out = []
-        for rec in doc.get("outbox") or []:
+        records = [r for r in doc.get("outbox") or [] if not re.fullmatch(topics.DEPARTMENT_REPLIES_PATTERN, r["topic"])]
+        for rec in records:
             ev = json.loads(rec["value"])
             out.append((ev["type"].removeprefix("cn.gongkai.").removesuffix(".v1"), ev["data"], rec["topic"]))
-        ids = [r["event_id"] for r in doc.get("outbox") or []]
+        ids = [r["event_id"] for r in records]
         assert len(ids) == len(set(ids)), "an event was appended twice"
+        return out
+
+    async def copies(self, case_id: str = "c1") -> dict[str, list[str]]:
+        """Event id -> the departments' replies topics it was copied to (抄送), in outbox order."""
+        doc = await self.doc(case_id)
+        out: dict[str, list[str]] = {}
+        for rec in doc.get("outbox") or []:
+            if re.fullmatch(topics.DEPARTMENT_REPLIES_PATTERN, rec["topic"]):
+                out.setdefault(rec["event_id"], []).append(rec["topic"])
         return out
 
     async def types(self, case_id: str = "c1") -> list[str]:
@@ -100,6 +113,11 @@ async def test_one_reply_when_every_task_is_answered_and_signed(env):
     assert {p["dept_code"]: p["outcome_code"] for p in issued["parts"]} == {
         "zrzy": "disclosed", "czt": "withheld.internal_affairs", "sthjt": "unavailable.not_held"}
     assert issued["outcome"] == "partial" and issued["cc"] == ["czt", "sthjt", "zrzy"]
+    # 抄送: the same event, after it, on the replies topic of each department it names.
+    reply_id = doc["reply"]["event_id"]
+    assert await env.copies() == {reply_id: [topics.department_replies(c).name for c in ["czt", "sthjt", "zrzy"]]}
+    outbox_topics = [r["topic"] for r in doc["outbox"]]
+    assert outbox_topics.index(topics.REPLIES_ISSUED.name) < outbox_topics.index(topics.department_replies("czt").name)
     assert evs[-1][2] == "gongkai.replies.issued"
 
 
@@ -341,6 +359,8 @@ async def test_close_with_missing_then_late_answer_amends(env):
     amended = [d for t, d, _ in await env.events() if t == "reply.amended"][0]
     assert amended["amendment_seq"] == 1 and amended["reply_event_id"] == doc["reply"]["event_id"]
     assert "补充答复" in amended["document_text"]
+    amendment_id = doc["amendments"][0]["event_id"]
+    assert (await env.copies())[amendment_id] == [topics.department_replies(c).name for c in amended["cc"]]
     # The same late answer again, and a sweep: nothing new.
     await env.answer("sthjt", Answer(reply_type="not_exist", outcome_code="unavailable.not_held", text="没有。"))
     await env.store.sweep()

@@ -44,9 +44,10 @@ def test_the_directory_has_its_departments_and_the_ogi_office() -> None:
 def test_a_department_reads_only_its_inbox_and_writes_only_its_answers(dept: str) -> None:
     p = acl.department_principal(dept)
     inbox, answers = topics.department_inbox(dept).name, topics.department_answers(dept).name
-    assert [t for t in UNIVERSE if allowed(TABLE, p, READ, TOPIC, t)] == [inbox]
+    replies = topics.department_replies(dept).name  # the replies copied to it (抄送)
+    assert sorted(t for t in UNIVERSE if allowed(TABLE, p, READ, TOPIC, t)) == sorted([inbox, replies])
     assert [t for t in UNIVERSE if allowed(TABLE, p, WRITE, TOPIC, t)] == [answers]
-    assert sorted(t for t in UNIVERSE if allowed(TABLE, p, DESCRIBE, TOPIC, t)) == sorted([inbox, answers])
+    assert sorted(t for t in UNIVERSE if allowed(TABLE, p, DESCRIBE, TOPIC, t)) == sorted([inbox, answers, replies])
     assert not any(allowed(TABLE, p, CREATE, TOPIC, t) for t in UNIVERSE)
     assert not allowed(TABLE, p, READ, TOPIC, topics.PRIVATE_CONTACTS.name)
 
@@ -58,6 +59,7 @@ def test_no_department_reads_another_inbox_or_private_contacts() -> None:
             if other != dept:
                 assert not allowed(TABLE, p, READ, TOPIC, topics.department_inbox(other).name)
                 assert not allowed(TABLE, p, WRITE, TOPIC, topics.department_answers(other).name)
+                assert not allowed(TABLE, p, READ, TOPIC, topics.department_replies(other).name)
         for t in UNIVERSE:
             if t.startswith(acl.PRIVATE_PREFIX):
                 assert not allowed(TABLE, p, READ, TOPIC, t) and not allowed(TABLE, p, DESCRIBE, TOPIC, t)
@@ -69,6 +71,13 @@ def test_each_answers_topic_is_written_by_its_department_only() -> None:
     # Routing writes every inbox (prefix) but is denied every known department's answers topic.
     assert allowed(TABLE, "svc-routing", WRITE, TOPIC, topics.department_inbox("zrzy").name)
     assert not allowed(TABLE, "svc-routing", WRITE, TOPIC, topics.department_answers("zrzy").name)
+    # Reply writes every department's replies topic (抄送), even a new department's, and no inbox
+    # or answers topic of a known one.
+    assert allowed(TABLE, "svc-reply", WRITE, TOPIC, topics.department_replies("zrzy").name)
+    assert allowed(TABLE, "svc-reply", WRITE, TOPIC, topics.department_replies("new-dept").name)
+    assert not allowed(TABLE, "svc-reply", WRITE, TOPIC, topics.department_answers("zrzy").name)
+    assert not allowed(TABLE, "svc-reply", WRITE, TOPIC, topics.department_inbox("zrzy").name)
+    assert who(WRITE, topics.department_replies("zrzy").name) == {"svc-reply", "svc-routing"}
 
 
 def test_private_contacts_read_by_notify_written_by_intake() -> None:

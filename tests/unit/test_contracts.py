@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from contracts import jsonschema_export, topics
 from contracts.envelope import (
     CONTENT_TYPE,
+    DEFAULT_SCHEMA_BASE,
     CloudEvent,
     EventData,
     UnknownEventType,
@@ -154,7 +155,7 @@ def test_envelope_attributes(model):
 
 def test_ce_type_and_dataschema_naming():
     assert ApplicationReceived.ce_type() == "cn.gongkai.application.received.v1"
-    assert ApplicationReceived.dataschema() == "urn:gongkai:schema:application.received:1"
+    assert ApplicationReceived.dataschema() == DEFAULT_SCHEMA_BASE + "application.received.v1.json"
     for model in ALL_EVENTS:
         assert re.fullmatch(r"cn\.gongkai\.[a-z]+(\.[a-z]+)+\.v[1-9]\d*", model.ce_type()), model
     assert len(REGISTRY) == len(ALL_EVENTS)  # no two models share a type
@@ -270,7 +271,11 @@ def test_every_static_topic_and_inbox_has_a_dlt():
         dlt = by_name[name + ".dlt"]
         assert dlt.has_dlt is False and dlt.event_types == ()
         assert dlt.restricted == by_name[name].restricted  # personal data stays restricted in the DLT
-    assert len(created) == 2 * len(expected_sources) + 1  # no DLT of a DLT; + the checkpoints topic
+    # No DLT of a DLT; + the checkpoints topic; + each department's replies topic (抄送), which no
+    # service consumes (the department's own system reads it).
+    replies = [topics.department_replies(c).name for c in DEPTS]
+    assert all(name in by_name and not by_name[name].has_dlt for name in replies)
+    assert len(created) == 2 * len(expected_sources) + 1 + len(replies)
 
 
 def test_static_catalogue():
