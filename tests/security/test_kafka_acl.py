@@ -47,6 +47,7 @@ INFRA = REPO / "deploy" / "local" / "infra.sh"
 INSTALL = REPO / "deploy" / "local" / "install.sh"
 ZRZY_INBOX, CZT_INBOX = topics.department_inbox("zrzy").name, topics.department_inbox("czt").name
 ZRZY_ANSWERS, CZT_ANSWERS = topics.department_answers("zrzy").name, topics.department_answers("czt").name
+ZRZY_REPLIES, CZT_REPLIES = topics.department_replies("zrzy").name, topics.department_replies("czt").name
 PRIVATE = topics.PRIVATE_CONTACTS.name
 DENIALS: list[str] = []
 
@@ -179,9 +180,26 @@ async def test_a_wrong_password_or_unknown_principal_is_refused(broker: Broker) 
 
 
 # ------------------------------------------------------------------------------ departments
-async def test_a_department_sees_only_its_own_two_topics(broker: Broker) -> None:
-    assert await visible_topics(broker, "dept-zrzy") == sorted([ZRZY_INBOX, ZRZY_ANSWERS])
+async def test_a_department_sees_only_its_own_three_topics(broker: Broker) -> None:
+    assert await visible_topics(broker, "dept-zrzy") == sorted([ZRZY_INBOX, ZRZY_ANSWERS, ZRZY_REPLIES])
     assert len(await visible_topics(broker, ADMIN)) > 50
+
+
+async def test_reply_copies_to_a_departments_replies_topic_which_only_it_reads(broker: Broker) -> None:
+    # 抄送: svc-reply writes the replies topics; dept-zrzy reads its own, not czt's, and writes none.
+    marker = uuid.uuid4().hex.encode()
+    await produce(broker, "svc-reply", ZRZY_REPLIES, marker)
+    got = await consume(broker, "dept-zrzy", ZRZY_REPLIES, group="dept-zrzy.replies", marker=marker)
+    assert marker in [r.value for r in got]
+    with pytest.raises(TopicAuthorizationFailedError) as exc:
+        await consume(broker, "dept-zrzy", CZT_REPLIES, group="dept-zrzy.replies")
+    denied(f"dept-zrzy reads {CZT_REPLIES}", exc.value)
+    with pytest.raises(TopicAuthorizationFailedError) as exc:
+        await produce(broker, "dept-zrzy", ZRZY_REPLIES)
+    denied(f"dept-zrzy writes {ZRZY_REPLIES}", exc.value)
+    with pytest.raises(TopicAuthorizationFailedError) as exc:
+        await produce(broker, "svc-reply", ZRZY_ANSWERS)
+    denied(f"svc-reply writes {ZRZY_ANSWERS}", exc.value)
 
 
 async def test_a_department_reads_its_inbox_not_another(broker: Broker) -> None:
