@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
@@ -21,11 +22,13 @@ from services.audit.api_ledger import add_ledger_routes
 from services.audit.api_remedies import add_remedies_routes
 from services.audit.api_statistics import add_statistics_routes
 from services.audit.checkpoint_log import CheckpointLog, Signer
-from services.audit.ledger import Ledger
+from services.audit.ledger import Ledger, LedgerHealed, LedgerUnusable
+from services.audit.repair import move_aside
+from services.audit.resume import ResumeFromLedger, rewind
 from services.audit.remedies import RemedyStore
 from services.audit.settings import AuditSettings
 from servicekit.consumer import reason_of, send_to_dlt
-from servicekit.kafka import ensure_topics
+from servicekit.kafka import ensure_topics, membership
 from servicekit.metrics import EVENTS_CONSUMED
 from servicekit.oidc import officer
 from servicekit.ratelimit import AttemptLimiter, MongoWindowStorage
@@ -44,8 +47,11 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
     # key file); a key generated into the run directory is for development only.
     rt.require_secrets({"AUDIT_QUERY_CODE_SECRET": settings.query_code_secret,
                         "AUDIT_SIGNING_KEY (or AUDIT_KEY_FILE)": settings.signing_key or settings.key_file})
-    ledger = Ledger(rt.db)
+    ledger = Ledger(rt.db, repair=move_aside)
     rt.on_setup(ledger.setup)
+    # A ledger that fails its start-up check and cannot heal says why on /health (503) and in the
+    # log, appends nothing, and keeps serving what it holds (services/audit/ledger.py).
+    rt.health_check(lambda: {"ledger": ledger.problem} if ledger.problem else None)
     attempts = MongoWindowStorage(collection=rt.db[ATTEMPTS])
     rt.on_setup(attempts.setup)
     limiter = AttemptLimiter(attempts, settings.query_code_attempts, namespace="query-code")
@@ -64,9 +70,16 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
     rt.publishes(CASES_REMEDIES.name, RemedyRecorded)
 
     # The ledger needs the exact bytes and the record's position, so this subscriber reads the
-    # raw record itself rather than going through servicekit.consumer.subscribe.
-    @rt.broker.subscriber(pattern=topics.AUDITED_PATTERN, group_id="audit", auto_offset_reset="earliest",
-                          ack_policy=AckPolicy.NACK_ON_ERROR, title="ledger-append")
+    # raw record itself rather than going through servicekit.consumer.subscribe. A record is
+    # committed (acknowledged) only after its append returned; where to read from is the
+    # ledger's to say (services/audit/resume.py): on every assignment and after a heal.
+    resume = ResumeFromLedger(ledger)
+    subscriber = rt.broker.subscriber(pattern=topics.AUDITED_PATTERN, group_id="audit", auto_offset_reset="earliest",
+                                      ack_policy=AckPolicy.NACK_ON_ERROR, title="ledger-append", listener=resume,
+                                      **membership(rt.common, "audit:ledger-append"))
+    resume.subscriber = subscriber
+
+    @subscriber
     async def record(msg: KafkaMessage) -> None:
         rec = msg.raw_message
         if rec.topic == LEDGER_CHECKPOINTS.name:
@@ -77,15 +90,47 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
         except (ValidationError, ValueError) as exc:
             await send_to_dlt(rt.broker, rec, f"invalid event: {reason_of(exc)}", "audit")
             return
-        seq = await ledger.append(event, raw, rec.topic, rec.partition, rec.offset)
+        try:
+            seq = await ledger.append(event, raw, rec.topic, rec.partition, rec.offset)
+        except LedgerHealed:
+            # The store lost (or changed) entries: read again from the last durable one. The
+            # seek covers this record's partition too; the acknowledgement then commits the
+            # rewound positions.
+            await rewind(msg.consumer, ledger)
+            return
+        except LedgerUnusable:
+            # Nothing is appended until the operator resolves it (/health says why): wait, then
+            # read this record again (not committed).
+            await asyncio.sleep(settings.blocked_retry_seconds)
+            await msg.nack()
+            return
         EVENTS_CONSUMED.labels(rec.topic, "ok" if seq else "duplicate").inc()
+
+    @rt.loop
+    async def rewind_after_heal() -> None:
+        # A heal found outside an append (e.g. by the check before signing) rewinds the consumer
+        # at once, so the lost events are read again even if no new record comes in.
+        while True:
+            await ledger.rewind_wanted.wait()
+            consumer = subscriber.consumer
+            if not ledger.rewind_pending:
+                ledger.rewind_wanted.clear()
+                continue
+            if consumer is None:  # not started yet: it seeks on assignment anyway
+                await asyncio.sleep(1)
+                continue
+            try:
+                await rewind(consumer, ledger)
+            except Exception as exc:  # noqa: BLE001 - e.g. a rebalance in progress: again soon
+                rt.log.warning("ledger_rewind_failed", error=repr(exc))
+                await asyncio.sleep(1)
 
     @rt.loop
     async def sign_checkpoints() -> None:
         while True:
             await asyncio.sleep(settings.checkpoint_seconds)
             try:
-                doc, created = await cplog.sign_now(allow_empty=False)
+                doc, created = await cplog.sign_now(allow_empty=False, full_check=True)
                 if created and doc is not None:
                     rt.log.info("checkpoint_signed", tree_size=doc["tree_size"], root_hash=doc["root_hash"])
             except Exception as exc:  # noqa: BLE001 - store down: next round
@@ -111,6 +156,11 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
                 await asyncio.wait_for(cplog.signed.wait(), timeout=settings.publish_retry_seconds)
 
     app = rt.app("Gongkai audit", "审计台账（默克尔树、签名检查点、证明）、一案一档、时间线")
+
+    @app.exception_handler(LedgerUnusable)
+    async def ledger_unusable(_: Request, exc: LedgerUnusable) -> JSONResponse:
+        return JSONResponse({"detail": f"台账未通过启动检查，暂停记录：{exc}"}, status_code=503)
+
     # Routes registered on the app itself (FastAPI includes routers lazily, and the access table
     # check and the OpenAPI codes enumerate the app's own routes).
     add_ledger_routes(app, ledger, cplog)

@@ -23,9 +23,8 @@ from pymongo.errors import DuplicateKeyError
 from contracts.envelope import deterministic_id, encode, kafka_headers, new_event
 from contracts.events_ledger import LEDGER_CHECKPOINTS, CheckpointSigned
 from services.audit import checkpoints as cps
-from services.audit.ledger import Ledger
+from services.audit.ledger import CHECKPOINTS, Ledger
 
-CHECKPOINTS = "checkpoints"
 PUBLICATIONS = "checkpoint_publications"
 SOURCE = "/gongkai/audit"
 
@@ -69,9 +68,11 @@ class CheckpointLog:
     async def notes(self) -> list[str]:
         return [d["note"] async for d in self.checkpoints.find({}, {"note": 1}).sort("_id", 1)]
 
-    async def sign_now(self, allow_empty: bool = True) -> tuple[dict[str, Any] | None, bool]:
-        """Sign the tree as it is now, unless a checkpoint of this size exists: (checkpoint, created)."""
-        size, root = await self.ledger.snapshot()
+    async def sign_now(self, allow_empty: bool = True, full_check: bool = False) -> tuple[dict[str, Any] | None, bool]:
+        """Sign the tree as it is now, unless a checkpoint of this size exists: (checkpoint, created).
+        The tree is checked against the store first (Ledger.snapshot): nothing is signed over
+        entries the store no longer holds."""
+        size, root = await self.ledger.snapshot(full_check=full_check)
         existing = await self.at_size(size)
         if existing is not None:
             return existing, False
@@ -97,7 +98,9 @@ class CheckpointLog:
                 CheckpointSigned(origin=doc["origin"], tree_size=doc["tree_size"], root_hash=doc["root_hash"],
                                  signed_at=doc["signed_at"], key_id=doc["key_id"], note=doc["note"]),
                 source=SOURCE, subject=doc["origin"],
-                event_id=deterministic_id("ledger.checkpoint", doc["origin"], str(doc["tree_size"])),
+                # The root is part of the id: after a heal (services/audit/ledger.py) a checkpoint of
+                # the same size may be signed again over other leaves; it is another event.
+                event_id=deterministic_id("ledger.checkpoint", doc["origin"], str(doc["tree_size"]), doc["root_hash"]),
                 time=doc["signed_at"])
             await publish_many([(LEDGER_CHECKPOINTS.name, doc["origin"].encode(), encode(event), kafka_headers(event))])
             try:

@@ -17,6 +17,9 @@ class AuditSettings(BaseSettings):
     # A checkpoint is signed this often when the tree grew, and on demand (POST /checkpoints).
     checkpoint_seconds: float = 60.0
     publish_retry_seconds: float = 5.0
+    # While the ledger cannot be used (it failed its check and cannot heal), a record is read
+    # again after this long; the problem is on /health.
+    blocked_retry_seconds: float = 5.0
     # Same secret as intake's query codes (INTAKE_QUERY_CODE_SECRET): the applicant's view of the
     # timeline. No default: production refuses to start without it.
     query_code_secret: str = ""

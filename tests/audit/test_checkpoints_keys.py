@@ -121,13 +121,25 @@ MUTATIONS = re.compile(r"\.(update_one|update_many|delete_one|delete_many|replac
                        r"find_one_and_replace|find_one_and_delete|bulk_write|drop|drop_collection|drop_database|rename)\(")
 
 
+# The one exception: services/audit/repair.py, the heal's "move aside" (issue 16). When the store
+# lost ledger entries, the entries stored after the gap (orphans) and the checkpoints signed over
+# the lost ones can never be part of the tree, and they hold the seqs (and event ids) the re-read
+# events must take: they are copied into quarantine collections and then removed, there and only
+# there (used by the ledger's heal and the operator command). Nothing there updates in place, and
+# it only ever touches what lies beyond the durable prefix (tests/audit/test_ledger_heal.py).
+REMOVES_ONLY = {"repair.py": re.compile(r"\.delete_one\(")}
+
+
 def test_no_code_path_updates_or_deletes_in_the_audit_service():
     sources = sorted(Path(__file__).resolve().parents[2].joinpath("services", "audit").rglob("*.py"))
     assert len(sources) >= 10
     offenders = [f"{p.name}:{i}" for p in sources for i, line in enumerate(p.read_text().splitlines(), 1)
-                 if MUTATIONS.search(line)]
+                 if MUTATIONS.search(line) and not (p.name in REMOVES_ONLY and REMOVES_ONLY[p.name].search(line)
+                                                    and len(MUTATIONS.findall(line)) == 1)]
     assert offenders == []
     assert MUTATIONS.search("await self.entries.update_one({}, {})")  # the pattern does catch one
+    repair = Path(__file__).resolve().parents[2].joinpath("services", "audit", "repair.py").read_text()
+    assert len(REMOVES_ONLY["repair.py"].findall(repair)) == 1  # one removal, in _aside, after the copy
 
 
 def test_checkpoint_event_round_trips_through_the_registry():
