@@ -1,0 +1,1106 @@
+"""Seeded chaos run of Gongkai on a private local stack: SIGKILLs under load, then the invariants.
+
+    cd /work/main && PYTHONPATH=. .local/venv/bin/python benchmarks/chaos.py [--n 150] [--seed 1] \
+        [--kills 40] [--duration 150] [--json out.json]
+
+What it does (one process; the short version runs in the test suite: tests/e2e/test_zz_chaos.py):
+
+1. Starts its OWN stack (Kafka broker, store, Keycloak, the five services and web) in a fresh
+   temporary run dir on the 41xxx ports (Kafka 41092/41093, store 41117, Keycloak 41080/41081,
+   HTTP 41101-41106), with an in-process SMTP sink (41525) and webhook sink (41109); torn down at
+   the end, also on error/Ctrl-C. Settings as deployed except CHAOS_ENV (a checkpoint every 5 s,
+   notify's retry backoff capped at 10 s).
+2. The bare broker's figures (as benchmarks/pipeline.py): sequential produce->consume round trips
+   and a pipelined burst on a one-partition topic, before the chaos and again after it.
+3. Load: N applications (3 departments each) POSTed to intake, paced over the first 80 % of the
+   chaos window, each with its own Idempotency-Key and retried on connection errors / 5xx (as a
+   client would) until accepted; the last max(2, N/50) of them only after the last kill (so the
+   whole pipeline and the ledger's checkpoints must work after it). An auto-answer worker reads the three department inbox topics
+   and answers every task.assigned over the reply API with the department officer's token, then
+   signs it off (保密审查) with the reviewer's token (tokens from the private Keycloak, password
+   grant, cached), retrying 404 "task not yet known", connection errors and 5xx. Every answer's
+   text names its case, so the reply document shows whether it was recorded.
+4. Chaos (seeded, random.Random(seed)): --kills SIGKILLs spread over the window, each of a service
+   drawn from intake/routing/reply/notify/audit, restarted after a random pause (0.3-3 s); and in
+   every run one SIGKILL of the store and one of the broker (restarted through infra.sh after a
+   0.5-2 s pause). The kills run one after another (never two processes down at once).
+5. Quiescence: until every accepted case has its reply and both notices on both channels and the
+   ledger stopped growing and is covered by a checkpoint - or nothing changed for --stall seconds.
+6. Checks and reports the invariants (table; --json): shared tracking numbers, lost applications,
+   answers acknowledged but not in the reply, duplicated replies, missing and duplicate notices at
+   the sinks, notice order per applicant, the ledger (gaps in its sequence, events of the bus
+   missing or twice, /ledger/verify, audit /health, a checkpoint signed after the last kill), and
+   the time to resume after each kill. Exit status 1 if an invariant fails.
+
+Time to resume, measured honestly:
+- a service kill: from the restart (spawn of the new process) to (a) its /health answering 200
+  and (b) its first event handled, i.e. the first increment of gongkai_events_consumed_total
+  {outcome=ok|duplicate} in the new process' /metrics (polled every 0.1 s); for intake and reply
+  also (c) the first HTTP 2xx the load got from it. The consumer group's committed lag at the
+  restart is read too: a first-event time where there was no backlog (lag 0) includes waiting for
+  new work and is shown apart.
+- a store or broker kill: from the restart command to the infrastructure being ready
+  (infra.sh start returns; for the broker that includes re-applying ACLs and checking topics),
+  to every service's /health being 200 again, and to each service's first event handled (its
+  counter above the value read just before the restart command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from benchmarks.pipeline import assigned_consumer, port_in_use, raw_broker_bench, summary_ms
+from contracts import topics
+from contracts.events_ledger import LEDGER_CHECKPOINTS
+from deploy.local.credentials import kafka_client_kwargs
+from deploy.local.sinks import MailSink, WebhookSink
+from deploy.local.stack import SERVICES, Stack, StackConfig
+
+DEPTS = ("zrzy", "czt", "sthjt")
+TASK_TYPE = "cn.gongkai.task.assigned.v1"
+REPLY_TYPE = "cn.gongkai.reply.issued.v1"
+RECEIVED_TYPE = "cn.gongkai.application.received.v1"
+KILLABLE = ("intake", "routing", "reply", "notify", "audit")
+OGI = "ogi-officer"
+AUDITOR = "auditor"
+
+
+class ChaosError(RuntimeError):
+    """The harness itself could not run (ports busy, stack did not start, ...)."""
+
+
+# Service settings of the chaos stack (everything else as deployed): a checkpoint every 5 s, so that
+# one is signed after the last kill within the quiescence wait; notify's retry backoff capped at
+# 10 s (default 300 s), so that a notice that failed during a store or broker outage is retried
+# within the run.
+CHAOS_ENV = {"AUDIT_CHECKPOINT_SECONDS": "5", "NOTIFY_BACKOFF_MAX_SECONDS": "10"}
+
+
+def chaos_config(run_dir: Path, base: int = 41000) -> StackConfig:
+    """A private stack on the ``base`` range: Kafka base+92/93, store base+117, HTTP base+101..106,
+    Keycloak base+80/81, SMTP base+525, webhooks base+109."""
+    return StackConfig(run_dir=run_dir, kafka_port=base + 92, kafka_controller_port=base + 93,
+                       store_port=base + 117, http_base=base + 100, smtp_port=base + 525,
+                       webhook_port=base + 109, keycloak_port=base + 80, keycloak_mgmt_port=base + 81,
+                       extra_env=dict(CHAOS_ENV))
+
+
+def stack_ports(cfg: StackConfig) -> list[int]:
+    return [cfg.kafka_port, cfg.kafka_controller_port, cfg.store_port, cfg.smtp_port, cfg.webhook_port,
+            cfg.keycloak_port, cfg.keycloak_mgmt_port, *(cfg.port(s) for s in (*SERVICES, "web"))]
+
+
+@dataclass
+class Options:
+    n: int = 150
+    seed: int = 1
+    kills: int = 40
+    duration: float = 150.0  # the chaos window, s: kills spread over it, submissions over 80 % of it
+    store_kills: int = 1
+    broker_kills: int = 1
+    submit_concurrency: int = 8
+    answer_concurrency: int = 16
+    pause: tuple[float, float] = (0.3, 3.0)  # service restart pause, s
+    infra_pause: tuple[float, float] = (0.5, 2.0)
+    stall: float = 90.0  # quiescence: give up when nothing changed this long
+    settle: float = 8.0  # quiescence: everything complete and unchanged this long
+    quiesce_timeout: float = 900.0
+    resume_timeout: float = 120.0
+    raw_roundtrips: int = 200
+    raw_pipelined: int = 5000
+    tail: int | None = None  # applications submitted after the last kill (default max(2, n // 50))
+    submit_deadline: float = 600.0  # a client gives up on an application after this long
+    answer_deadline: float = 600.0
+
+
+# ------------------------------------------------------------------------------------ state
+@dataclass
+class App:
+    i: int
+    tag: str
+    email: str
+    hook: str
+    case_id: str | None = None
+    tracking_number: str | None = None
+    status: int | None = None
+    attempts: int = 0
+    accepted_at: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class TaskAnswer:
+    case_id: str
+    task_id: str
+    dept: str
+    text: str
+    answer_status: int | None = None
+    answer_attempts: int = 0
+    review_status: int | None = None
+    review_attempts: int = 0
+    acked_at: float | None = None
+    error: str | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.answer_status in (200, 201)
+
+
+@dataclass
+class KillRecord:
+    target: str
+    planned_at: float
+    pause: float
+    killed_at: float | None = None
+    restarted_at: float | None = None
+    killed_pid: int | None = None
+    new_pid: int | None = None
+    lag_at_restart: int | None = None
+    infra_ready_s: float | None = None  # store/broker: restart command -> infra ready
+    health_s: float | None = None  # service: restart -> /health 200; infra: -> all services 200
+    first_event_s: float | None = None  # restart -> first event handled (infra: max over services)
+    first_http_s: float | None = None  # intake/reply: restart -> first 2xx to the load
+    per_service: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    note: str = ""
+
+
+class Run:
+    def __init__(self, stack: Stack, mail: MailSink, hooks: WebhookSink, opts: Options, run_id: str,
+                 log: Any = print) -> None:
+        self.stack, self.cfg, self.mail, self.hooks, self.opts = stack, stack.cfg, mail, hooks, opts
+        self.run_id = run_id
+        self.log = log
+        self.rng = random.Random(opts.seed)
+        self.apps = [App(i, f"c{run_id}x{i}", f"c{run_id}x{i}@example.com", f"c{run_id}x{i}") for i in range(opts.n)]
+        self.tasks: dict[str, TaskAnswer] = {}
+        self.task_dupes = 0
+        self.replies: dict[str, list[str]] = defaultdict(list)  # case -> reply.issued event ids (records)
+        self.received_tn: dict[str, set[str]] = defaultdict(set)  # tracking number -> case ids (bus)
+        self.kills: list[KillRecord] = []
+        self.http_ok: dict[str, list[float]] = defaultdict(list)  # intake/reply: times of 2xx
+        self.background: set[asyncio.Task] = set()
+        self.t0 = time.monotonic()
+        self.errors: list[str] = []
+        self.measuring: list[asyncio.Task] = []  # resume measurements (bounded by resume_timeout)
+
+    # -------------------------------------------------------------------- small helpers
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    def spawn(self, coro: Any) -> asyncio.Task:
+        t = asyncio.create_task(coro)
+        self.background.add(t)
+        t.add_done_callback(self.background.discard)
+        return t
+
+    async def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await asyncio.to_thread(self.stack.token, who)}"}
+
+    def app_body(self, app: App) -> dict[str, Any]:
+        return {
+            "applicant": {"name": f"混沌申请人{app.i}", "id_number": "11010519491231002X"},
+            "contact": {"email": app.email, "phone": "13800138000",
+                        "webhook_url": f"http://127.0.0.1:{self.cfg.webhook_port}/hooks/{app.hook}"},
+            "description": f"[chaos {self.run_id} #{app.i}] 请公开某村征地补偿标准、2025年预算执行情况以及某河段的水质环境监测数据",
+            "target_departments": list(DEPTS),
+        }
+
+    # -------------------------------------------------------------------- load
+    @property
+    def n_tail(self) -> int:
+        tail = self.opts.tail if self.opts.tail is not None else max(2, self.opts.n // 50)
+        return max(0, min(tail, self.opts.n - 1))
+
+    async def submit_all(self, http: httpx.AsyncClient, apps: list[App], window: float) -> None:
+        gap = window / max(1, len(apps))
+        sem = asyncio.Semaphore(self.opts.submit_concurrency)
+
+        async def one(app: App) -> None:
+            async with sem:
+                await self.submit(http, app)
+
+        started = []
+        for app in apps:
+            started.append(asyncio.create_task(one(app)))
+            await asyncio.sleep(gap)
+        await asyncio.gather(*started)
+
+    async def submit(self, http: httpx.AsyncClient, app: App) -> None:
+        deadline = time.monotonic() + self.opts.submit_deadline
+        body = self.app_body(app)
+        headers = {"Idempotency-Key": f"chaos-{self.run_id}-{app.i}"}
+        while time.monotonic() < deadline:
+            app.attempts += 1
+            try:
+                r = await http.post(self.cfg.url("intake") + "/applications", json=body, headers=headers, timeout=20)
+            except httpx.HTTPError as exc:
+                app.error = repr(exc)[:200]
+                await asyncio.sleep(0.5)
+                continue
+            if r.status_code in (200, 201):
+                data = r.json()
+                app.case_id, app.tracking_number, app.status = data["case_id"], data["tracking_number"], r.status_code
+                app.accepted_at = self.now()
+                app.error = None
+                self.http_ok["intake"].append(app.accepted_at)
+                return
+            app.error = f"HTTP {r.status_code} {r.text[:200]}"
+            if r.status_code >= 500 or r.status_code in (408, 429):
+                await asyncio.sleep(0.5)
+                continue
+            return  # refused for good (4xx): reported
+        app.error = f"not accepted within {self.opts.submit_deadline:.0f} s: {app.error}"
+
+    async def answer(self, http: httpx.AsyncClient, t: TaskAnswer, sem: asyncio.Semaphore) -> None:
+        body = {"dept_code": t.dept, "reply_type": "disclosed", "text": t.text}
+        deadline = time.monotonic() + self.opts.answer_deadline
+        delay = 0.05
+        async with sem:
+            while time.monotonic() < deadline:  # the answer
+                t.answer_attempts += 1
+                try:
+                    r = await http.post(self.cfg.url("reply") + f"/tasks/{t.task_id}/answer", json=body,
+                                        headers=await self.auth(f"{t.dept}-officer"), timeout=20)
+                except httpx.HTTPError as exc:
+                    t.error = repr(exc)[:200]
+                    await asyncio.sleep(0.5)
+                    continue
+                t.answer_status = r.status_code
+                if r.status_code in (200, 201):
+                    t.acked_at = self.now()
+                    self.http_ok["reply"].append(t.acked_at)
+                    break
+                if r.status_code == 404 or r.status_code >= 500:  # not yet known / restarting
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                    continue
+                t.error = f"answer HTTP {r.status_code} {r.text[:200]}"
+                return
+            else:
+                t.error = f"answer not accepted within {self.opts.answer_deadline:.0f} s: {t.error}"
+                return
+            while time.monotonic() < deadline:  # the reviewer's sign-off
+                t.review_attempts += 1
+                try:
+                    r = await http.post(self.cfg.url("reply") + f"/tasks/{t.task_id}/review",
+                                        json={"dept_code": t.dept},
+                                        headers=await self.auth(f"{t.dept}-reviewer"), timeout=20)
+                except httpx.HTTPError as exc:
+                    t.error = repr(exc)[:200]
+                    await asyncio.sleep(0.5)
+                    continue
+                t.review_status = r.status_code
+                if r.status_code == 200:
+                    self.http_ok["reply"].append(self.now())
+                    t.error = None
+                    return
+                if r.status_code >= 500:
+                    await asyncio.sleep(0.5)
+                    continue
+                # 404/409 after the answer's 2xx: the acknowledged answer is gone. Not answered
+                # again: the officer was told it was recorded (reported as acknowledged-not-recorded).
+                t.error = f"review HTTP {r.status_code} {r.text[:200]}"
+                return
+            t.error = f"review not accepted within {self.opts.answer_deadline:.0f} s: {t.error}"
+
+    async def inbox_loop(self, consumer: AIOKafkaConsumer, http: httpx.AsyncClient) -> None:
+        sem = asyncio.Semaphore(self.opts.answer_concurrency)
+        while True:
+            batches = await consumer.getmany(timeout_ms=200)
+            for recs in batches.values():
+                for rec in recs:
+                    try:
+                        ev = json.loads(rec.value)
+                    except ValueError:
+                        continue
+                    if ev.get("type") != TASK_TYPE:
+                        continue
+                    d = ev["data"]
+                    if d["task_id"] in self.tasks:
+                        self.task_dupes += 1
+                        continue
+                    t = TaskAnswer(d["case_id"], d["task_id"], d["dept_code"],
+                                   f"经检索，{d['dept_code']} 予以公开（混沌测试自动答复，案件 {d['case_id']}）。")
+                    self.tasks[t.task_id] = t
+                    self.spawn(self.answer(http, t, sem))
+
+    async def replies_loop(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=200)
+            for recs in batches.values():
+                for rec in recs:
+                    try:
+                        ev = json.loads(rec.value)
+                    except ValueError:
+                        continue
+                    if ev.get("type") == REPLY_TYPE:
+                        self.replies[ev["data"]["case_id"]].append(ev["id"])
+                    elif ev.get("type") == RECEIVED_TYPE:
+                        tn = ev["data"].get("tracking_number")
+                        if tn:
+                            self.received_tn[tn].add(ev["data"]["case_id"])
+
+    # -------------------------------------------------------------------- chaos
+    def schedule(self) -> list[KillRecord]:
+        o, rng = self.opts, self.rng
+        plan = [KillRecord(rng.choice(KILLABLE), rng.uniform(0.05, 0.95) * o.duration, rng.uniform(*o.pause))
+                for _ in range(o.kills)]
+        for k in range(o.store_kills):
+            lo = 0.25 + 0.2 * k / max(1, o.store_kills)
+            plan.append(KillRecord("store", rng.uniform(lo, lo + 0.2) * o.duration, rng.uniform(*o.infra_pause)))
+        for k in range(o.broker_kills):
+            lo = 0.55 + 0.2 * k / max(1, o.broker_kills)
+            plan.append(KillRecord("kafka", rng.uniform(lo, lo + 0.2) * o.duration, rng.uniform(*o.infra_pause)))
+        return sorted(plan, key=lambda k: k.planned_at)
+
+    async def metrics_handled(self, http: httpx.AsyncClient, svc: str) -> float | None:
+        try:
+            r = await http.get(self.cfg.url(svc) + "/metrics", timeout=1.5)
+        except httpx.HTTPError:
+            return None
+        if r.status_code != 200:
+            return None
+        total = 0.0
+        for line in r.text.splitlines():
+            if line.startswith("gongkai_events_consumed_total{") and (
+                    'outcome="ok"' in line or 'outcome="duplicate"' in line):
+                with contextlib.suppress(ValueError):
+                    total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    async def healthy(self, http: httpx.AsyncClient, svc: str) -> bool:
+        try:
+            return (await http.get(self.cfg.url(svc) + "/health", timeout=1.5)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def group_lag(self, admin: AIOKafkaAdminClient, probe: AIOKafkaConsumer, svc: str) -> int | None:
+        try:
+            groups = [g[0] for g in await asyncio.wait_for(admin.list_consumer_groups(), 5)]
+            lag = 0
+            for g in groups:
+                if g != svc and not g.startswith(f"{svc}-"):
+                    continue
+                offsets = await asyncio.wait_for(admin.list_consumer_group_offsets(g), 5)
+                tps = [tp for tp, om in offsets.items() if om.offset >= 0]
+                if not tps:
+                    continue
+                ends = await asyncio.wait_for(probe.end_offsets(tps), 5)
+                lag += sum(max(0, ends[tp] - offsets[tp].offset) for tp in tps)
+            return lag
+        except Exception:  # noqa: BLE001 - informational
+            return None
+
+    async def measure_service_resume(self, http: httpx.AsyncClient, k: KillRecord) -> None:
+        start = time.monotonic()
+        while time.monotonic() - start < self.opts.resume_timeout:
+            if self.stack.pid(k.target) != k.new_pid:
+                k.note = (k.note + " killed again before resuming").strip()
+                break
+            if k.health_s is None and await self.healthy(http, k.target):
+                k.health_s = time.monotonic() - start
+            if k.first_event_s is None:
+                handled = await self.metrics_handled(http, k.target)
+                if handled:
+                    k.first_event_s = time.monotonic() - start
+            if k.health_s is not None and k.first_event_s is not None:
+                break
+            await asyncio.sleep(0.1)
+
+    def mark_overlaps(self) -> None:
+        """A service's resume that a store or broker kill fell into measures that outage too: noted,
+        and left out of the per-service figures (listed apart)."""
+        for k in self.kills:
+            if k.target not in KILLABLE or k.restarted_at is None:
+                continue
+            nxt = min((o.killed_at for o in self.kills if o.target == k.target and o.killed_at
+                       and o.killed_at > k.restarted_at), default=k.restarted_at + self.opts.resume_timeout)
+            end = min(nxt, k.restarted_at + max(k.health_s or 0.0, k.first_event_s or 0.0)
+                      if k.health_s is not None else nxt)
+            for o in self.kills:
+                if o.target in ("store", "kafka") and o.killed_at is not None and k.restarted_at <= o.killed_at <= end:
+                    k.note = (k.note + f" overlapped the {o.target} outage").strip()
+
+    def first_http_after_restarts(self) -> None:
+        """intake/reply: from each restart to the first 2xx the load got from that process."""
+        for k in self.kills:
+            if k.target not in ("intake", "reply") or k.restarted_at is None:
+                continue
+            nxt = min((o.killed_at for o in self.kills if o.target == k.target and o.killed_at
+                       and o.killed_at > k.restarted_at), default=float("inf"))
+            later = [t for t in self.http_ok[k.target] if k.restarted_at <= t < nxt]
+            if later:
+                k.first_http_s = min(later) - k.restarted_at
+
+    async def measure_infra_resume(self, http: httpx.AsyncClient, k: KillRecord, start: float,
+                                   base: dict[str, float | None]) -> None:
+        """From the restart command (``start``): each service's /health 200 and first event handled
+        (its counter above ``base``, read just before the restart; the services' counters do not
+        move while the store or the broker is down)."""
+        pids = {s: self.stack.pid(s) for s in KILLABLE}
+        per: dict[str, dict[str, float | None]] = {s: {"health_s": None, "first_event_s": None} for s in KILLABLE}
+        while time.monotonic() - start < self.opts.resume_timeout:
+            for s in KILLABLE:
+                p = per[s]
+                if self.stack.pid(s) != pids[s]:
+                    continue  # killed by the schedule meanwhile: not this measurement's
+                if p["health_s"] is None and await self.healthy(http, s):
+                    p["health_s"] = time.monotonic() - start
+                if p["first_event_s"] is None:
+                    handled = await self.metrics_handled(http, s)
+                    if handled is not None and base[s] is not None and handled > base[s]:
+                        p["first_event_s"] = time.monotonic() - start
+                    elif base[s] is None:
+                        base[s] = handled
+            if all(p["health_s"] is not None for p in per.values()) and \
+                    sum(p["first_event_s"] is not None for p in per.values()) >= 4:
+                break
+            await asyncio.sleep(0.2)
+        k.per_service = per
+        hs = [p["health_s"] for p in k.per_service.values()]
+        k.health_s = max(hs) if all(h is not None for h in hs) else None
+        fe = [p["first_event_s"] for p in k.per_service.values() if p["first_event_s"] is not None]
+        k.first_event_s = max(fe) if fe else None
+
+    async def chaos(self, http: httpx.AsyncClient) -> None:
+        plan = self.schedule()
+        self.kills = plan
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.cfg.kafka_bootstrap, request_timeout_ms=5000,
+                                    **kafka_client_kwargs())
+        probe = AIOKafkaConsumer(bootstrap_servers=self.cfg.kafka_bootstrap, group_id=None,
+                                 enable_auto_commit=False, request_timeout_ms=5000, **kafka_client_kwargs())
+        await admin.start()
+        await probe.start()
+        try:
+            for k in plan:
+                wait = k.planned_at - self.now()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if k.target in ("store", "kafka"):
+                    # Let the previous service measurement see its restart through first.
+                    k.killed_at = self.now()
+                    k.killed_pid = await asyncio.to_thread(self.stack.kill_infra, k.target)
+                    self.log(f"chaos: t={k.killed_at:6.1f}s SIGKILL {k.target} (pid {k.killed_pid}), "
+                             f"restart in {k.pause:.1f} s")
+                    await asyncio.sleep(k.pause)
+                    k.restarted_at = self.now()
+                    t = time.monotonic()
+                    base = {s: await self.metrics_handled(http, s) for s in KILLABLE}
+                    self.measuring.append(self.spawn(self.measure_infra_resume(http, k, t, base)))
+                    try:
+                        await asyncio.to_thread(self.stack.infra, "start", k.target)
+                    except Exception as exc:  # noqa: BLE001
+                        k.note = f"restart failed: {exc!r}"
+                        self.errors.append(f"{k.target} restart failed: {exc!r}")
+                        raise ChaosError(f"{k.target} did not restart: {exc!r}") from exc
+                    k.infra_ready_s = time.monotonic() - t
+                    k.new_pid = self.stack.infra_pid(k.target)
+                    self.log(f"chaos: {k.target} ready again after {k.infra_ready_s:.1f} s")
+                else:
+                    k.killed_at = self.now()
+                    k.killed_pid = self.stack.pid(k.target)
+                    await asyncio.to_thread(self.stack.kill, k.target)
+                    await asyncio.sleep(k.pause)
+                    k.lag_at_restart = await self.group_lag(admin, probe, k.target)
+                    k.restarted_at = self.now()
+                    k.new_pid = await asyncio.to_thread(self.stack.start, k.target)
+                    self.log(f"chaos: t={k.killed_at:6.1f}s SIGKILL {k.target:7} (pid {k.killed_pid}), "
+                             f"restarted after {k.pause:.1f} s as pid {k.new_pid} (lag {k.lag_at_restart})")
+                    self.measuring.append(self.spawn(self.measure_service_resume(http, k)))
+        finally:
+            with contextlib.suppress(Exception):
+                await probe.stop()
+            with contextlib.suppress(Exception):
+                await admin.close()
+
+    # -------------------------------------------------------------------- quiescence
+    def ledger_docs(self) -> list[dict[str, Any]]:
+        from pymongo import MongoClient
+
+        client = MongoClient(self.cfg.mongo_url, serverSelectionTimeoutMS=5000)
+        try:
+            return list(client["gongkai_audit"]["ledger"].find({}, {"_id": 1, "event_id": 1, "subject": 1,
+                                                                   "type": 1, "topic": 1}))
+        finally:
+            client.close()
+
+    def ledger_count(self) -> int | None:
+        from pymongo import MongoClient
+
+        client = MongoClient(self.cfg.mongo_url, serverSelectionTimeoutMS=3000)
+        try:
+            return client["gongkai_audit"]["ledger"].estimated_document_count()
+        except Exception:  # noqa: BLE001
+            return None
+        finally:
+            client.close()
+
+    async def latest_checkpoint(self, http: httpx.AsyncClient) -> dict[str, Any] | None:
+        try:
+            r = await http.get(self.cfg.url("audit") + "/checkpoints/latest", timeout=5)
+            return r.json() if r.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    def complete(self) -> bool:
+        accepted = [a for a in self.apps if a.case_id]
+        if any(not self.replies.get(a.case_id) for a in accepted):
+            return False
+        mails = Counter(addr for m in self.mail.messages for addr in m["to"])
+        hooks = Counter(h["hook"] for h in self.hooks.requests)
+        return all(mails[a.email] >= 2 and hooks[a.hook] >= 2 for a in accepted)
+
+    async def quiesce(self, http: httpx.AsyncClient) -> dict[str, Any]:
+        start = time.monotonic()
+        last_sig: Any = None
+        last_change = time.monotonic()
+        reason = "timeout"
+        while time.monotonic() - start < self.opts.quiesce_timeout:
+            size = await asyncio.to_thread(self.ledger_count)
+            cp = await self.latest_checkpoint(http)
+            sig = (sum(bool(a.case_id) for a in self.apps), sum(len(v) for v in self.replies.values()),
+                   len(self.mail.messages), len(self.hooks.requests), size, len(self.tasks),
+                   sum(t.acknowledged for t in self.tasks.values()), cp and cp.get("tree_size"))
+            if sig != last_sig:
+                last_sig, last_change = sig, time.monotonic()
+            still = time.monotonic() - last_change
+            if self.complete() and cp and cp.get("tree_size") == size and still >= self.opts.settle:
+                reason = "complete"
+                break
+            if still >= self.opts.stall:
+                reason = f"stalled (nothing changed for {self.opts.stall:.0f} s)"
+                break
+            await asyncio.sleep(1.0)
+        return {"reason": reason, "seconds": time.monotonic() - start}
+
+    # -------------------------------------------------------------------- checks
+    async def read_audited_topics(self) -> list[dict[str, Any]]:
+        """Every record of every audited topic (all partitions, from the beginning)."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.cfg.kafka_bootstrap, group_id=None,
+                                    enable_auto_commit=False, auto_offset_reset="earliest", **kafka_client_kwargs())
+        await consumer.start()
+        try:
+            pattern = re.compile(topics.AUDITED_PATTERN)
+            meta = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - every topic's partitions
+            names = sorted(t for t in meta.topics() if pattern.match(t) and t != LEDGER_CHECKPOINTS.name)
+            tps = [TopicPartition(t, p) for t in names for p in sorted(meta.partitions_for_topic(t) or ())]
+            if not tps:
+                raise ChaosError("no audited topic found on the broker")
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            out: list[dict[str, Any]] = []
+            deadline = time.monotonic() + 120
+            while any([await consumer.position(tp) < ends[tp] for tp in tps]):
+                if time.monotonic() > deadline:
+                    raise ChaosError("could not read the audited topics to their end in 120 s")
+                batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for recs in batch.values():
+                    for rec in recs:
+                        try:
+                            ev = json.loads(rec.value)
+                        except (ValueError, TypeError):
+                            continue
+                        if isinstance(ev, dict) and "id" in ev:
+                            out.append({"id": ev["id"], "topic": rec.topic, "subject": ev.get("subject"),
+                                        "type": ev.get("type")})
+            return out
+        finally:
+            await consumer.stop()
+
+    async def check(self, http: httpx.AsyncClient, quiescence: dict[str, Any]) -> dict[str, Any]:
+        accepted = [a for a in self.apps if a.case_id]
+        by_case = {a.case_id: a for a in accepted}
+        ogi = await self.auth(OGI)
+        last_kill = max((k.restarted_at or 0.0) for k in self.kills) if self.kills else 0.0
+        last_kill_wall = time.time() - (self.now() - last_kill)
+
+        # --- tracking numbers: one number, one application (responses, bus, intake store, mails)
+        tn_cases: dict[str, set[str]] = defaultdict(set)
+        for a in accepted:
+            tn_cases[a.tracking_number].add(a.case_id)
+        for tn, cases in self.received_tn.items():
+            tn_cases[tn] |= cases
+        store_apps = await asyncio.to_thread(self._intake_apps)
+        for d in store_apps:
+            if d.get("tracking_number"):
+                tn_cases[d["tracking_number"]].add(d["_id"])
+        tn_mail: dict[str, set[str]] = defaultdict(set)
+        for m in self.mail.messages:
+            hit = re.search(r"受理编号 ([A-Z0-9]+-\d{8}-\d+)", m["subject"])
+            if hit:
+                tn_mail[hit.group(1)].update(m["to"])
+        shared = sorted(tn for tn in set(tn_cases) | set(tn_mail)
+                        if len(tn_cases.get(tn, ())) > 1 or len(tn_mail.get(tn, ())) > 1)
+        seqs = sorted({int(tn.rsplit("-", 1)[1]) for tn in tn_cases if tn and re.match(r".+-\d+$", tn)})
+        burned = sorted(set(range(1, seqs[-1] + 1)) - set(seqs)) if seqs else []
+
+        # --- per case: at intake, the reply, the answers it holds
+        lost: dict[str, str] = {}
+        dup_replies: dict[str, int] = {}
+        acked_not_recorded: list[dict[str, Any]] = []
+        reply_docs: dict[str, str] = {}
+        for a in accepted:
+            r = await http.get(self.cfg.url("intake") + f"/applications/{a.case_id}", headers=ogi, timeout=10)
+            if r.status_code != 200:
+                lost[a.case_id] = f"intake GET /applications -> {r.status_code}"
+            rr = await http.get(self.cfg.url("reply") + f"/cases/{a.case_id}/reply", headers=ogi, timeout=10)
+            body = rr.json() if rr.status_code == 200 else {}
+            if body.get("issued") and body.get("reply"):
+                reply_docs[a.case_id] = json.dumps(body["reply"], ensure_ascii=False)
+            ids = set(self.replies.get(a.case_id, ()))
+            if len(ids) > 1:
+                dup_replies[a.case_id] = len(ids)
+            if not ids and a.case_id not in lost:
+                tasks = [t for t in self.tasks.values() if t.case_id == a.case_id]
+                lost[a.case_id] = (f"no reply.issued (reply API {rr.status_code}, issued={body.get('issued')}, "
+                                   f"answered={body.get('answered')}/{body.get('expected')}; tasks seen {len(tasks)}, "
+                                   f"answers acknowledged {sum(t.acknowledged for t in tasks)})")
+        for t in self.tasks.values():
+            if not t.acknowledged or t.case_id not in by_case:
+                continue
+            doc = reply_docs.get(t.case_id)
+            if doc is None or t.text not in doc:
+                acked_not_recorded.append({"case_id": t.case_id, "task_id": t.task_id, "dept": t.dept,
+                                           "answer_status": t.answer_status, "review_status": t.review_status,
+                                           "reply_issued": doc is not None, "error": t.error})
+        tasks_per_case = Counter(t.case_id for t in self.tasks.values())
+        tasks_missing = {c: tasks_per_case.get(c, 0) for c in by_case if tasks_per_case.get(c, 0) != len(DEPTS)}
+
+        # --- notices at the sinks: one per step per channel, received before replied
+        def kind_of_mail(m: dict[str, Any]) -> str:
+            s = m["subject"]
+            return "received" if "已登记" in s else "reply" if "已答复" in s else "other"
+
+        def kind_of_hook(h: dict[str, Any]) -> str:
+            k = (h.get("payload") or {}).get("kind")
+            return "received" if k == "received" else "reply" if k == "reply_issued" else str(k)
+
+        mails_by: dict[str, list[dict]] = defaultdict(list)
+        for m in self.mail.messages:
+            for addr in m["to"]:
+                mails_by[addr].append(m)
+        hooks_by: dict[str, list[dict]] = defaultdict(list)
+        for h in self.hooks.requests:
+            hooks_by[h["hook"]].append(h)
+        missing: list[dict[str, str]] = []
+        dupes: list[dict[str, Any]] = []
+        order: list[dict[str, Any]] = []
+        same_id_copies = other_id_copies = 0
+        for a in accepted:
+            for channel, items, kind_of, ident in (("mail", mails_by[a.email], kind_of_mail, "message_id"),
+                                                    ("webhook", hooks_by[a.hook], kind_of_hook, "idempotency_key")):
+                per: dict[str, list[dict]] = defaultdict(list)
+                for it in items:
+                    per[kind_of(it)].append(it)
+                for step in ("received", "reply"):
+                    got = per.get(step, [])
+                    if not got:
+                        missing.append({"case_id": a.case_id, "channel": channel, "step": step})
+                    elif len(got) > 1:
+                        distinct = len({g.get(ident) for g in got})
+                        same_id_copies += len(got) - distinct
+                        other_id_copies += distinct - 1
+                        dupes.append({"case_id": a.case_id, "channel": channel, "step": step, "copies": len(got),
+                                      "distinct_ids": distinct})
+                extra = {k: len(v) for k, v in per.items() if k not in ("received", "reply")}
+                if extra:
+                    dupes.append({"case_id": a.case_id, "channel": channel, "unexpected_kinds": extra})
+                if per.get("received") and per.get("reply"):
+                    first_rec = min(x["at"] for x in per["received"])
+                    first_rep = min(x["at"] for x in per["reply"])
+                    if first_rep < first_rec:
+                        order.append({"case_id": a.case_id, "channel": channel,
+                                      "reply_before_received_s": round(first_rec - first_rep, 3)})
+
+        # --- the ledger against the bus
+        bus = await self.read_audited_topics()
+        bus_ids = {e["id"]: e for e in bus}
+        bus_redelivered = len(bus) - len(bus_ids)
+        docs = await asyncio.to_thread(self.ledger_docs)
+        seq = sorted(int(d["_id"]) for d in docs)
+        gaps = sorted(set(range(1, seq[-1] + 1)) - set(seq)) if seq else []
+        ledger_ids = Counter(d["event_id"] for d in docs)
+        ledger_dup = {i: n for i, n in ledger_ids.items() if n > 1}
+        not_in_ledger = [i for i in bus_ids if i not in ledger_ids]
+        not_on_bus = [i for i in ledger_ids if i not in bus_ids]
+        cases_incomplete = sorted({bus_ids[i]["subject"] for i in not_in_ledger if bus_ids[i]["subject"] in by_case})
+        auditor = await self.auth(AUDITOR)
+        try:
+            v = await http.get(self.cfg.url("audit") + "/ledger/verify", headers=auditor, timeout=60)
+            verify = v.json() if v.status_code == 200 else {"ok": False, "http": v.status_code, "body": v.text[:300]}
+        except httpx.HTTPError as exc:
+            verify = {"ok": False, "error": repr(exc)}
+        try:
+            h = await http.get(self.cfg.url("audit") + "/health", timeout=5)
+            audit_health = {"http": h.status_code, "body": h.json() if h.headers.get("content-type", "").startswith(
+                "application/json") else h.text[:300]}
+        except httpx.HTTPError as exc:
+            audit_health = {"http": None, "error": repr(exc)}
+        cp = await self.latest_checkpoint(http)
+        cp_after = False
+        if cp:
+            signed = datetime.fromisoformat(cp["signed_at"].replace("Z", "+00:00")).timestamp()
+            cp_after = signed > last_kill_wall
+        health_all = {s: await self.healthy(http, s) for s in KILLABLE}
+
+        never_accepted = [{"i": a.i, "error": a.error} for a in self.apps if not a.case_id]
+        service_kills = [k for k in self.kills if k.target in KILLABLE]
+        not_resumed = [f"{k.target}@{k.killed_at:.1f}s" for k in self.kills
+                       if k.health_s is None and "killed again" not in k.note]
+
+        inv = [
+            ("shared tracking numbers (two applications, one number)", len(shared), 0),
+            ("lost applications (201 but no case / no reply)", len(lost), 0),
+            ("answers acknowledged (2xx) but not in the reply", len(acked_not_recorded), 0),
+            ("duplicated replies (cases with >1 reply.issued)", len(dup_replies), 0),
+            ("missing notices (case x step x channel)", len(missing), 0),
+            ("duplicate notices at the sinks (extra copies)", same_id_copies + other_id_copies, 0),
+            ("notices out of order (replied before received)", len(order), 0),
+            ("ledger gaps (missing seq)", len(gaps), 0),
+            ("bus events not in the ledger", len(not_in_ledger), 0),
+            ("events twice in the ledger", len(ledger_dup), 0),
+            ("ledger entries not on the bus", len(not_on_bus), 0),
+            ("ledger verify ok", bool(verify.get("ok")), True),
+            ("audit /health 200", audit_health.get("http") == 200, True),
+            ("checkpoint signed after the last kill", cp_after, True),
+            ("checkpoint covers the whole ledger", bool(cp) and cp.get("tree_size") == len(seq), True),
+            ("all services healthy at the end", all(health_all.values()), True),
+            ("kills not resumed within the resume timeout", len(not_resumed), 0),
+        ]
+        invariants = [{"name": n, "value": v, "expected": e, "ok": v == e} for n, v, e in inv]
+        return {
+            "invariants": invariants,
+            "ok": all(i["ok"] for i in invariants),
+            "counts": {
+                "applications": self.opts.n, "accepted": len(accepted),
+                "accepted_201": sum(a.status == 201 for a in accepted),
+                "accepted_200_replay": sum(a.status == 200 for a in accepted),
+                "submission_attempts": sum(a.attempts for a in self.apps),
+                "never_accepted": len(never_accepted),
+                "tasks_seen": len(self.tasks), "duplicate_task_records": self.task_dupes,
+                "cases_without_3_tasks_seen": len(tasks_missing),
+                "answers_acknowledged": sum(t.acknowledged for t in self.tasks.values()),
+                "answers_signed_off": sum(t.review_status == 200 for t in self.tasks.values()),
+                "answer_attempts": sum(t.answer_attempts for t in self.tasks.values()),
+                "replies_issued_cases": sum(1 for a in accepted if self.replies.get(a.case_id)),
+                "reply_records_on_bus": sum(len(v) for v in self.replies.values()),
+                "mails": len(self.mail.messages), "webhooks": len(self.hooks.requests),
+                "resent_same_id": same_id_copies, "duplicate_other_id": other_id_copies,
+                "burned_tracking_numbers": len(burned),
+                "bus_events_distinct": len(bus_ids), "bus_records_redelivered_same_id": bus_redelivered,
+                "ledger_entries": len(docs), "ledger_max_seq": seq[-1] if seq else 0,
+                "service_kills": len(service_kills),
+                "kills_by_target": dict(Counter(k.target for k in self.kills)),
+            },
+            "details": {
+                "quiescence": quiescence,
+                "shared_tracking_numbers": {tn: {"cases": sorted(tn_cases.get(tn, ())),
+                                                 "mailed_to": sorted(tn_mail.get(tn, ()))} for tn in shared},
+                "burned_tracking_numbers": burned[:50],
+                "lost_applications": lost,
+                "answers_acknowledged_not_recorded": acked_not_recorded[:100],
+                "duplicated_replies": dup_replies,
+                "missing_notices": missing[:200],
+                "duplicate_notices": dupes[:200],
+                "notice_order_violations": order[:200],
+                "ledger_gaps": gaps[:200],
+                "not_in_ledger": not_in_ledger[:100],
+                "cases_with_events_missing_from_ledger": cases_incomplete[:100],
+                "ledger_duplicates": dict(list(ledger_dup.items())[:50]),
+                "not_on_bus": not_on_bus[:50],
+                "ledger_verify": verify,
+                "audit_health": audit_health,
+                "latest_checkpoint": cp and {k: cp[k] for k in ("tree_size", "signed_at") if k in cp},
+                "last_kill_restart_s": last_kill,
+                "services_healthy_at_end": health_all,
+                "never_accepted": never_accepted[:50],
+                "cases_without_3_tasks": dict(list(tasks_missing.items())[:50]),
+                "not_resumed": not_resumed,
+                "answer_errors": [asdict(t) for t in self.tasks.values() if t.error][:50],
+            },
+        }
+
+    def _intake_apps(self) -> list[dict[str, Any]]:
+        from pymongo import MongoClient
+
+        client = MongoClient(self.cfg.mongo_url, serverSelectionTimeoutMS=5000)
+        try:
+            return list(client["gongkai_intake"]["applications"].find({}, {"_id": 1, "tracking_number": 1}))
+        finally:
+            client.close()
+
+    # -------------------------------------------------------------------- resume figures
+    def resume_summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for svc in KILLABLE:
+            every = [k for k in self.kills if k.target == svc]
+            ks = [k for k in every if "overlapped" not in k.note]
+            with_work = [k for k in ks if (k.lag_at_restart or 0) > 0]
+            out[svc] = {
+                "kills": len(every),
+                "overlapped_infra_outage": len(every) - len(ks),
+                "health_ms": summary_ms([k.health_s for k in ks if k.health_s is not None]),
+                "first_event_ms_backlog": summary_ms([k.first_event_s for k in with_work if k.first_event_s is not None]),
+                "first_event_ms_all": summary_ms([k.first_event_s for k in ks if k.first_event_s is not None]),
+                "no_event_within_timeout": sum(k.first_event_s is None and "killed again" not in k.note for k in ks),
+                "killed_again_before_resuming": sum("killed again" in k.note for k in ks),
+                "first_http_2xx_ms": summary_ms([k.first_http_s for k in ks if k.first_http_s is not None]),
+            }
+        for name in ("store", "kafka"):
+            out[name] = [{"infra_ready_s": k.infra_ready_s, "all_services_healthy_s": k.health_s,
+                          "all_services_consuming_s": k.first_event_s, "per_service": k.per_service}
+                         for k in self.kills if k.target == name]
+        return out
+
+    # -------------------------------------------------------------------- the whole run
+    async def execute(self) -> dict[str, Any]:
+        inbox = await assigned_consumer(self.cfg.kafka_bootstrap, [topics.department_inbox(d).name for d in DEPTS], 60)
+        watch = await assigned_consumer(self.cfg.kafka_bootstrap,
+                                        [topics.REPLIES_ISSUED.name, topics.APPLICATIONS_RECEIVED.name], 60)
+        for who in [OGI, AUDITOR, *(f"{d}-{r}" for d in DEPTS for r in ("officer", "reviewer"))]:
+            await self.auth(who)  # fetch (and cache) every token before the chaos
+        limits = httpx.Limits(max_connections=self.opts.submit_concurrency + self.opts.answer_concurrency + 16)
+        http = httpx.AsyncClient(limits=limits)
+        loops = [asyncio.create_task(self.inbox_loop(inbox, http), name="inbox"),
+                 asyncio.create_task(self.replies_loop(watch), name="replies")]
+        try:
+            self.t0 = time.monotonic()
+            head, tail = self.apps[:len(self.apps) - self.n_tail], self.apps[len(self.apps) - self.n_tail:]
+            submitter = asyncio.create_task(self.submit_all(http, head, max(1.0, 0.8 * self.opts.duration)))
+            chaos = asyncio.create_task(self.chaos(http))
+            await asyncio.gather(submitter, chaos)
+            chaos_end = self.now()
+            self.log(f"chaos: done at t={chaos_end:.1f}s ({len(self.kills)} kills); "
+                     f"{sum(bool(a.case_id) for a in self.apps)}/{len(head)} accepted; {len(tail)} more "
+                     f"applications after the last kill; waiting for quiescence")
+            # The last few applications go in after the last kill: the whole pipeline (and the
+            # ledger's checkpoints) must work after it.
+            await self.submit_all(http, tail, 2.0)
+            for lp in loops:
+                if lp.done() and lp.exception():
+                    raise ChaosError(f"consumer loop {lp.get_name()} died: {lp.exception()!r}")
+            quiet = await self.quiesce(http)
+            self.log(f"chaos: quiescence: {quiet['reason']} after {quiet['seconds']:.1f} s")
+            await asyncio.gather(*self.measuring, return_exceptions=True)
+            self.first_http_after_restarts()
+            self.mark_overlaps()
+            await asyncio.sleep(3)  # room for a late duplicate
+            result = await self.check(http, quiet)
+            result["timing"] = {"chaos_window_s": chaos_end, "quiescence_s": quiet["seconds"],
+                                "total_s": self.now()}
+            result["resume"] = self.resume_summary()
+            result["kills"] = [asdict(k) for k in self.kills]
+            return result
+        finally:
+            for lp in loops:
+                lp.cancel()
+            for t in list(self.background):
+                t.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*loops, *self.background, return_exceptions=True)
+            await http.aclose()
+            with contextlib.suppress(Exception):
+                await inbox.stop()
+            with contextlib.suppress(Exception):
+                await watch.stop()
+
+
+# ------------------------------------------------------------------------------------ driver
+def run(cfg: StackConfig, opts: Options, log: Any = print, keep: bool = False) -> dict[str, Any]:
+    """Start the private stack, run the chaos, check the invariants, tear down. Returns the result
+    (``result["ok"]``: every invariant held). Raises ChaosError when the run itself fails."""
+    busy = [p for p in stack_ports(cfg) if port_in_use(p)]
+    if busy:
+        raise ChaosError(f"ports already in use: {busy} (another chaos run?)")
+    stack = Stack(cfg)
+    mail = hooks = None
+    run_id = uuid.uuid4().hex[:6]
+    res: dict[str, Any] = {"run_id": run_id, "seed": opts.seed, "options": asdict(opts),
+                           "stack": {"run_dir": str(cfg.run_dir), "kafka": cfg.kafka_bootstrap, "store": cfg.mongo_url,
+                                     "http": f"{cfg.port('intake')}-{cfg.port('web')}", "keycloak": cfg.issuer},
+                           "machine": {"cpus": os.cpu_count(),
+                                       "loadavg_before": " ".join(f"{x:.2f}" for x in os.getloadavg())}}
+    ok = False
+    try:
+        t0 = time.perf_counter()
+        log(f"chaos: starting private stack in {cfg.run_dir} (seed {opts.seed}, n {opts.n}, kills {opts.kills} "
+            f"+ store x{opts.store_kills} + broker x{opts.broker_kills}) ...")
+        mail = MailSink(port=cfg.smtp_port).start()
+        hooks = WebhookSink(port=cfg.webhook_port).start()
+        if not hooks.server.started:
+            raise ChaosError(f"webhook sink did not start on :{cfg.webhook_port}")
+        try:
+            stack.up(with_sinks=False)
+        except Exception as exc:  # noqa: BLE001
+            raise ChaosError(f"stack did not start: {exc!r}") from exc
+        res["stack"]["startup_seconds"] = time.perf_counter() - t0
+        log(f"chaos: stack healthy after {res['stack']['startup_seconds']:.1f} s")
+
+        async def body() -> None:
+            res["raw_broker_before"] = await raw_broker_bench(cfg.kafka_bootstrap, opts.raw_roundtrips,
+                                                              opts.raw_pipelined, 1024, timeout=60)
+            log(f"chaos: bare broker round trip p50 {res['raw_broker_before']['roundtrip_ms']['p50']:.2f} ms; "
+                f"load and chaos for {opts.duration:.0f} s ...")
+            r = Run(stack, mail, hooks, opts, run_id, log)
+            res.update(await r.execute())
+            res["raw_broker_after"] = await raw_broker_bench(cfg.kafka_bootstrap, opts.raw_roundtrips,
+                                                             opts.raw_pipelined, 1024, timeout=60)
+
+        asyncio.run(body())
+        res["wall_seconds"] = time.perf_counter() - t0  # start-up to checks done (teardown not included)
+        ok = True
+        return res
+    finally:
+        prev = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # do not interrupt the teardown
+        try:
+            stack.down()
+        except Exception as exc:  # noqa: BLE001
+            log(f"chaos: WARNING: teardown failed: {exc!r}")
+        for sink in (hooks, mail):
+            if sink is not None:
+                with contextlib.suppress(Exception):
+                    sink.stop()
+        if ok and not keep:
+            shutil.rmtree(cfg.run_dir, ignore_errors=True)
+        else:
+            log(f"chaos: run dir kept: {cfg.run_dir}")
+        signal.signal(signal.SIGTERM, prev)
+
+
+def _ms(s: dict[str, float]) -> str:
+    if not s or not s.get("count"):
+        return "        -"
+    return f"p50 {s['p50']:7.0f}  max {s['max']:7.0f}  (n={s['count']})"
+
+
+def report(res: dict[str, Any]) -> str:
+    out = ["=" * 100, f"Gongkai chaos run {res['run_id']} (seed {res['seed']})", "=" * 100]
+    c = res["counts"]
+    tm = res["timing"]
+    out.append(f"machine: {res['machine']['cpus']} CPUs, load before {res['machine']['loadavg_before']}; "
+               f"stack start-up {res['stack']['startup_seconds']:.1f} s; chaos window {tm['chaos_window_s']:.1f} s, "
+               f"quiescence {tm['quiescence_s']:.1f} s ({res['details']['quiescence']['reason']}); "
+               f"whole run {res.get('wall_seconds', float('nan')):.0f} s")
+    out.append(f"kills: {c['kills_by_target']}")
+    out.append(f"load: {c['applications']} applications, {c['accepted']} accepted ({c['accepted_201']} x 201, "
+               f"{c['accepted_200_replay']} x 200 replay, {c['submission_attempts']} POSTs), never accepted "
+               f"{c['never_accepted']}; tasks seen {c['tasks_seen']} (duplicate records {c['duplicate_task_records']}), "
+               f"answers acknowledged {c['answers_acknowledged']}, signed off {c['answers_signed_off']} "
+               f"({c['answer_attempts']} answer POSTs)")
+    out.append(f"      replies issued for {c['replies_issued_cases']} cases ({c['reply_records_on_bus']} records), "
+               f"mails {c['mails']}, webhooks {c['webhooks']} (resent with the same id {c['resent_same_id']}, "
+               f"other id {c['duplicate_other_id']}); burned tracking numbers {c['burned_tracking_numbers']}")
+    out.append(f"      bus events {c['bus_events_distinct']} distinct (+{c['bus_records_redelivered_same_id']} "
+               f"records with a repeated id); ledger entries {c['ledger_entries']} (max seq {c['ledger_max_seq']})")
+    out.append("")
+    out.append(f"  {'INVARIANT':60} {'value':>8} {'expected':>9}  result")
+    for i in res["invariants"]:
+        out.append(f"  {i['name']:60} {str(i['value']):>8} {str(i['expected']):>9}  {'ok' if i['ok'] else 'FAIL'}")
+    out.append("")
+    out.append("TIME TO RESUME after a service kill (from the restart; ms; 'idle': no event within the resume timeout,")
+    out.append("  're-killed': killed again before it resumed, 'in outage': a store/broker kill fell into it - both")
+    out.append("  left out of the figures; 'first HTTP 2xx' includes waiting for the load's next request):")
+    out.append(f"  {'service':8} {'kills':>5}  {'/health 200':34} {'first event (backlog > 0)':34} "
+               f"{'first event (all)':34} idle  re-killed  in outage  first HTTP 2xx")
+    for svc in KILLABLE:
+        r = res["resume"][svc]
+        out.append(f"  {svc:8} {r['kills']:>5}  {_ms(r['health_ms']):34} {_ms(r['first_event_ms_backlog']):34} "
+                   f"{_ms(r['first_event_ms_all']):34} {r['no_event_within_timeout']:>4}  "
+                   f"{r['killed_again_before_resuming']:>9}  {r['overlapped_infra_outage']:>9}  "
+                   f"{_ms(r['first_http_2xx_ms'])}")
+    for name in ("store", "kafka"):
+        for k in res["resume"][name]:
+            per = ", ".join(f"{s} {v['first_event_s']:.1f}" if v.get("first_event_s") is not None else f"{s} -"
+                            for s, v in (k["per_service"] or {}).items())
+            fmt = (lambda x: f"{x:.1f} s" if x is not None else "never")  # noqa: E731
+            out.append(f"  {name} kill: ready {fmt(k['infra_ready_s'])} after the restart command; every service "
+                       f"healthy {fmt(k['all_services_healthy_s'])}; consuming {fmt(k['all_services_consuming_s'])} "
+                       f"(first event per service, s: {per})")
+    for key, title in (("raw_broker_before", "before"), ("raw_broker_after", "after")):
+        raw = res.get(key)
+        if raw:
+            rt = raw["roundtrip_ms"]
+            out.append(f"BARE BROKER {title} the chaos (aiokafka, acks=all, 1 KiB, 1 partition): round trip p50 "
+                       f"{rt['p50']:.2f} ms p99 {rt['p99']:.2f} ms (n={rt['count']}); pipelined "
+                       f"{raw['pipelined_produce_consume_msgs_per_s']:,.0f} msgs/s produce+consume")
+    d = res["details"]
+    for name, key in (("shared tracking numbers", "shared_tracking_numbers"), ("lost", "lost_applications"),
+                      ("acknowledged, not recorded", "answers_acknowledged_not_recorded"),
+                      ("duplicated replies", "duplicated_replies"), ("missing notices", "missing_notices"),
+                      ("duplicate notices", "duplicate_notices"), ("out of order", "notice_order_violations"),
+                      ("ledger gaps", "ledger_gaps"), ("not in ledger", "not_in_ledger")):
+        if d.get(key):
+            items = d[key]
+            sample = list(items.items())[:3] if isinstance(items, dict) else items[:3]
+            out.append(f"  e.g. {name}: {json.dumps(sample, ensure_ascii=False, default=str)[:400]}")
+    if not d["ledger_verify"].get("ok"):
+        out.append(f"  ledger verify: {json.dumps(d['ledger_verify'], ensure_ascii=False)[:300]}")
+    if d["audit_health"].get("http") != 200:
+        out.append(f"  audit health: {json.dumps(d['audit_health'], ensure_ascii=False)[:300]}")
+    out.append(f"RESULT: {'every invariant held' if res['ok'] else 'INVARIANTS FAILED'}")
+    out.append("=" * 100)
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=150, help="applications (default 150)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the kill schedule (default 1)")
+    ap.add_argument("--kills", type=int, default=40, help="service SIGKILLs (default 40)")
+    ap.add_argument("--store-kills", type=int, default=1, help="store SIGKILLs (default 1)")
+    ap.add_argument("--broker-kills", type=int, default=1, help="broker SIGKILLs (default 1)")
+    ap.add_argument("--duration", type=float, default=150.0, help="chaos window, s (default 150)")
+    ap.add_argument("--stall", type=float, default=90.0, help="quiescence: give up after this long unchanged, s")
+    ap.add_argument("--base-port", type=int, default=41000, help="port range of the private stack (default 41000)")
+    ap.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    ap.add_argument("--keep", action="store_true", help="keep the run dir (logs) after a success")
+    args = ap.parse_args(argv)
+    opts = Options(n=args.n, seed=args.seed, kills=args.kills, duration=args.duration, stall=args.stall,
+                   store_kills=args.store_kills, broker_kills=args.broker_kills)
+    cfg = chaos_config(Path(tempfile.mkdtemp(prefix="gk-chaos-")), args.base_port)
+
+    def on_term(signum, frame):  # noqa: ANN001, ARG001
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+    # The harness's own Kafka clients log every failed reconnect while the broker is down.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        res = run(cfg, opts, log=lambda m: print(m, flush=True), keep=args.keep)
+    except ChaosError as exc:
+        print(f"chaos: ERROR: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("chaos: interrupted", file=sys.stderr)
+        return 130
+    print(report(res), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str))
+        print(f"chaos: JSON written to {args.json}")
+    return 0 if res["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
