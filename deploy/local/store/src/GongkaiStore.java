@@ -5,7 +5,6 @@ import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.bson.Document;
 import de.bwaldvogel.mongo.wire.message.MongoQuery;
 import io.netty.channel.Channel;
-import org.h2.mvstore.MVStore;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +26,8 @@ import java.util.concurrent.TimeUnit;
  * <p>STORE_DURABILITY says when a write is made durable, always before its reply is sent:
  * <ul>
  *   <li>{@code commit} (the default): every command that changed data is committed to the file
- *       (MVStore writes the chunk to the operating system) before its reply. A SIGKILL of the store
+ *       (MVStore writes the chunk to the operating system) before its reply; concurrent writers
+ *       share one commit (group commit). A SIGKILL of the store
  *       loses no acknowledged write; a crash of the machine itself may lose what the OS had not yet
  *       written to the disk.</li>
  *   <li>{@code fsync}: the same, and the file is forced to the disk (fsync) before the reply, so a
@@ -88,17 +88,55 @@ public final class GongkaiStore {
             this.durability = durability;
         }
 
-        /** Under the lock, after a command: make what it changed durable before the reply goes out. */
-        private void persist() {
-            if (durability == Durability.INTERVAL) {
+        /** Changes made under the lock, numbered; and the highest number known to be durable. */
+        private long changes;
+        private long durableUpTo;
+        private long commits;
+        private final Object commitLock = new Object();
+
+        /** For the shutdown line: changes made and commits that made them durable. */
+        String commitStats() {
+            synchronized (commitLock) {
+                return changes + " changes made durable by " + commits + " commits";
+            }
+        }
+
+        /**
+         * Under the lock, after a command: the number of the change it made, or 0 if it changed
+         * nothing (reads are not delayed).
+         */
+        private long changed() {
+            if (durability == Durability.INTERVAL || !getMvStore().hasUnsavedChanges()) {
+                return 0;
+            }
+            return ++changes;
+        }
+
+        /**
+         * Outside the lock, before the reply goes out: wait until change {@code mine} is durable.
+         * Group commit: the first waiter commits everything changed so far (under the lock, so no
+         * command runs half-way through a commit) and, with fsync, forces the file to the disk;
+         * the writers that queued behind it find their change already durable and return. Under
+         * concurrent writers one commit serves many of them.
+         */
+        private void awaitDurable(long mine) {
+            if (mine == 0) {
                 return;
             }
-            MVStore store = getMvStore();
-            if (store.hasUnsavedChanges()) {
-                store.commit();
-                if (durability == Durability.FSYNC) {
-                    store.sync();
+            synchronized (commitLock) {
+                if (durableUpTo >= mine) {
+                    return;
                 }
+                long upTo;
+                synchronized (lock) {
+                    upTo = changes;
+                    getMvStore().commit();
+                }
+                if (durability == Durability.FSYNC) {
+                    getMvStore().sync();
+                }
+                durableUpTo = upTo;
+                commits++;
             }
         }
 
@@ -110,12 +148,14 @@ public final class GongkaiStore {
                 return reply;
             }
             Document reply;
+            long change;
             synchronized (lock) {
                 // Copy the reply while still holding the lock: it may share objects with stored
                 // documents that a later command mutates before Netty encodes this reply.
                 reply = super.handleCommand(channel, databaseName, command, query).cloneDeeply();
-                persist();
+                change = changed();
             }
+            awaitDurable(change);
             if ("insert".equalsIgnoreCase(command)) {
                 fixInsertCount(query, reply);
             }
@@ -146,19 +186,24 @@ public final class GongkaiStore {
 
         @Override
         public QueryResult handleQuery(MongoQuery query) {
+            QueryResult result;
+            long change;
             synchronized (lock) {
-                QueryResult result = super.handleQuery(query);
-                persist();
-                return result;
+                result = super.handleQuery(query);
+                change = changed();
             }
+            awaitDurable(change);
+            return result;
         }
 
         @Override
         public void dropDatabase(String database) {
+            long change;
             synchronized (lock) {
                 super.dropDatabase(database);
-                persist();
+                change = changed();
             }
+            awaitDurable(change);
         }
 
         @Override
@@ -195,7 +240,7 @@ public final class GongkaiStore {
         if (dataFile.getParent() != null) {
             Files.createDirectories(dataFile.getParent());
         }
-        H2Backend backend = new SerializedH2Backend(dataFile.toString(), durability);
+        SerializedH2Backend backend = new SerializedH2Backend(dataFile.toString(), durability);
         backend.version(ANNOUNCED_VERSION);
         MongoServer server = new MongoServer(backend);
         server.bind(host, port);
@@ -221,7 +266,8 @@ public final class GongkaiStore {
             } finally {
                 // Stops listening, closes client connections, then closes the MVStore file.
                 server.shutdown();
-                System.err.println("GongkaiStore: stopped, data committed to " + dataFile);
+                System.err.println("GongkaiStore: stopped, data committed to " + dataFile + " ("
+                        + backend.commitStats() + ")");
                 stopped.countDown();
             }
         }, "store-shutdown"));
