@@ -62,6 +62,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -96,6 +97,17 @@ class ChaosError(RuntimeError):
 # 10 s (default 300 s), so that a notice that failed during a store or broker outage is retried
 # within the run.
 CHAOS_ENV = {"AUDIT_CHECKPOINT_SECONDS": "5", "NOTIFY_BACKOFF_MAX_SECONDS": "10"}
+
+
+async def _events(consumer: AIOKafkaConsumer) -> AsyncIterator[dict[str, Any]]:
+    """The events a consumer reads, decoded, forever (a record that is not JSON is passed over)."""
+    while True:
+        for recs in (await consumer.getmany(timeout_ms=200)).values():
+            for rec in recs:
+                try:
+                    yield json.loads(rec.value)
+                except ValueError:
+                    continue
 
 
 def chaos_config(run_dir: Path, base: int = 41000) -> StackConfig:
@@ -327,40 +339,26 @@ class Run:
 
     async def inbox_loop(self, consumer: AIOKafkaConsumer, http: httpx.AsyncClient) -> None:
         sem = asyncio.Semaphore(self.opts.answer_concurrency)
-        while True:
-            batches = await consumer.getmany(timeout_ms=200)
-            for recs in batches.values():
-                for rec in recs:
-                    try:
-                        ev = json.loads(rec.value)
-                    except ValueError:
-                        continue
-                    if ev.get("type") != TASK_TYPE:
-                        continue
-                    d = ev["data"]
-                    if d["task_id"] in self.tasks:
-                        self.task_dupes += 1
-                        continue
-                    t = TaskAnswer(d["case_id"], d["task_id"], d["dept_code"],
-                                   f"经检索，{d['dept_code']} 予以公开（混沌测试自动答复，案件 {d['case_id']}）。")
-                    self.tasks[t.task_id] = t
-                    self.spawn(self.answer(http, t, sem))
+        async for ev in _events(consumer):
+            if ev.get("type") != TASK_TYPE:
+                continue
+            d = ev["data"]
+            if d["task_id"] in self.tasks:
+                self.task_dupes += 1
+                continue
+            t = TaskAnswer(d["case_id"], d["task_id"], d["dept_code"],
+                           f"经检索，{d['dept_code']} 予以公开（混沌测试自动答复，案件 {d['case_id']}）。")
+            self.tasks[t.task_id] = t
+            self.spawn(self.answer(http, t, sem))
 
     async def replies_loop(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            batches = await consumer.getmany(timeout_ms=200)
-            for recs in batches.values():
-                for rec in recs:
-                    try:
-                        ev = json.loads(rec.value)
-                    except ValueError:
-                        continue
-                    if ev.get("type") == REPLY_TYPE:
-                        self.replies[ev["data"]["case_id"]].append(ev["id"])
-                    elif ev.get("type") == RECEIVED_TYPE:
-                        tn = ev["data"].get("tracking_number")
-                        if tn:
-                            self.received_tn[tn].add(ev["data"]["case_id"])
+        async for ev in _events(consumer):
+            if ev.get("type") == REPLY_TYPE:
+                self.replies[ev["data"]["case_id"]].append(ev["id"])
+            elif ev.get("type") == RECEIVED_TYPE:
+                tn = ev["data"].get("tracking_number")
+                if tn:
+                    self.received_tn[tn].add(ev["data"]["case_id"])
 
     # -------------------------------------------------------------------- chaos
     def schedule(self) -> list[KillRecord]:

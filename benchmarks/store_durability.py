@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
 import statistics
 import tempfile
 import time
@@ -27,6 +25,7 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
+from deploy.local.readiness import sigkill
 from deploy.local.store_instance import StoreInstance
 
 MODES = ("interval", "commit", "fsync")
@@ -95,24 +94,13 @@ async def survivors(url: str) -> tuple[int, int]:
         await client.close()
 
 
-def sigkill(pid: int) -> None:
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-
-
 def run_mode(mode: str, n: int, root: Path) -> dict[str, float | str]:
     inst = StoreInstance(run_dir=root / mode, durability=mode)
     inst.run_dir.mkdir(parents=True)
     inst.start()
     try:
         figures: dict[str, float | str] = {"mode": mode, **asyncio.run(workload(inst.url, n))}
-        sigkill(inst.pid())
+        sigkill(inst.pid())  # right after the last acknowledgement
         inst.start()
         docs, counter = asyncio.run(survivors(inst.url))
         figures["inserts_left_after_kill"] = docs

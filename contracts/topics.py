@@ -123,15 +123,19 @@ DEPARTMENT_INBOX_TEMPLATE = PREFIX + ".dept.{dept_code}.tasks"
 _DEPT_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-def department_inbox(dept_code: str) -> TopicSpec:
-    """The inbox topic of one department (one per department)."""
+def _department_topic(template: str, dept_code: str, event_types: tuple[str, ...], description: str,
+                      **options: bool) -> TopicSpec:
+    """One department's topic of a kind (``template``), its code checked."""
     if not _DEPT_CODE.match(dept_code):
         raise ValueError(f"invalid department code {dept_code!r}")
-    return TopicSpec(
-        name=DEPARTMENT_INBOX_TEMPLATE.format(dept_code=dept_code),
-        event_types=("task.assigned", "task.withdrawn"),
-        description=f"Inbox of department {dept_code}: the tasks assigned to it.",
-    )
+    return TopicSpec(name=template.format(dept_code=dept_code), event_types=event_types,
+                     description=description, **options)
+
+
+def department_inbox(dept_code: str) -> TopicSpec:
+    """The inbox topic of one department (one per department)."""
+    return _department_topic(DEPARTMENT_INBOX_TEMPLATE, dept_code, ("task.assigned", "task.withdrawn"),
+                             f"Inbox of department {dept_code}: the tasks assigned to it.")
 
 
 DEPARTMENT_ANSWERS_TEMPLATE = PREFIX + ".dept.{dept_code}.answers"
@@ -140,13 +144,8 @@ DEPARTMENT_ANSWERS_TEMPLATE = PREFIX + ".dept.{dept_code}.answers"
 def department_answers(dept_code: str) -> TopicSpec:
     """The answers topic of one department: its own system publishes its answers here, and only
     its principal may write it (Kafka ACL), so the department of an answer is the topic's."""
-    if not _DEPT_CODE.match(dept_code):
-        raise ValueError(f"invalid department code {dept_code!r}")
-    return TopicSpec(
-        name=DEPARTMENT_ANSWERS_TEMPLATE.format(dept_code=dept_code),
-        event_types=("answer.submitted",),
-        description=f"Answers of department {dept_code}, published by its own system (integrators).",
-    )
+    return _department_topic(DEPARTMENT_ANSWERS_TEMPLATE, dept_code, ("answer.submitted",),
+                             f"Answers of department {dept_code}, published by its own system (integrators).")
 
 
 DEPARTMENT_REPLIES_TEMPLATE = PREFIX + ".dept.{dept_code}.replies"
@@ -157,14 +156,9 @@ def department_replies(dept_code: str) -> TopicSpec:
     names it, the same event (same id) as on gongkai.replies.issued, which departments may not read.
     Written by the reply service; read by the department's own system. Not recorded by audit
     again: the ledger holds each event once, from gongkai.replies.issued."""
-    if not _DEPT_CODE.match(dept_code):
-        raise ValueError(f"invalid department code {dept_code!r}")
-    return TopicSpec(
-        name=DEPARTMENT_REPLIES_TEMPLATE.format(dept_code=dept_code),
-        event_types=("reply.issued", "reply.amended"),
-        description=f"Replies copied to department {dept_code} (抄送): the replies that include its answer.",
-        has_dlt=False,
-    )
+    return _department_topic(DEPARTMENT_REPLIES_TEMPLATE, dept_code, ("reply.issued", "reply.amended"),
+                             f"Replies copied to department {dept_code} (抄送): the replies that include its answer.",
+                             has_dlt=False)
 
 
 def department_topics(dept_code: str) -> list[TopicSpec]:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from deploy.local.readiness import running, sigkill
+
 HOME = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "reply", "notify", "audit")
 # The web service (services/web): pages over the five services' HTTP APIs; no broker. Not in
@@ -151,18 +153,7 @@ class Stack:
         return self.svc_dir / f"{name}.pid"
 
     def pid(self, name: str) -> int | None:
-        try:
-            pid = int(self._pidfile(name).read_text())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
-            return None
-        try:  # a zombie (killed child not yet reaped) is not running
-            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
-                os.waitpid(pid, os.WNOHANG)
-                return None
-        except (OSError, ChildProcessError):
-            pass
-        return pid
+        return running(self._pidfile(name))
 
     def token(self, username: str) -> str:
         """An access token of an officer of the local realm (password grant of the dev client)."""
@@ -214,31 +205,18 @@ class Stack:
         """SIGKILL: the crash of a process, no shutdown code runs."""
         pid = self.pid(name)
         if pid:
-            os.kill(pid, signal.SIGKILL)
-            deadline = time.time() + 5
-            while self.pid(name) and time.time() < deadline:
-                time.sleep(0.05)
+            sigkill(pid, timeout=5)
 
     def infra_pid(self, name: str) -> int | None:
         """The pid of the broker (``kafka``) or the store (``store``) of this run dir, if it runs."""
-        try:
-            pid = int((self.cfg.run_dir / f"{name}.pid").read_text().strip())
-            os.kill(pid, 0)
-            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
-                return None
-        except (OSError, ValueError, IndexError):
-            return None
-        return pid
+        return running(self.cfg.run_dir / f"{name}.pid")
 
     def kill_infra(self, name: str, timeout: float = 10.0) -> int | None:
         """SIGKILL the broker (``kafka``) or the store (``store``): a crash, nothing flushed. Restart
         with ``infra("start", name)``. Returns the killed pid (None if it was not running)."""
         pid = self.infra_pid(name)
         if pid:
-            os.kill(pid, signal.SIGKILL)
-            deadline = time.time() + timeout
-            while self.infra_pid(name) == pid and time.time() < deadline:
-                time.sleep(0.05)
+            sigkill(pid, timeout)
         return pid
 
     def wait_healthy(self, service: str, timeout: float = 90.0) -> dict:

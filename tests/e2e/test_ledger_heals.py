@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import re
-import signal
 import time
 from collections import Counter
 from typing import Any
@@ -88,20 +86,6 @@ async def _ledger_has(db: Any, case_id: str) -> bool | None:  # noqa: ANN401
     return await db.ledger.find_one({"subject": case_id}, {"_id": 1}) is not None or None
 
 
-def _kill_store(stack) -> None:  # noqa: ANN001
-    pid = int((stack.cfg.run_dir / "store.pid").read_text().strip())
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            os.kill(pid, 0)
-            if open(f"/proc/{pid}/stat").read().split()[2] == "Z":
-                break
-        except (ProcessLookupError, FileNotFoundError):
-            break
-        time.sleep(0.05)
-
-
 def _restore(stack) -> None:  # noqa: ANN001
     stack.infra("start", "store")  # a no-op when it runs
     for service in SERVICES:
@@ -157,7 +141,7 @@ async def _scenario(stack, fault: str) -> None:  # noqa: ANN001
             stack.wait_healthy("audit", timeout=120)
         else:
             if fault == "kill":
-                _kill_store(stack)
+                stack.kill_infra("store")
                 await asyncio.sleep(2)
                 stack.infra("start", "store")
             lost = await _lose_newest(db, LOST)

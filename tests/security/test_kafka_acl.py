@@ -14,7 +14,6 @@ import asyncio
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 import uuid
@@ -38,6 +37,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 from contracts import acl, topics
 from deploy.local import kafka_acl
 from deploy.local.credentials import ADMIN, kafka_client_kwargs, kafka_password
+from deploy.local.store_instance import free_port
 from servicekit.kafka import BrokerHandle, KafkaSecurity, ensure_topics, make_broker
 
 pytestmark = pytest.mark.e2e
@@ -50,12 +50,6 @@ ZRZY_ANSWERS, CZT_ANSWERS = topics.department_answers("zrzy").name, topics.depar
 ZRZY_REPLIES, CZT_REPLIES = topics.department_replies("zrzy").name, topics.department_replies("czt").name
 PRIVATE = topics.PRIVATE_CONTACTS.name
 DENIALS: list[str] = []
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -8,10 +8,7 @@ start stores of their own. The client is configured as servicekit.mongo.connect 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +19,8 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 from pymongo.operations import DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
+
+from deploy.local.readiness import sigkill
 
 pytestmark = pytest.mark.asyncio
 
@@ -459,18 +458,6 @@ async def test_data_survives_stop_and_start(new_store) -> None:
         await client.close()
 
 
-def _sigkill(pid: int) -> None:
-    """SIGKILL the store (no shutdown hook, no last commit) and wait until it is gone."""
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("durability", [None, "fsync"])
 async def test_every_acknowledged_write_survives_a_kill(new_store, durability) -> None:
     # The chaos run's finding: the store acknowledged writes it committed to disk only once a second
@@ -487,7 +474,7 @@ async def test_every_acknowledged_write_survives_a_kill(new_store, durability) -
         await client.gk.c.update_one({"_id": 999}, {"$set": {"last": True}})
     finally:
         await client.close()
-    _sigkill(inst.pid())
+    sigkill(inst.pid())
     inst.start()
     client = client_for(inst.url)
     try:
