@@ -77,13 +77,22 @@ from contracts import topics
 from contracts.events_ledger import LEDGER_CHECKPOINTS
 from deploy.local.credentials import kafka_client_kwargs
 from deploy.local.sinks import MailSink, WebhookSink
-from deploy.local.stack import SERVICES, Stack, StackConfig
+from deploy.local.stack import SCALABLE, SERVICES, WEB, Stack, StackConfig, split_instance
 
 DEPTS = ("zrzy", "czt", "sthjt")
 TASK_TYPE = "cn.gongkai.task.assigned.v1"
 REPLY_TYPE = "cn.gongkai.reply.issued.v1"
 RECEIVED_TYPE = "cn.gongkai.application.received.v1"
-KILLABLE = ("intake", "routing", "reply", "notify", "audit")
+KILLABLE = ("intake", "routing", "reply", "notify", "audit")  # the services with consumers (metrics)
+INFRA = ("store", "kafka", "keycloak")  # kafka-N: a cluster's node
+
+
+def is_infra(target: str) -> bool:
+    return target in INFRA or target.startswith("kafka-")
+
+
+def infra_kind(target: str) -> str:
+    return "kafka" if target.startswith("kafka") else target
 OGI = "ogi-officer"
 AUDITOR = "auditor"
 
@@ -110,18 +119,28 @@ async def _events(consumer: AIOKafkaConsumer) -> AsyncIterator[dict[str, Any]]:
                     continue
 
 
-def chaos_config(run_dir: Path, base: int = 41000) -> StackConfig:
-    """A private stack on the ``base`` range: Kafka base+92/93, store base+117, HTTP base+101..106,
-    Keycloak base+80/81, SMTP base+525, webhooks base+109."""
+def chaos_config(run_dir: Path, base: int = 30000, cluster: bool = False, replicas: int = 1) -> StackConfig:
+    """A private stack on the ``base`` range: Kafka base+92/93, store base+117, HTTP base+101..106
+    (second instances base+111..116), Keycloak base+80/81, SMTP base+525, webhooks base+109. With
+    ``cluster`` the broker is a three-node cluster on 29500 + 20 * (base/1000 % 10) + 2..7. Every
+    port is below the kernel's ephemeral range (32768-60999), so that no outgoing connection of the
+    stack's many processes can take one before its server binds it; ``replicas`` instances of each of
+    intake, routing, reply, notify and web (audit stays the ledger's single writer)."""
     return StackConfig(run_dir=run_dir, kafka_port=base + 92, kafka_controller_port=base + 93,
                        store_port=base + 117, http_base=base + 100, smtp_port=base + 525,
                        webhook_port=base + 109, keycloak_port=base + 80, keycloak_mgmt_port=base + 81,
-                       extra_env=dict(CHAOS_ENV))
+                       extra_env=dict(CHAOS_ENV),
+                       cluster_base=29500 + 20 * (base // 1000 % 10) if cluster else None,
+                       replicas={s: replicas for s in SCALABLE} if replicas > 1 else {})
 
 
 def stack_ports(cfg: StackConfig) -> list[int]:
-    return [cfg.kafka_port, cfg.kafka_controller_port, cfg.store_port, cfg.smtp_port, cfg.webhook_port,
-            cfg.keycloak_port, cfg.keycloak_mgmt_port, *(cfg.port(s) for s in (*SERVICES, "web"))]
+    procs = [p for s in (*SERVICES, WEB) for p in cfg.instances(s)]
+    cluster = cfg.cluster
+    kafka = ([cluster.client_port(n) for n in (1, 2, 3)] + [cluster.controller_port(n) for n in (1, 2, 3)]
+             if cluster is not None else [cfg.kafka_port, cfg.kafka_controller_port])
+    return [*kafka, cfg.store_port, cfg.smtp_port, cfg.webhook_port,
+            cfg.keycloak_port, cfg.keycloak_mgmt_port, *(cfg.port(p) for p in procs)]
 
 
 @dataclass
@@ -131,7 +150,13 @@ class Options:
     kills: int = 40
     duration: float = 150.0  # the chaos window, s: kills spread over it, submissions over 80 % of it
     store_kills: int = 1
-    broker_kills: int = 1
+    broker_kills: int = 1  # the single broker, or a random node of the cluster
+    idp_kills: int = 0  # the identity provider (Keycloak)
+    release_kills: int = 0  # reply, killed while the last sign-off of a case (and so its release) runs
+    delivery_kills: int = 0  # notify, killed between the mail server's acceptance and its 250 reply
+    checkpoint_kills: int = 0  # audit, killed when its next checkpoint is due
+    cluster: bool = False  # a three-node Kafka cluster instead of the single broker
+    replicas: int = 1  # instances of intake, routing, reply, notify and web
     submit_concurrency: int = 8
     answer_concurrency: int = 16
     pause: tuple[float, float] = (0.3, 3.0)  # service restart pause, s
@@ -196,6 +221,7 @@ class KillRecord:
     first_http_s: float | None = None  # intake/reply: restart -> first 2xx to the load
     per_service: dict[str, dict[str, float | None]] = field(default_factory=dict)
     note: str = ""
+    kind: str = "scheduled"  # or release / delivery / checkpoint: timed by what the system does
 
 
 class Run:
@@ -216,6 +242,15 @@ class Run:
         self.t0 = time.monotonic()
         self.errors: list[str] = []
         self.measuring: list[asyncio.Task] = []  # resume measurements (bounded by resume_timeout)
+        self.procs = stack.processes()  # every service instance, web included
+        self.apis = [p for p in self.procs if split_instance(p)[0] != WEB]
+        self.kill_lock = asyncio.Lock()  # one kill (and its restart) at a time
+        self.targeted = {"release": opts.release_kills, "delivery": opts.delivery_kills,
+                         "checkpoint": opts.checkpoint_kills}
+        self.signed: Counter[str] = Counter()  # case -> sign-offs acknowledged
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.http: httpx.AsyncClient | None = None
+        self.timed_tasks: list[asyncio.Task] = []
 
     # -------------------------------------------------------------------- small helpers
     def now(self) -> float:
@@ -228,7 +263,21 @@ class Run:
         return t
 
     async def auth(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {await asyncio.to_thread(self.stack.token, who)}"}
+        """The officer's bearer token (cached; fetched again near expiry - retried while the
+        identity provider is down, as a signed-in officer's browser would wait)."""
+        deadline = time.monotonic() + self.opts.answer_deadline
+        while True:
+            try:
+                return {"Authorization": f"Bearer {await asyncio.to_thread(self.stack.token, who)}"}
+            except Exception:  # noqa: BLE001 - IdpError or a connection error while Keycloak restarts
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1.0)
+
+    def url_of(self, service: str, attempt: int) -> str:
+        """An instance of ``service`` (the next one on each attempt: a client's load balancer)."""
+        names = self.cfg.instances(service)
+        return self.cfg.url(names[attempt % len(names)])
 
     def app_body(self, app: App) -> dict[str, Any]:
         return {
@@ -266,7 +315,8 @@ class Run:
         while time.monotonic() < deadline:
             app.attempts += 1
             try:
-                r = await http.post(self.cfg.url("intake") + "/applications", json=body, headers=headers, timeout=20)
+                r = await http.post(self.url_of("intake", app.i + app.attempts) + "/applications", json=body,
+                                    headers=headers, timeout=20)
             except httpx.HTTPError as exc:
                 app.error = repr(exc)[:200]
                 await asyncio.sleep(0.5)
@@ -293,7 +343,7 @@ class Run:
             while time.monotonic() < deadline:  # the answer
                 t.answer_attempts += 1
                 try:
-                    r = await http.post(self.cfg.url("reply") + f"/tasks/{t.task_id}/answer", json=body,
+                    r = await http.post(self.url_of("reply", t.answer_attempts) + f"/tasks/{t.task_id}/answer", json=body,
                                         headers=await self.auth(f"{t.dept}-officer"), timeout=20)
                 except httpx.HTTPError as exc:
                     t.error = repr(exc)[:200]
@@ -315,17 +365,25 @@ class Run:
                 return
             while time.monotonic() < deadline:  # the reviewer's sign-off
                 t.review_attempts += 1
+                target = self.cfg.instances("reply")[t.review_attempts % len(self.cfg.instances("reply"))]
+                headers = await self.auth(f"{t.dept}-reviewer")
+                if self.signed[t.case_id] == len(DEPTS) - 1 and t.review_attempts == 1:
+                    # The case's last sign-off: the reply is released while this request runs.
+                    self.release_kill(target)
                 try:
-                    r = await http.post(self.cfg.url("reply") + f"/tasks/{t.task_id}/review",
-                                        json={"dept_code": t.dept},
-                                        headers=await self.auth(f"{t.dept}-reviewer"), timeout=20)
+                    r = await http.post(self.cfg.url(target) + f"/tasks/{t.task_id}/review",
+                                        json={"dept_code": t.dept}, headers=headers, timeout=20)
                 except httpx.HTTPError as exc:
                     t.error = repr(exc)[:200]
                     await asyncio.sleep(0.5)
                     continue
                 t.review_status = r.status_code
-                if r.status_code == 200:
+                if r.status_code == 200 or (r.status_code == 409 and t.review_attempts > 1 and
+                                            "已" in r.text):
+                    # 409 on a retry after a lost response: the first attempt was recorded.
                     self.http_ok["reply"].append(self.now())
+                    self.signed[t.case_id] += 1
+                    t.review_status = 200
                     t.error = None
                     return
                 if r.status_code >= 500:
@@ -363,14 +421,18 @@ class Run:
     # -------------------------------------------------------------------- chaos
     def schedule(self) -> list[KillRecord]:
         o, rng = self.opts, self.rng
-        plan = [KillRecord(rng.choice(KILLABLE), rng.uniform(0.05, 0.95) * o.duration, rng.uniform(*o.pause))
+        plan = [KillRecord(rng.choice(self.procs), rng.uniform(0.05, 0.95) * o.duration, rng.uniform(*o.pause))
                 for _ in range(o.kills)]
+        for k in range(o.idp_kills):
+            lo = 0.1 + 0.7 * k / max(1, o.idp_kills)
+            plan.append(KillRecord("keycloak", rng.uniform(lo, lo + 0.1) * o.duration, rng.uniform(*o.infra_pause)))
         for k in range(o.store_kills):
             lo = 0.25 + 0.2 * k / max(1, o.store_kills)
             plan.append(KillRecord("store", rng.uniform(lo, lo + 0.2) * o.duration, rng.uniform(*o.infra_pause)))
         for k in range(o.broker_kills):
             lo = 0.55 + 0.2 * k / max(1, o.broker_kills)
-            plan.append(KillRecord("kafka", rng.uniform(lo, lo + 0.2) * o.duration, rng.uniform(*o.infra_pause)))
+            target = f"kafka-{rng.randint(1, 3)}" if o.cluster else "kafka"
+            plan.append(KillRecord(target, rng.uniform(lo, lo + 0.2) * o.duration, rng.uniform(*o.infra_pause)))
         return sorted(plan, key=lambda k: k.planned_at)
 
     async def metrics_handled(self, http: httpx.AsyncClient, svc: str) -> float | None:
@@ -419,7 +481,10 @@ class Run:
                 break
             if k.health_s is None and await self.healthy(http, k.target):
                 k.health_s = time.monotonic() - start
-            if k.first_event_s is None:
+            if split_instance(k.target)[0] == WEB:  # pages only: no consumer
+                if k.health_s is not None:
+                    break
+            elif k.first_event_s is None:
                 handled = await self.metrics_handled(http, k.target)
                 if handled:
                     k.first_event_s = time.monotonic() - start
@@ -431,14 +496,14 @@ class Run:
         """A service's resume that a store or broker kill fell into measures that outage too: noted,
         and left out of the per-service figures (listed apart)."""
         for k in self.kills:
-            if k.target not in KILLABLE or k.restarted_at is None:
+            if is_infra(k.target) or k.restarted_at is None:
                 continue
             nxt = min((o.killed_at for o in self.kills if o.target == k.target and o.killed_at
                        and o.killed_at > k.restarted_at), default=k.restarted_at + self.opts.resume_timeout)
             end = min(nxt, k.restarted_at + max(k.health_s or 0.0, k.first_event_s or 0.0)
                       if k.health_s is not None else nxt)
             for o in self.kills:
-                if o.target in ("store", "kafka") and o.killed_at is not None and k.restarted_at <= o.killed_at <= end:
+                if is_infra(o.target) and o.killed_at is not None and k.restarted_at <= o.killed_at <= end:
                     k.note = (k.note + f" overlapped the {o.target} outage").strip()
 
     def first_http_after_restarts(self) -> None:
@@ -457,13 +522,14 @@ class Run:
         """From the restart command (``start``): each service's /health 200 and first event handled
         (its counter above ``base``, read just before the restart; the services' counters do not
         move while the store or the broker is down)."""
-        pids = {s: self.stack.pid(s) for s in KILLABLE}
-        per: dict[str, dict[str, float | None]] = {s: {"health_s": None, "first_event_s": None} for s in KILLABLE}
+        pids = {s: self.stack.pid(s) for s in self.apis}
+        per: dict[str, dict[str, float | None]] = {s: {"health_s": None, "first_event_s": None} for s in self.apis}
         while time.monotonic() - start < self.opts.resume_timeout:
-            for s in KILLABLE:
+            for s in self.apis:
                 p = per[s]
                 if self.stack.pid(s) != pids[s]:
-                    continue  # killed by the schedule meanwhile: not this measurement's
+                    p["killed_again"] = 1.0  # killed meanwhile: its resume is that kill's measurement
+                    continue
                 if p["health_s"] is None and await self.healthy(http, s):
                     p["health_s"] = time.monotonic() - start
                 if p["first_event_s"] is None:
@@ -472,61 +538,133 @@ class Run:
                         p["first_event_s"] = time.monotonic() - start
                     elif base[s] is None:
                         base[s] = handled
-            if all(p["health_s"] is not None for p in per.values()) and \
-                    sum(p["first_event_s"] is not None for p in per.values()) >= 4:
+            if all(p["health_s"] is not None or p.get("killed_again") for p in per.values()) and \
+                    sum(p["first_event_s"] is not None for p in per.values()) >= len(self.apis) - 1:
                 break
             await asyncio.sleep(0.2)
         k.per_service = per
-        hs = [p["health_s"] for p in k.per_service.values()]
-        k.health_s = max(hs) if all(h is not None for h in hs) else None
+        hs = [p["health_s"] for p in k.per_service.values() if not p.get("killed_again")]
+        k.health_s = max(hs) if hs and all(h is not None for h in hs) else None
         fe = [p["first_event_s"] for p in k.per_service.values() if p["first_event_s"] is not None]
         k.first_event_s = max(fe) if fe else None
 
+    async def kill_and_restart(self, http: httpx.AsyncClient, k: KillRecord, admin: AIOKafkaAdminClient | None,
+                               probe: AIOKafkaConsumer | None, killed: bool = False) -> None:
+        """SIGKILL ``k.target`` (unless ``killed``: a targeted kill has done it already), wait its
+        pause, restart it and start measuring its resume. The caller holds ``kill_lock``."""
+        if is_infra(k.target):
+            k.killed_at = self.now()
+            k.killed_pid = await asyncio.to_thread(self.stack.kill_infra, k.target)
+            self.log(f"chaos: t={k.killed_at:6.1f}s SIGKILL {k.target} (pid {k.killed_pid}), "
+                     f"restart in {k.pause:.1f} s")
+            await asyncio.sleep(k.pause)
+            k.restarted_at = self.now()
+            t = time.monotonic()
+            base = {s: await self.metrics_handled(http, s) for s in self.apis}
+            self.measuring.append(self.spawn(self.measure_infra_resume(http, k, t, base)))
+            try:
+                await asyncio.to_thread(self.stack.infra, "start", k.target)
+            except Exception as exc:  # noqa: BLE001
+                k.note = f"restart failed: {exc!r}"
+                self.errors.append(f"{k.target} restart failed: {exc!r}")
+                raise ChaosError(f"{k.target} did not restart: {exc!r}") from exc
+            k.infra_ready_s = time.monotonic() - t
+            k.new_pid = self.stack.infra_pid(k.target)
+            self.log(f"chaos: {k.target} ready again after {k.infra_ready_s:.1f} s")
+            return
+        if not killed:
+            k.killed_at = self.now()
+            k.killed_pid = self.stack.pid(k.target)
+            await asyncio.to_thread(self.stack.kill, k.target)
+        await asyncio.sleep(k.pause)
+        if admin is not None and probe is not None and split_instance(k.target)[0] in KILLABLE:
+            k.lag_at_restart = await self.group_lag(admin, probe, split_instance(k.target)[0])
+        k.restarted_at = self.now()
+        k.new_pid = await asyncio.to_thread(self.stack.start, k.target)
+        self.log(f"chaos: t={k.killed_at:6.1f}s SIGKILL {k.target:8} (pid {k.killed_pid}{', ' + k.kind if k.kind != 'scheduled' else ''}), "
+                 f"restarted after {k.pause:.1f} s as pid {k.new_pid} (lag {k.lag_at_restart})")
+        self.measuring.append(self.spawn(self.measure_service_resume(http, k)))
+
+    # ---- kills timed by what the system is doing
+    def release_kill(self, target: str) -> None:
+        """Kill the reply instance ``target`` 0-150 ms after the case's last sign-off was sent (the
+        sign-off's request renders and releases the reply), if the budget and the lock allow."""
+        if self.targeted["release"] <= 0 or self.http is None or not self.stack.pid(target):
+            return
+        self.targeted["release"] -= 1
+        k = KillRecord(target, self.now(), self.rng.uniform(*self.opts.pause), kind="release")
+        self.kills.append(k)
+        delay = self.rng.uniform(0.0, 0.15)
+
+        async def go() -> None:  # not under kill_lock: it must happen now, whatever else is down
+            await asyncio.sleep(delay)
+            k.killed_at = self.now()
+            k.killed_pid = self.stack.pid(target)
+            await asyncio.to_thread(self.stack.kill, target)
+            await self.kill_and_restart(self.http, k, None, None, killed=True)
+        self.timed_tasks.append(self.spawn(go()))
+
+    def on_mail_data(self, message: dict[str, Any]) -> None:
+        """The mail sink's hook, in its own thread, after it recorded a message and before it answers
+        250: kill every notify instance (one of them is waiting for that 250)."""
+        if self.targeted["delivery"] <= 0 or self.loop is None:
+            return
+        if not any(addr.startswith(f"c{self.run_id}x") for addr in message.get("to", [])):
+            return
+        self.targeted["delivery"] -= 1
+        records = []
+        for proc in self.cfg.instances("notify"):
+            k = KillRecord(proc, self.now(), self.rng.uniform(*self.opts.pause), kind="delivery")
+            k.killed_at = self.now()
+            k.killed_pid = self.stack.pid(proc)
+            self.stack.kill(proc)
+            records.append(k)
+
+        async def restart() -> None:
+            for k in records:
+                self.kills.append(k)
+            await asyncio.gather(*(self.kill_and_restart(self.http, k, None, None, killed=True) for k in records))
+        self.loop.call_soon_threadsafe(lambda: self.timed_tasks.append(self.spawn(restart())))
+
+    async def checkpoint_kills(self, http: httpx.AsyncClient, until: float) -> None:
+        """Kill audit when its next checkpoint is due (the last one's signing time plus the period)."""
+        period = float(self.cfg.extra_env.get("AUDIT_CHECKPOINT_SECONDS", "60"))
+        gap = until / max(1, self.targeted["checkpoint"] + 1)
+        while self.targeted["checkpoint"] > 0 and self.now() < until:
+            await asyncio.sleep(gap * self.rng.uniform(0.6, 1.0))
+            cp = await self.latest_checkpoint(http)
+            if not cp:
+                continue
+            signed = datetime.fromisoformat(cp["signed_at"].replace("Z", "+00:00")).timestamp()
+            due = signed + period
+            while due < time.time():
+                due += period
+            async with self.kill_lock:
+                await asyncio.sleep(max(0.0, due - time.time()) + self.rng.uniform(0.0, 0.05))
+                self.targeted["checkpoint"] -= 1
+                k = KillRecord("audit", self.now(), self.rng.uniform(*self.opts.pause), kind="checkpoint")
+                self.kills.append(k)
+                await self.kill_and_restart(http, k, None, None)
+
     async def chaos(self, http: httpx.AsyncClient) -> None:
         plan = self.schedule()
-        self.kills = plan
+        self.kills.extend(plan)
         admin = AIOKafkaAdminClient(bootstrap_servers=self.cfg.kafka_bootstrap, request_timeout_ms=5000,
                                     **kafka_client_kwargs())
         probe = AIOKafkaConsumer(bootstrap_servers=self.cfg.kafka_bootstrap, group_id=None,
                                  enable_auto_commit=False, request_timeout_ms=5000, **kafka_client_kwargs())
         await admin.start()
         await probe.start()
+        timed = self.spawn(self.checkpoint_kills(http, 0.9 * self.opts.duration))
         try:
             for k in plan:
                 wait = k.planned_at - self.now()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                if k.target in ("store", "kafka"):
-                    # Let the previous service measurement see its restart through first.
-                    k.killed_at = self.now()
-                    k.killed_pid = await asyncio.to_thread(self.stack.kill_infra, k.target)
-                    self.log(f"chaos: t={k.killed_at:6.1f}s SIGKILL {k.target} (pid {k.killed_pid}), "
-                             f"restart in {k.pause:.1f} s")
-                    await asyncio.sleep(k.pause)
-                    k.restarted_at = self.now()
-                    t = time.monotonic()
-                    base = {s: await self.metrics_handled(http, s) for s in KILLABLE}
-                    self.measuring.append(self.spawn(self.measure_infra_resume(http, k, t, base)))
-                    try:
-                        await asyncio.to_thread(self.stack.infra, "start", k.target)
-                    except Exception as exc:  # noqa: BLE001
-                        k.note = f"restart failed: {exc!r}"
-                        self.errors.append(f"{k.target} restart failed: {exc!r}")
-                        raise ChaosError(f"{k.target} did not restart: {exc!r}") from exc
-                    k.infra_ready_s = time.monotonic() - t
-                    k.new_pid = self.stack.infra_pid(k.target)
-                    self.log(f"chaos: {k.target} ready again after {k.infra_ready_s:.1f} s")
-                else:
-                    k.killed_at = self.now()
-                    k.killed_pid = self.stack.pid(k.target)
-                    await asyncio.to_thread(self.stack.kill, k.target)
-                    await asyncio.sleep(k.pause)
-                    k.lag_at_restart = await self.group_lag(admin, probe, k.target)
-                    k.restarted_at = self.now()
-                    k.new_pid = await asyncio.to_thread(self.stack.start, k.target)
-                    self.log(f"chaos: t={k.killed_at:6.1f}s SIGKILL {k.target:7} (pid {k.killed_pid}), "
-                             f"restarted after {k.pause:.1f} s as pid {k.new_pid} (lag {k.lag_at_restart})")
-                    self.measuring.append(self.spawn(self.measure_service_resume(http, k)))
+                async with self.kill_lock:
+                    await self.kill_and_restart(http, k, admin, probe)
+            await timed
+            await asyncio.gather(*self.timed_tasks, return_exceptions=True)  # their restarts have run
         finally:
             with contextlib.suppress(Exception):
                 await probe.stop()
@@ -762,10 +900,10 @@ class Run:
         if cp:
             signed = datetime.fromisoformat(cp["signed_at"].replace("Z", "+00:00")).timestamp()
             cp_after = signed > last_kill_wall
-        health_all = {s: await self.healthy(http, s) for s in KILLABLE}
+        health_all = {s: await self.healthy(http, s) for s in self.procs}
 
         never_accepted = [{"i": a.i, "error": a.error} for a in self.apps if not a.case_id]
-        service_kills = [k for k in self.kills if k.target in KILLABLE]
+        service_kills = [k for k in self.kills if not is_infra(k.target)]
         not_resumed = [f"{k.target}@{k.killed_at:.1f}s" for k in self.kills
                        if k.health_s is None and "killed again" not in k.note]
 
@@ -812,6 +950,10 @@ class Run:
                 "ledger_entries": len(docs), "ledger_max_seq": seq[-1] if seq else 0,
                 "service_kills": len(service_kills),
                 "kills_by_target": dict(Counter(k.target for k in self.kills)),
+                "kills_by_kind": dict(Counter(infra_kind(k.target) if is_infra(k.target)
+                                              else split_instance(k.target)[0] for k in self.kills)),
+                "kills_timed": dict(Counter(k.kind for k in self.kills)),
+                "kills": len(self.kills),
             },
             "details": {
                 "quiescence": quiescence,
@@ -853,8 +995,10 @@ class Run:
     # -------------------------------------------------------------------- resume figures
     def resume_summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for svc in KILLABLE:
-            every = [k for k in self.kills if k.target == svc]
+        for svc in (*KILLABLE, WEB):
+            every = [k for k in self.kills if not is_infra(k.target) and split_instance(k.target)[0] == svc]
+            if not every and svc == WEB:
+                continue
             ks = [k for k in every if "overlapped" not in k.note]
             with_work = [k for k in ks if (k.lag_at_restart or 0) > 0]
             out[svc] = {
@@ -863,14 +1007,15 @@ class Run:
                 "health_ms": summary_ms([k.health_s for k in ks if k.health_s is not None]),
                 "first_event_ms_backlog": summary_ms([k.first_event_s for k in with_work if k.first_event_s is not None]),
                 "first_event_ms_all": summary_ms([k.first_event_s for k in ks if k.first_event_s is not None]),
-                "no_event_within_timeout": sum(k.first_event_s is None and "killed again" not in k.note for k in ks),
+                "no_event_within_timeout": 0 if svc == WEB else sum(
+                    k.first_event_s is None and "killed again" not in k.note for k in ks),
                 "killed_again_before_resuming": sum("killed again" in k.note for k in ks),
                 "first_http_2xx_ms": summary_ms([k.first_http_s for k in ks if k.first_http_s is not None]),
             }
-        for name in ("store", "kafka"):
-            out[name] = [{"infra_ready_s": k.infra_ready_s, "all_services_healthy_s": k.health_s,
+        for name in INFRA:
+            out[name] = [{"target": k.target, "infra_ready_s": k.infra_ready_s, "all_services_healthy_s": k.health_s,
                           "all_services_consuming_s": k.first_event_s, "per_service": k.per_service}
-                         for k in self.kills if k.target == name]
+                         for k in self.kills if is_infra(k.target) and infra_kind(k.target) == name]
         return out
 
     # -------------------------------------------------------------------- the whole run
@@ -882,6 +1027,8 @@ class Run:
             await self.auth(who)  # fetch (and cache) every token before the chaos
         limits = httpx.Limits(max_connections=self.opts.submit_concurrency + self.opts.answer_concurrency + 16)
         http = httpx.AsyncClient(limits=limits)
+        self.http, self.loop = http, asyncio.get_running_loop()
+        self.mail.before_reply = self.on_mail_data
         loops = [asyncio.create_task(self.inbox_loop(inbox, http), name="inbox"),
                  asyncio.create_task(self.replies_loop(watch), name="replies")]
         try:
@@ -913,6 +1060,7 @@ class Run:
             result["kills"] = [asdict(k) for k in self.kills]
             return result
         finally:
+            self.mail.before_reply = None
             for lp in loops:
                 lp.cancel()
             for t in list(self.background):
@@ -969,7 +1117,7 @@ def run(cfg: StackConfig, opts: Options, log: Any = print, keep: bool = False) -
 
         asyncio.run(body())
         res["wall_seconds"] = time.perf_counter() - t0  # start-up to checks done (teardown not included)
-        ok = True
+        ok = bool(res.get("ok"))  # the logs of a run whose invariants failed are kept
         return res
     finally:
         prev = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # do not interrupt the teardown
@@ -1002,7 +1150,8 @@ def report(res: dict[str, Any]) -> str:
                f"stack start-up {res['stack']['startup_seconds']:.1f} s; chaos window {tm['chaos_window_s']:.1f} s, "
                f"quiescence {tm['quiescence_s']:.1f} s ({res['details']['quiescence']['reason']}); "
                f"whole run {res.get('wall_seconds', float('nan')):.0f} s")
-    out.append(f"kills: {c['kills_by_target']}")
+    out.append(f"kills: {c['kills']} in all; by kind {c['kills_by_kind']}; timed {c['kills_timed']}")
+    out.append(f"       by process {c['kills_by_target']}")
     out.append(f"load: {c['applications']} applications, {c['accepted']} accepted ({c['accepted_201']} x 201, "
                f"{c['accepted_200_replay']} x 200 replay, {c['submission_attempts']} POSTs), never accepted "
                f"{c['never_accepted']}; tasks seen {c['tasks_seen']} (duplicate records {c['duplicate_task_records']}), "
@@ -1023,18 +1172,20 @@ def report(res: dict[str, Any]) -> str:
     out.append("  left out of the figures; 'first HTTP 2xx' includes waiting for the load's next request):")
     out.append(f"  {'service':8} {'kills':>5}  {'/health 200':34} {'first event (backlog > 0)':34} "
                f"{'first event (all)':34} idle  re-killed  in outage  first HTTP 2xx")
-    for svc in KILLABLE:
+    for svc in (*KILLABLE, WEB):
+        if svc not in res["resume"]:
+            continue
         r = res["resume"][svc]
         out.append(f"  {svc:8} {r['kills']:>5}  {_ms(r['health_ms']):34} {_ms(r['first_event_ms_backlog']):34} "
                    f"{_ms(r['first_event_ms_all']):34} {r['no_event_within_timeout']:>4}  "
                    f"{r['killed_again_before_resuming']:>9}  {r['overlapped_infra_outage']:>9}  "
                    f"{_ms(r['first_http_2xx_ms'])}")
-    for name in ("store", "kafka"):
-        for k in res["resume"][name]:
+    for name in INFRA:
+        for k in res["resume"].get(name, []):
             per = ", ".join(f"{s} {v['first_event_s']:.1f}" if v.get("first_event_s") is not None else f"{s} -"
                             for s, v in (k["per_service"] or {}).items())
             fmt = (lambda x: f"{x:.1f} s" if x is not None else "never")  # noqa: E731
-            out.append(f"  {name} kill: ready {fmt(k['infra_ready_s'])} after the restart command; every service "
+            out.append(f"  {k.get('target', name)} kill: ready {fmt(k['infra_ready_s'])} after the restart command; every service "
                        f"healthy {fmt(k['all_services_healthy_s'])}; consuming {fmt(k['all_services_consuming_s'])} "
                        f"(first event per service, s: {per})")
     for key, title in (("raw_broker_before", "before"), ("raw_broker_after", "after")):
@@ -1054,6 +1205,8 @@ def report(res: dict[str, Any]) -> str:
             items = d[key]
             sample = list(items.items())[:3] if isinstance(items, dict) else items[:3]
             out.append(f"  e.g. {name}: {json.dumps(sample, ensure_ascii=False, default=str)[:400]}")
+    if d.get("lost_applications") and d.get("answer_errors"):
+        out.append(f"  answer errors: {json.dumps(d['answer_errors'][:4], ensure_ascii=False, default=str)[:900]}")
     if not d["ledger_verify"].get("ok"):
         out.append(f"  ledger verify: {json.dumps(d['ledger_verify'], ensure_ascii=False)[:300]}")
     if d["audit_health"].get("http") != 200:
@@ -1065,20 +1218,29 @@ def report(res: dict[str, Any]) -> str:
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=150, help="applications (default 150)")
+    ap.add_argument("--n", type=int, default=300, help="applications (default 300)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the kill schedule (default 1)")
-    ap.add_argument("--kills", type=int, default=40, help="service SIGKILLs (default 40)")
-    ap.add_argument("--store-kills", type=int, default=1, help="store SIGKILLs (default 1)")
-    ap.add_argument("--broker-kills", type=int, default=1, help="broker SIGKILLs (default 1)")
-    ap.add_argument("--duration", type=float, default=150.0, help="chaos window, s (default 150)")
+    ap.add_argument("--kills", type=int, default=90, help="service and web SIGKILLs at random times (default 90)")
+    ap.add_argument("--store-kills", type=int, default=2, help="store SIGKILLs (default 2)")
+    ap.add_argument("--broker-kills", type=int, default=3, help="broker (cluster node) SIGKILLs (default 3)")
+    ap.add_argument("--idp-kills", type=int, default=2, help="identity provider SIGKILLs (default 2)")
+    ap.add_argument("--release-kills", type=int, default=4, help="reply kills during a release (default 4)")
+    ap.add_argument("--delivery-kills", type=int, default=4, help="notify kills during a delivery (default 4)")
+    ap.add_argument("--checkpoint-kills", type=int, default=4, help="audit kills at a checkpoint (default 4)")
+    ap.add_argument("--replicas", type=int, default=2, help="instances of intake/routing/reply/notify/web (default 2)")
+    ap.add_argument("--single-broker", action="store_true", help="the single broker instead of the 3-node cluster")
+    ap.add_argument("--duration", type=float, default=300.0, help="chaos window, s (default 300)")
     ap.add_argument("--stall", type=float, default=90.0, help="quiescence: give up after this long unchanged, s")
-    ap.add_argument("--base-port", type=int, default=41000, help="port range of the private stack (default 41000)")
+    ap.add_argument("--base-port", type=int, default=30000, help="port range of the private stack (default 30000)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     ap.add_argument("--keep", action="store_true", help="keep the run dir (logs) after a success")
     args = ap.parse_args(argv)
     opts = Options(n=args.n, seed=args.seed, kills=args.kills, duration=args.duration, stall=args.stall,
-                   store_kills=args.store_kills, broker_kills=args.broker_kills)
-    cfg = chaos_config(Path(tempfile.mkdtemp(prefix="gk-chaos-")), args.base_port)
+                   store_kills=args.store_kills, broker_kills=args.broker_kills, idp_kills=args.idp_kills,
+                   release_kills=args.release_kills, delivery_kills=args.delivery_kills,
+                   checkpoint_kills=args.checkpoint_kills, cluster=not args.single_broker, replicas=args.replicas)
+    cfg = chaos_config(Path(tempfile.mkdtemp(prefix="gk-chaos-")), args.base_port, cluster=opts.cluster,
+                       replicas=opts.replicas)
 
     def on_term(signum, frame):  # noqa: ANN001, ARG001
         raise KeyboardInterrupt

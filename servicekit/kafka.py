@@ -76,11 +76,17 @@ class KafkaSecurity:
         return kind(self.username, self.password, ssl_context=ssl_context, use_ssl=self.tls)
 
 
+def servers(bootstrap: str) -> list[str]:
+    """``host:port[,host:port...]`` (GONGKAI_KAFKA_BOOTSTRAP: one broker or a cluster's nodes) as the
+    list the Kafka clients take; a single string with commas would be read as one host name."""
+    return [s.strip() for s in bootstrap.split(",") if s.strip()]
+
+
 def make_broker(bootstrap: str, client_id: str, security: KafkaSecurity | None = None) -> KafkaBroker:
     """The FastStream broker of a service; ``security`` defaults to the GONGKAI_KAFKA_* settings."""
     security = security or KafkaSecurity.from_env()
     return KafkaBroker(
-        bootstrap,
+        servers(bootstrap),
         client_id=client_id,
         security=security.faststream(),
         acks="all",
@@ -126,7 +132,7 @@ class BrokerHandle:
             try:
                 await self.broker.start()
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-outbox",
+                    bootstrap_servers=servers(self.bootstrap), client_id=f"{self.client_id}-outbox",
                     acks="all", enable_idempotence=True, linger_ms=2, **self.security.client_kwargs(),
                 )
                 await producer.start()
@@ -225,7 +231,7 @@ async def create_missing_topics(
 async def ensure_topics(bootstrap: str, specs: Sequence[Any], security: KafkaSecurity | None = None) -> list[str]:
     """Create the topics that do not exist yet (raises if one cannot be). Returns those created.
     ``security`` defaults to the GONGKAI_KAFKA_* settings (the service's own principal)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or KafkaSecurity.from_env()).client_kwargs())
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers(bootstrap), **(security or KafkaSecurity.from_env()).client_kwargs())
     await admin.start()
     try:
         result = await create_missing_topics(admin, specs)

@@ -218,6 +218,41 @@ def apply(bootstrap: str, requested: Iterable[str], removed: Iterable[str] = ())
     return p
 
 
+@dataclass(frozen=True)
+class Quorum:
+    leader: int
+    epoch: int
+    high_watermark: int
+    voters: dict[int, int]  # node id -> its log end offset
+    observers: dict[int, int]
+
+
+def quorum(bootstrap: str, timeout: float = 60) -> Quorum:
+    """The KRaft controller quorum as the cluster reports it (Admin.describeMetadataQuorum)."""
+    ensure_admin_tool()
+    with tempfile.NamedTemporaryFile("w", prefix="kafka-admin-", suffix=".properties", delete=False) as f:
+        f.write(client_properties(bootstrap))
+        props = f.name
+    try:
+        done = subprocess.run(["java", *JVM_OPTS, "-Xmx96m", "-Djava.awt.headless=true", "-Dlog4j2.level=ERROR",
+                               "-cp", _classpath(), "GongkaiKafkaAdmin", props, "quorum"],
+                              capture_output=True, text=True, timeout=timeout)
+    finally:
+        os.unlink(props)
+    if done.returncode != 0:
+        raise RuntimeError(f"GongkaiKafkaAdmin quorum failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    leader = epoch = hw = -1
+    voters: dict[int, int] = {}
+    observers: dict[int, int] = {}
+    for line in done.stdout.splitlines():
+        f = line.split("\t")
+        if f[0] == "leader":
+            leader, epoch, hw = int(f[1]), int(f[2]), int(f[3])
+        elif f[0] in ("voter", "observer"):
+            (voters if f[0] == "voter" else observers)[int(f[1])] = int(f[2])
+    return Quorum(leader, epoch, hw, voters, observers)
+
+
 # ------------------------------------------------------------------------------ command line
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -8,11 +8,14 @@ tests run them in-process; ``python -m deploy.local.sinks`` runs them for the lo
 from __future__ import annotations
 
 import argparse
+import base64
 import email
+import hashlib
 import email.policy
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +48,30 @@ class MailSink:
     def __init__(self, host: str = "127.0.0.1", port: int = 2525, directory: Path | None = None) -> None:
         self.recorder = _Recorder(directory / "mail.jsonl" if directory else None)
         self.controller = Controller(self, hostname=host, port=port)
+        # Called (in the server's thread) with each message once it is recorded, before the 250 reply:
+        # the chaos harness kills the sender there, between the acceptance and its acknowledgement.
+        self.before_reply: Callable[[dict[str, Any]], None] | None = None
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802 - aiosmtpd API
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         body = msg.get_body(preferencelist=("plain",))
-        self.recorder.add({
+        record = {
             "message_id": msg["Message-ID"],
             "to": list(envelope.rcpt_tos),
             "subject": str(msg["Subject"]),
             "body": body.get_content() if body else "",
+            # Each attachment: its name, type, size, SHA-256 and bytes (base64), as the recipient gets it.
+            "attachments": [{"filename": part.get_filename(), "content_type": part.get_content_type(),
+                             "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                             "data": base64.b64encode(data).decode()}
+                            for part in msg.iter_attachments()
+                            for data in [part.get_payload(decode=True) or b""]],
             "at": time.time(),
-        })
+        }
+        self.recorder.add(record)
+        hook = self.before_reply
+        if hook is not None:
+            hook(record)
         return "250 Message accepted for delivery"
 
     def start(self) -> MailSink:

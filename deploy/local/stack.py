@@ -5,6 +5,14 @@ the web service (pages; started once the five are healthy) and the mail/webhook 
     python -m deploy.local.stack up        start everything (no-op for what runs), wait until healthy
     python -m deploy.local.stack down      stop services, sinks, store and broker
     python -m deploy.local.stack status
+
+Two options for the production shape on one machine (the chaos harness uses both):
+- ``StackConfig.cluster_base``: the broker is a three-node KRaft cluster (deploy/local/cluster.py,
+  three replicas, ``min.insync.replicas=2``) instead of infra.sh's single broker; ``kafka-1`` ..
+  ``kafka-3`` name its nodes for ``kill_infra``/``infra("start", ...)``.
+- ``StackConfig.replicas``: more than one instance of a service (``intake-2`` is the second
+  intake), each its own process and HTTP port (``http_base + 10 * (k - 1) + ...``), the same store
+  and consumer groups, so that the instances share the partitions.
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ from deploy.local.readiness import running, sigkill
 
 HOME = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "reply", "notify", "audit")
+# Services that may run as several instances (consumer groups share the partitions; audit is the
+# ledger's single writer, see docs/reliability.md).
+SCALABLE = ("intake", "routing", "reply", "notify", "web")
 # The web service (services/web): pages over the five services' HTTP APIs; no broker. Not in
 # SERVICES, which are the APIs (the security suites iterate them).
 WEB = "web"
@@ -33,6 +44,9 @@ LOCAL_SECRETS = {
     "AUDIT_QUERY_CODE_SECRET": "local-dev-only-secret",
     "REPLY_QUERY_CODE_SECRET": "local-dev-only-secret",
     "INTAKE_APPLICANT_REF_SECRET": "local-dev-only-secret",
+    # The signed links notify fetches a document's PDF with, to attach it (servicekit.doclinks).
+    "REPLY_DOCUMENT_LINK_SECRET": "local-dev-only-secret",
+    "NOTIFY_DOCUMENT_LINK_SECRET": "local-dev-only-secret",
 }
 # The local realm's gongkai-web client secret (deploy/local/keycloak/realm.py) and a session key.
 LOCAL_WEB_SECRETS = {
@@ -54,18 +68,36 @@ class StackConfig:
     keycloak_mgmt_port: int = 18081
     venv: Path = field(default_factory=lambda: Path(os.environ.get("VENV", HOME / ".local" / "venv")))
     extra_env: dict[str, str] = field(default_factory=dict)
+    cluster_base: int | None = None  # a three-node cluster on base+2 .. base+7 instead of the single broker
+    replicas: dict[str, int] = field(default_factory=dict)  # service -> instances (default 1)
 
     def port(self, service: str) -> int:
-        if service == WEB:
-            return self.http_base + 6
-        return self.http_base + 1 + SERVICES.index(service)
+        name, k = split_instance(service)
+        first = self.http_base + 6 if name == WEB else self.http_base + 1 + SERVICES.index(name)
+        return first + 10 * (k - 1)
+
+    def instances(self, service: str) -> list[str]:
+        """``intake``, ``intake-2``, ...: the process names of a service's instances."""
+        n = self.replicas.get(service, 1)
+        if n > 1 and service not in SCALABLE:
+            raise ValueError(f"{service} runs as one instance only")
+        return [service] + [f"{service}-{k}" for k in range(2, n + 1)]
+
+    @property
+    def cluster(self):  # noqa: ANN201 - deploy.local.cluster.Cluster | None (imported lazily)
+        if self.cluster_base is None:
+            return None
+        from deploy.local.cluster import Cluster
+
+        return Cluster(run_dir=self.run_dir / "cluster", base_port=self.cluster_base)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port(service)}"
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        cluster = self.cluster
+        return cluster.bootstrap if cluster is not None else f"127.0.0.1:{self.kafka_port}"
 
     @property
     def mongo_url(self) -> str:
@@ -82,7 +114,7 @@ class StackConfig:
                 "KEYCLOAK_PORT": str(self.keycloak_port), "KEYCLOAK_MGMT_PORT": str(self.keycloak_mgmt_port),
                 "VENV": str(self.venv)}
 
-    def web_env(self) -> dict[str, str]:
+    def web_env(self, instance: str = WEB) -> dict[str, str]:
         """The web service's environment: the five services' addresses, the IdP, its own store db."""
         env = {
             **os.environ,
@@ -93,7 +125,7 @@ class StackConfig:
             "GONGKAI_OIDC_ISSUER": self.issuer,
             "GONGKAI_OIDC_JWKS_URL": "",
             "GONGKAI_OIDC_JWKS_FILE": "",
-            "WEB_HTTP_PORT": str(self.port(WEB)),
+            "WEB_HTTP_PORT": str(self.port(instance)),
             "WEB_DB_NAME": "gongkai_web",
             "WEB_PUBLIC_URL": self.url(WEB),
             **{f"WEB_{s.upper()}_URL": self.url(s) for s in SERVICES},
@@ -105,23 +137,24 @@ class StackConfig:
     def service_env(self, service: str) -> dict[str, str]:
         from deploy.local.credentials import kafka_client_env
 
-        if service == WEB:
-            return self.web_env()
-        prefix = service.upper()
+        name, _ = split_instance(service)
+        if name == WEB:
+            return self.web_env(service)
+        prefix = name.upper()
         env = {
             **os.environ,
             "PYTHONPATH": str(HOME),
             "PYTHONUNBUFFERED": "1",
             "GONGKAI_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             # The service's own Kafka principal (svc-<service>, SASL/SCRAM; contracts/acl.py).
-            **kafka_client_env(f"svc-{service}"),
+            **kafka_client_env(f"svc-{name}"),
             "GONGKAI_MONGO_URL": self.mongo_url,
             f"{prefix}_HTTP_PORT": str(self.port(service)),
             # Static group membership: a restarted service takes its partitions back at once.
-            "GONGKAI_KAFKA_INSTANCE_ID": f"{service}-{self.port(service)}",
+            "GONGKAI_KAFKA_INSTANCE_ID": f"{name}-{self.port(service)}",
             # Events' dataschema: the schemas served by this stack's web service.
             "GONGKAI_SCHEMA_BASE_URL": f"{self.url(WEB)}/schemas/",
-            f"{prefix}_DB_NAME": f"gongkai_{service}",
+            f"{prefix}_DB_NAME": f"gongkai_{name}",
             "NOTIFY_SMTP_PORT": str(self.smtp_port),
             # Local development: development secrets accepted (each service logs one warning line).
             "GONGKAI_ENV": "development",
@@ -131,10 +164,21 @@ class StackConfig:
             "GONGKAI_OIDC_JWKS_FILE": "",
             # The local webhook receiver (deploy/local/sinks.py) is on loopback: allowed by name.
             "NOTIFY_WEBHOOK_ALLOW_HOSTS": f"127.0.0.1:{self.webhook_port}",
+            # The case's documents are the reply service's: notify attaches them, audit files them.
+            "NOTIFY_REPLY_URL": self.url("reply"),
+            "AUDIT_REPLY_URL": self.url("reply"),
             **LOCAL_SECRETS,
         }
         env.update(self.extra_env)
         return env
+
+
+def split_instance(process: str) -> tuple[str, int]:
+    """``intake-2`` -> (``intake``, 2); ``intake`` -> (``intake``, 1)."""
+    name, _, k = process.rpartition("-")
+    if name and k.isdigit():
+        return name, int(k)
+    return process, 1
 
 
 class Stack:
@@ -145,6 +189,22 @@ class Stack:
 
     # -- infrastructure ------------------------------------------------------------------
     def infra(self, action: str, what: str = "all") -> None:
+        """infra.sh ``action`` ``what``; with a cluster, ``kafka`` (or ``all``) is the cluster and
+        ``kafka-N`` one of its nodes (started again: it rejoins and catches up)."""
+        cluster = self.cfg.cluster
+        if cluster is not None and (what == "all" or what.startswith("kafka")):
+            if what == "all":
+                for part in ("store", "keycloak"):
+                    self.infra(action, part)
+            if action == "start" and what.startswith("kafka-"):
+                node = int(what.removeprefix("kafka-"))
+                cluster.start(node)
+                cluster.wait_ready((node,))
+            elif action == "start":
+                cluster.up()
+            elif action == "stop":
+                cluster.down()
+            return
         subprocess.run(["bash", str(HOME / "deploy/local/infra.sh"), action, what], env=self.cfg.infra_env(),
                        check=action != "status")
 
@@ -175,7 +235,9 @@ class Stack:
         return proc.pid
 
     def start(self, service: str) -> int:
-        return self._spawn(service, [str(self.cfg.venv / "bin/python"), "-m", f"services.{service}"],
+        """Start a service instance (``intake``, ``intake-2``, ...) unless it runs."""
+        name, _ = split_instance(service)
+        return self._spawn(service, [str(self.cfg.venv / "bin/python"), "-m", f"services.{name}"],
                            self.cfg.service_env(service))
 
     def start_sinks(self) -> int:
@@ -208,7 +270,11 @@ class Stack:
             sigkill(pid, timeout=5)
 
     def infra_pid(self, name: str) -> int | None:
-        """The pid of the broker (``kafka``) or the store (``store``) of this run dir, if it runs."""
+        """The pid of the broker (``kafka``; a cluster's node ``kafka-N``), the store (``store``) or
+        the identity provider (``keycloak``) of this run dir, if it runs."""
+        cluster = self.cfg.cluster
+        if cluster is not None and name.startswith("kafka-"):
+            return cluster.pid(int(name.removeprefix("kafka-")))
         return running(self.cfg.run_dir / f"{name}.pid")
 
     def kill_infra(self, name: str, timeout: float = 10.0) -> int | None:
@@ -235,24 +301,30 @@ class Stack:
             time.sleep(0.3)
         raise TimeoutError(f"{service} not healthy after {timeout}s: {last}")
 
+    def processes(self) -> list[str]:
+        """Every service instance of this stack, the five APIs first, then web."""
+        return [p for s in (*SERVICES, WEB) for p in self.cfg.instances(s)]
+
     def up(self, with_sinks: bool = True) -> None:
         self.infra("start")
         if with_sinks:
             self.start_sinks()
-        for service in SERVICES:
-            self.start(service)
-        for service in SERVICES:
-            self.wait_healthy(service)
-        self.start(WEB)
-        self.wait_healthy(WEB)
+        apis = [p for p in self.processes() if split_instance(p)[0] != WEB]
+        for process in apis:
+            self.start(process)
+        for process in apis:
+            self.wait_healthy(process)
+        for process in self.cfg.instances(WEB):
+            self.start(process)
+            self.wait_healthy(process)
 
     def down(self) -> None:
-        for name in (WEB, *SERVICES, "sinks"):
+        for name in (*reversed(self.processes()), "sinks"):
             self.stop(name)
         self.infra("stop")
 
     def status(self) -> dict[str, int | None]:
-        return {name: self.pid(name) for name in (*SERVICES, WEB, "sinks")}
+        return {name: self.pid(name) for name in (*self.processes(), "sinks")}
 
 
 def main(argv: list[str]) -> int:

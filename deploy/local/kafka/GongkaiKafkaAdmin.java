@@ -11,6 +11,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.QuorumInfo;
 import org.apache.kafka.clients.admin.ScramCredentialInfo;
 import org.apache.kafka.clients.admin.ScramMechanism;
 import org.apache.kafka.clients.admin.UserScramCredentialAlteration;
@@ -33,6 +34,8 @@ import org.apache.kafka.common.resource.ResourceType;
  *   java -cp CLASSES:LIBS/* GongkaiKafkaAdmin CLIENT_PROPERTIES describe
  *       prints one line per SCRAM user ("user\tNAME\tMECHANISM") and per ACL
  *       ("acl\tPRINCIPAL\tRESOURCE_TYPE\tNAME\tPATTERN\tOPERATION\tPERMISSION\tHOST"), then "end"
+ *   java -cp CLASSES:LIBS/* GongkaiKafkaAdmin CLIENT_PROPERTIES quorum
+ *       prints the KRaft controller quorum: its leader, voters and observers (deploy/local/cluster.py)
  *   java -cp CLASSES:LIBS/* GongkaiKafkaAdmin CLIENT_PROPERTIES sync
  *       describes (as above), then reads tab-separated commands from stdin until its end
  *       (passwords never on the command line):
@@ -52,8 +55,8 @@ public final class GongkaiKafkaAdmin {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 2 || !(args[1].equals("describe") || args[1].equals("sync"))) {
-            System.err.println("usage: GongkaiKafkaAdmin CLIENT_PROPERTIES describe|sync");
+        if (args.length != 2 || !(args[1].equals("describe") || args[1].equals("sync") || args[1].equals("quorum"))) {
+            System.err.println("usage: GongkaiKafkaAdmin CLIENT_PROPERTIES describe|sync|quorum");
             System.exit(2);
         }
         Properties props = new Properties();
@@ -62,6 +65,11 @@ public final class GongkaiKafkaAdmin {
         }
         int rc = 0;
         try (Admin admin = Admin.create(props)) {
+            if (args[1].equals("quorum")) {
+                quorum(admin);
+                System.out.flush();
+                System.exit(0);
+            }
             describe(admin);
             if (args[1].equals("sync")) {
                 rc = apply(admin, readCommands());
@@ -70,6 +78,20 @@ public final class GongkaiKafkaAdmin {
         }
         System.out.flush();
         System.exit(rc);
+    }
+
+    /** The KRaft controller quorum: "leader\tID\tEPOCH\tHIGH_WATERMARK", then one line per voter
+     *  and observer ("voter|observer\tID\tLOG_END_OFFSET"), then "end". */
+    private static void quorum(Admin admin) throws Exception {
+        QuorumInfo q = admin.describeMetadataQuorum().quorumInfo().get(TIMEOUT_S, TimeUnit.SECONDS);
+        System.out.println("leader\t" + q.leaderId() + "\t" + q.leaderEpoch() + "\t" + q.highWatermark());
+        for (QuorumInfo.ReplicaState r : q.voters()) {
+            System.out.println("voter\t" + r.replicaId() + "\t" + r.logEndOffset());
+        }
+        for (QuorumInfo.ReplicaState r : q.observers()) {
+            System.out.println("observer\t" + r.replicaId() + "\t" + r.logEndOffset());
+        }
+        System.out.println("end");
     }
 
     private static void describe(Admin admin) throws Exception {
