@@ -126,15 +126,13 @@ install_store() {
 source "$LOCAL_SRC/keycloak/keycloak.sh"
 
 # ---------------------------------------------------------------- Debian packages
-# Reply documents are rendered to PDF by WeasyPrint, which needs a CJK font: WenQuanYi Micro Hei
-# (1.6 MB download; fonts-wqy-zenhei is 7.5 MB, fonts-arphic-uming 7.9 MB, fonts-noto-cjk 57 MB);
-# fontconfig names it "WenQuanYi Micro Hei".
-# libharfbuzz-subset0 lets WeasyPrint subset that font in milliseconds (its fontTools fallback
-# takes ~1.5 s per PDF and is deprecated). poppler-utils gives pdftotext/pdffonts/pdftoppm to the
-# document tests.
+# Reply documents are typeset to PDF by Typst (PyPI typst) in the GB/T 9704 layout with Noto Serif
+# CJK SC (body, title, agency mark) and Noto Sans CJK SC (headings): fonts-noto-cjk (57 MB; the
+# renderer refuses to run without it). WenQuanYi Micro Hei (fonts-wqy-microhei, 1.6 MB) renders the
+# pages in the browser. poppler-utils gives pdftotext/pdffonts/pdftoppm to the document tests.
 # chromium (Debian's, /usr/bin/chromium) is the real browser of the page tests (Playwright drives it;
 # `playwright install` cannot download browsers here); the CJK font above renders its pages.
-DEB_PACKAGES=(fonts-wqy-microhei libharfbuzz-subset0 poppler-utils chromium)
+DEB_PACKAGES=(fonts-wqy-microhei fonts-noto-cjk poppler-utils chromium)
 
 deb_installed() {
     [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]

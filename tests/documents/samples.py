@@ -220,3 +220,19 @@ def consolidated() -> dict[str, Any]:
 
 def all_samples() -> dict[str, dict[str, Any]]:
     return {**PROCEDURAL_SAMPLES, **OUTCOME_SAMPLES, "consolidated_reply": consolidated()}
+
+
+def consolidated_three() -> dict[str, Any]:
+    """A reply answered by three departments (disclosed, partial, not this agency's)."""
+    return with_remedies(decision="partially_disclosed", departments=[DEPARTMENTS[0], DEPARTMENTS[1], DEPARTMENTS[4]])
+
+
+AMENDMENT_TITLE = "政府信息公开申请补充答复书"
+AMENDMENT_NOTE = ("本答复是对本机关于2026年5月6日就同一申请（受理编号GK-20260408-0042）所作答复的补充答复（第1次），"
+                  "补充此前尚未答复部门的答复。")
+
+
+def amendment() -> dict[str, Any]:
+    """A later answer after the reply: the amendment (补充答复书) of one department."""
+    return with_remedies(decision="disclosed", departments=[DEPARTMENTS[5]], notes=[AMENDMENT_NOTE],
+                         title=AMENDMENT_TITLE) | {"issued_on": date(2026, 5, 20)}

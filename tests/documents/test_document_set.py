@@ -201,7 +201,8 @@ def test_consolidated_html_lists_every_department_in_order() -> None:
     assert "涉及本机关8个承办部门" in text
     assert "八、云南省生态环境厅：没有现成信息，需要另行制作" in text
     assert "作出“部分公开”的答复" in text
-    assert "抄送：" + "、".join(d["dept_name"] for d in s.DEPARTMENTS) + "。" in text
+    # GB/T 9704 版记: 抄送机关 separated by commas, a full stop after the last
+    assert "抄送：" + "，".join(d["dept_name"] for d in s.DEPARTMENTS) + "。" in text
 
 
 def test_autoescape() -> None:

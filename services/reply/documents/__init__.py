@@ -1,8 +1,17 @@
 """Reply documents: the standard document set of an application, rendered to HTML and PDF.
 
-Pure rendering, no I/O of its own (WeasyPrint reads the installed fonts). Simplified Chinese,
-formal government style, one Jinja2 template per document (``templates/``), autoescaped and strict
-(an undefined variable is an error).
+Pure rendering, no I/O of its own (Typst reads the installed fonts). Simplified Chinese, formal
+government style, one Jinja2 template per document (``templates/``), autoescaped and strict (an
+undefined variable is an error). The PDF is typeset by Typst (``templates/document.typ``) in a layout
+close to GB/T 9704-2012 (党政机关公文格式): A4, 天头 37 mm, 订口 28 mm, 版心 156 × 225 mm at 22 lines
+of 28 characters; the red 发文机关标志 (the agency's name) and red rule, the 发文字号 (``document_number``)
+when given, the title in 2号 bold serif (小标宋-like: Noto Serif CJK SC Bold), the 主送 line (the
+applicant by name, or the addressee of a letter), the body in 3号 serif (仿宋 where installed, else
+Noto Serif CJK SC), 一级标题 (each department) in 黑体-like Noto Sans CJK SC, the signature (the agency)
+centred over the date (2026年5月6日, 右空四字) under a red seal placeholder "（印章）", 附注 (case number,
+dates, the OGI office's contact), 版记 (抄送 for the consolidated reply, 印发机关 and 印发日期) at the
+bottom of the last page, and page numbers "— 1 —" (odd pages right, even pages left). The last
+paragraph is kept on the page of the signature and seal.
 
 Document types (``DOCUMENTS`` maps each to a ``DocumentKind``: title, template, context model,
 whether it prints the applicant's remedies):
@@ -17,37 +26,40 @@ whether it prints the applicant's remedies):
   outcome code, e.g. ``"withheld.third_party"``); its legal basis is the outcome's ``basis``;
 - ``CONSOLIDATED`` (``"consolidated_reply"``): one 答复书 for a case answered by many departments,
   listing each department's decision, text and material, and for partial disclosure each withheld
-  part with its reason (Art. 37); copied (抄送) to the departments.
+  part with its reason (Art. 37); copied (抄送) to the departments. An amendment is the same kind
+  with ``title="政府信息公开申请补充答复书"`` and a note saying what it adds to.
 
 Every document prints the case number (受理编号; 文号 when given), the agency, the date of receipt
-and the date of issue, the legal basis by article, a seal placeholder (agency name and date at the
-bottom right) and the OGI office's contact; decisions the applicant can challenge (all substantive
-replies, referral, abandonment, fee notice) print the remedies: administrative review within
-60 days, litigation within 6 months of receipt of the document.
+and the date of issue, the legal basis by article, the seal placeholder and the OGI office's contact;
+decisions the applicant can challenge (all substantive replies, referral, abandonment, fee notice)
+print the remedies: administrative review within 60 days, litigation within 6 months of receipt.
 
 API::
 
-    from services.reply.documents import render_html, render_pdf, DOCUMENTS, models
+    from services.reply.documents import render_document, render_html, render_pdf, DOCUMENTS, models
 
-    html = render_html("consolidated_reply", context)   # context: the kind's model, or a dict
-    pdf = render_pdf(html)                              # bytes, A4, CJK font embedded
+    doc = render_document("consolidated_reply", context)   # context: the kind's model, or a dict
+    doc.html, doc.pdf, doc.title                           # the same document as a web page and as a PDF
 
 - ``render_html(doc_type, context) -> str``: ``context`` is validated against the kind's model
   (``DOCUMENTS[doc_type].model``; a dict is validated, a model instance must be of exactly that
   class). A missing or empty field raises ``pydantic.ValidationError``; an unknown ``doc_type``
-  raises ``ValueError``.
-- ``render_pdf(html) -> bytes``: WeasyPrint, A4. CPU-bound (measured: ~0.14 s for an
-  8-department reply with libharfbuzz-subset0 installed, ~1.5 s without), so call it via
-  ``asyncio.to_thread`` in async code. External resources are never fetched. Raises
-  ``DocumentRenderError`` if the text is Chinese but no CJK font is installed (install with
-  ``deploy/local/install.sh debs``: fonts-wqy-microhei).
+  raises ``ValueError``. The page has the same layout as the PDF (screen CSS, ``@page`` for print).
+- ``render_pdf(html) -> bytes``: Typst, from ``render_html``'s output (read back into a small
+  structure passed as JSON in ``sys.inputs``: user text is a Typst string value, never markup). About
+  9 ms of CPU a document (a mix of all kinds; 17 ms for the 8-department reply; the first call in a
+  process loads the fonts, ~0.15 s) — see ``benchmarks/render.py``. Thread-safe (one compile at a time
+  per process). Fonts come from ``/usr/share/fonts`` etc. (``GONGKAI_FONT_DIRS`` overrides) and are
+  embedded (subsets, with ToUnicode). Raises ``DocumentRenderError`` if Noto Serif CJK SC is not
+  installed (``deploy/local/install.sh debs``: fonts-noto-cjk) or the HTML is not a document of this
+  package (text outside the known elements is refused, never dropped).
 - ``render_document(doc_type, context) -> RenderedDocument``: both, for storing with the case; the
   applicant and the departments get the same bytes.
 
 Wiring (for the reply service's adapter): a department answer's (reply type, reason) is an outcome
 code of ``contracts.decisions`` (``default_outcome(reply_type).code`` when it has no reason); one
 ``models.DepartmentDecision`` per answer, in the order of ``aggregation.order_parts``; the combined
-``decision`` is ``aggregation.combined_decision``. Measured with tests/documents/measure_render.py.
+``decision`` is ``aggregation.combined_decision``.
 """
 
 from __future__ import annotations
@@ -86,7 +98,8 @@ class RenderedDocument:
 def render_document(doc_type: str, context: BaseModel | Mapping[str, Any]) -> RenderedDocument:
     kind, ctx = validate_context(doc_type, context)
     html = render_html(doc_type, ctx)
-    return RenderedDocument(doc_type=kind.doc_type, title=kind.title, html=html, pdf=render_pdf(html))
+    title = getattr(ctx, "title", None) or kind.title
+    return RenderedDocument(doc_type=kind.doc_type, title=title, html=html, pdf=render_pdf(html))
 
 
 __all__ = [

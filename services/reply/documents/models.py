@@ -2,7 +2,8 @@
 
 Every field a document prints is required unless it is explicitly optional with a stated meaning
 (``document_number``: the agency numbers this kind of document; ``court``: otherwise "有管辖权的人民
-法院"). A missing or empty field is a validation error, never a blank in the document. Dates are
+法院"; ``ConsolidatedReply.title``: otherwise the kind's title). ``applicant_name`` is required in every
+document addressed to the applicant: it is the 主送 line (never a blank "申请人："). A missing or empty field is a validation error, never a blank in the document. Dates are
 ``datetime.date``; money is ``Decimal`` (yuan). Models are frozen and reject unknown fields.
 """
 
@@ -335,3 +336,4 @@ class ConsolidatedReply(ReplyContext):
     decision: ReplyType  # the combined decision (see services.reply.aggregation)
     departments: list[DepartmentDecision] = Field(min_length=1)
     notes: list[Text] = Field(default_factory=list)  # e.g. answers still missing, or what an amendment adds to
+    title: Text | None = None  # printed title when not 政府信息公开申请答复书, e.g. 政府信息公开申请补充答复书
