@@ -228,13 +228,19 @@ async def create_missing_topics(
     return TopicCreation(created, sorted(present), failed)
 
 
-async def ensure_topics(bootstrap: str, specs: Sequence[Any], security: KafkaSecurity | None = None) -> list[str]:
+async def ensure_topics(bootstrap: str, specs: Sequence[Any], security: KafkaSecurity | None = None,
+                        replication_factor: int | None = None) -> list[str]:
     """Create the topics that do not exist yet (raises if one cannot be). Returns those created.
-    ``security`` defaults to the GONGKAI_KAFKA_* settings (the service's own principal)."""
+    ``security`` defaults to the GONGKAI_KAFKA_* settings (the service's own principal),
+    ``replication_factor`` to GONGKAI_KAFKA_REPLICATION_FACTOR."""
+    if replication_factor is None:
+        from servicekit.settings import CommonSettings
+
+        replication_factor = CommonSettings().kafka_replication_factor
     admin = AIOKafkaAdminClient(bootstrap_servers=servers(bootstrap), **(security or KafkaSecurity.from_env()).client_kwargs())
     await admin.start()
     try:
-        result = await create_missing_topics(admin, specs)
+        result = await create_missing_topics(admin, specs, replication_factor)
     finally:
         await admin.close()
     if result.failed:

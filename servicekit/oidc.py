@@ -82,6 +82,12 @@ class InvalidToken(Exception):
     pass
 
 
+class KeysUnavailable(Exception):
+    """The identity provider's signing keys cannot be fetched and none are known yet (e.g. a
+    service restarted while the IdP is down). Not the token's fault: the caller is asked to retry
+    (503), and a signed-in officer's session is kept."""
+
+
 def _claim(claims: dict[str, Any], dotted: str) -> Any:  # noqa: ANN401
     value: Any = claims
     for part in dotted.split("."):
@@ -141,7 +147,7 @@ class KeySet:
                     except (httpx.HTTPError, OSError, ValueError, KeyError, jwt.PyJWKError) as exc:
                         log.warning("oidc_keys_unavailable", error=repr(exc))
                         if not self._keys:
-                            raise InvalidToken("身份提供方的密钥暂不可用") from exc
+                            raise KeysUnavailable("身份提供方暂不可用，无法核验令牌，请稍后重试") from exc
         if kid is None and len(self._keys) == 1:
             return next(iter(self._keys.values()))
         if kid not in self._keys:
@@ -237,6 +243,9 @@ class AccessGuard:
         except InvalidToken as exc:
             log.info("access_refused", reason=str(exc), path=request.url.path, method=request.method)
             raise HTTPException(401, str(exc), headers=UNAUTHENTICATED) from None
+        except KeysUnavailable as exc:
+            log.warning("access_deferred", reason=str(exc), path=request.url.path, method=request.method)
+            raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
         if not acc.allows(principal.roles):
             log.warning("access_refused", reason="role", subject=principal.subject, username=principal.username,
                         roles=sorted(principal.roles), path=request.url.path, method=request.method)

@@ -23,6 +23,10 @@ class CommonSettings(BaseSettings):
     kafka_username: str = ""
     kafka_password: str = ""
     kafka_ssl_cafile: str = ""  # CA bundle of the broker's certificate (SASL_SSL); empty: the system's
+    # Replicas of a topic a service creates at run time (a new department's inbox, the referrals and
+    # checkpoint topics when missing): 3 on a production cluster (with min.insync.replicas=2), 1 on
+    # the single local broker. The catalogue's topics are created beforehand with the same factor.
+    kafka_replication_factor: int = 1
     mongo_url: str = "mongodb://127.0.0.1:27117"
     log_level: str = "INFO"
     # The agency this deployment serves (each agency runs its own instances).

@@ -146,6 +146,7 @@ class StackConfig:
             "PYTHONPATH": str(HOME),
             "PYTHONUNBUFFERED": "1",
             "GONGKAI_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "GONGKAI_KAFKA_REPLICATION_FACTOR": "3" if self.cluster_base is not None else "1",
             # The service's own Kafka principal (svc-<service>, SASL/SCRAM; contracts/acl.py).
             **kafka_client_env(f"svc-{name}"),
             "GONGKAI_MONGO_URL": self.mongo_url,

@@ -43,7 +43,7 @@ from services.web import ui
 from services.web.idp import IdpError, OidcClient, pkce_pair
 from services.web.sessions import Session, SessionStore, Signer, new_token
 from services.web.settings import WebSettings
-from servicekit.oidc import InvalidToken, Principal, TokenVerifier
+from servicekit.oidc import InvalidToken, KeysUnavailable, Principal, TokenVerifier
 
 log = structlog.get_logger()
 
@@ -486,6 +486,8 @@ async def callback(request: Request, code: str = "", state: str = "", error: str
         return fail(400, "exchange", str(exc))
     except InvalidToken as exc:
         return fail(400, "access_token", f"访问令牌未通过验证：{exc}")
+    except KeysUnavailable as exc:
+        return fail(503, "keys_unavailable", str(exc))
     old = request.cookies.get(auth.session_cookie)
     if old:  # session fixation: whatever the browser had is gone, the session is new
         await auth.store.delete(old)
@@ -530,8 +532,12 @@ PLACES = (
           frozenset({Role.DEPT_OFFICER, Role.DEPT_REVIEWER})),
     Place("/work/ogi", "公开办工作台", "分办、窗口登记、案件办理、补正、延期、征求意见、督办。",
           frozenset({Role.OGI_OFFICER, Role.OGI_HEAD})),
+    Place("/work/ogi/follow-ups", "回访", "答复后申请人未查阅或不满意的案件：联系申请人并记录回访。",
+          frozenset({Role.OGI_OFFICER, Role.OGI_HEAD})),
     Place("/work/stats", "统计与台账", "年度报告统计表、季度数据、按时办结率、台账核验。",
           frozenset({Role.OGI_OFFICER, Role.OGI_HEAD, Role.AUDITOR})),
+    Place("/work/learning", "分办规则学习", "根据公开办的分办决定提出的新规则：逐条采纳或驳回，采纳即生成新的目录版本。",
+          frozenset({Role.DIRECTORY_ADMIN})),
 )
 
 

@@ -15,7 +15,7 @@ import pytest
 from fastapi import Depends, FastAPI
 
 from contracts.access import ROUTES, Access, Role
-from servicekit.oidc import AccessGuard, InvalidToken, OidcSettings, Principal, TokenVerifier, officer
+from servicekit.oidc import AccessGuard, InvalidToken, KeysUnavailable, OidcSettings, Principal, TokenVerifier, officer
 from tests import tokens
 
 
@@ -180,6 +180,32 @@ async def test_guard_answers_401_403_and_lets_the_right_role_in() -> None:
         assert r.status_code == 401
         # Not in the table: closed, whatever the token.
         assert (await c.get("/unlisted", headers=tokens.bearer(*[r.value for r in Role]))).status_code == 403
+
+
+async def test_an_unreachable_identity_provider_is_a_503_to_retry_not_a_refused_token() -> None:
+    """A service that (re)starts while the IdP is down knows no keys yet: it cannot tell a good token
+    from a bad one, so it asks the caller to retry (503, Retry-After) instead of refusing (401);
+    once the IdP answers, the same token passes."""
+    idp = _Jwks(["k1"])
+    issuer = idp.issuer
+    idp.close()  # down
+    v = TokenVerifier(OidcSettings(issuer=issuer, audience=tokens.AUDIENCE, jwks_min_refetch_seconds=0))
+    good = tokens.token("ogi_head", kid="k1", issuer=issuer)
+    with pytest.raises(KeysUnavailable):
+        await v.verify(good)
+    guard = AccessGuard("svc", v)
+    guard.table = {("GET", "/closed"): Access(roles=frozenset({Role.OGI_HEAD}))}
+    app = FastAPI(dependencies=[Depends(guard)])
+
+    @app.get("/closed")
+    async def closed(p: Principal = Depends(officer)) -> dict:
+        return {"who": p.subject}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/closed", headers={"Authorization": f"Bearer {good}"})
+        assert r.status_code == 503 and r.headers["retry-after"] == "5"
+        assert "身份提供方暂不可用" in r.json()["detail"]
+        assert (await c.get("/closed")).status_code == 401  # no token at all is still a 401
 
 
 def test_every_protected_route_names_at_least_one_role() -> None:
