@@ -27,9 +27,11 @@ from services.routing.casework import (
     open_tasks,
     returned_view,
 )
+from contracts.events_procedure import TriageRecorded
+from services.routing import learning, segmenter
 from services.routing.directory import CHANGE_OPS, DirectoryError
 from services.routing.settings import RoutingSettings
-from services.routing.store import DirectoryStore, RoutingStore, VersionConflict
+from services.routing.store import DirectoryStore, LearningStore, ProposalDecided, RoutingStore, VersionConflict
 from servicekit.consumer import Unprocessable, subscribe
 from servicekit.kafka import ensure_topics
 from servicekit.oidc import Principal, officer
@@ -90,6 +92,12 @@ class ReferralIn(StrictIn):
     part: str | None = Field(default=None, max_length=1000, description="The part referred, if not the whole case")
 
 
+class ProposalDecisionIn(StrictIn):
+    note: str = Field(default="", max_length=500, description="Why (recorded with the decision and the version)")
+    base_version: str | None = Field(default=None, max_length=20,
+                                     description="Refuse (409) if the directory moved on")
+
+
 class Refusal(Exception):
     """A request the service refuses (422), blaming one field, answered in the shape of a 422 body."""
 
@@ -135,6 +143,8 @@ def _triage_entry(doc: dict[str, Any]) -> dict[str, Any]:
 # The topic's event types that have a model: reply's other events there are valid, just not routing's
 # business (only a malformed record, or a task.returned that names no task of a routed case, is dead-lettered).
 ANSWERS_RECORDED_REGISTRY = {m.ce_type(): m for m in ALL_EVENTS if m.event_name in topics.ANSWERS_RECORDED.event_types}
+# The procedure topic's events: routing keeps only the five questions' "not an OGI request" (该不该: not_ogi).
+CASES_PROCEDURE_REGISTRY = {m.ce_type(): m for m in ALL_EVENTS if m.event_name in topics.CASES_PROCEDURE.event_types}
 
 
 def build(settings: RoutingSettings | None = None) -> FastAPI:
@@ -143,6 +153,7 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
     rt.require_secrets({})  # the OIDC issuer: officers' tokens are the only way in
     directories = DirectoryStore(rt.db, settings.directory_path)
     store = RoutingStore(rt.db, settings.source)
+    learned = LearningStore(rt.db)
 
     async def ensure_department_topics(codes: list[str]) -> None:
         """Each department's two topics (its inbox and its answers), with their dead-letter topics."""
@@ -173,6 +184,9 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
     async def setup() -> None:
         await store.setup()
         await directories.setup()
+        await learned.setup()
+        # jieba's dictionary (~1 s) loaded now, not on the first application.
+        await asyncio.to_thread(segmenter.tokens, "预热")
         directory = await directories.current()
         await ensure_department_topics(directory.all_codes)
         created = await ensure_topics(rt.common.kafka_bootstrap, topics.with_dead_letters([REFERRALS_TOPIC]))
@@ -234,6 +248,29 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
         max_attempts=rt.common.max_handler_attempts,
         patience_seconds=rt.common.handler_patience_seconds,
         title="returned-task",
+    )
+
+    async def on_procedure(event: CloudEvent[Any]) -> None:
+        """The OGI office answered 该不该 with "not an OGI request" for a case in triage: a labelled example."""
+        data = event.data
+        if not isinstance(data, TriageRecorded) or data.question != "scope" or data.answer != "not_ogi":
+            return
+        doc = await store.get(data.case_id)
+        if doc is None or not (doc.get("decision") or {}).get("triage"):
+            return  # not routed here, or routed by the rules: nothing to learn
+        await learned.record_example(doc["_id"], doc["description"], [], not_ogi=True, decided_by=data.answered_by,
+                                     source="triage.recorded", time=data.answered_at)
+        rt.log.info("learning_example_recorded", case_id=doc["_id"], label="not-ogi")
+
+    subscribe(
+        rt.broker,
+        group_id="routing",
+        topics=(topics.CASES_PROCEDURE.name,),
+        registry=CASES_PROCEDURE_REGISTRY,
+        handle=on_procedure,
+        max_attempts=rt.common.max_handler_attempts,
+        patience_seconds=rt.common.handler_patience_seconds,
+        title="learn-not-ogi",
     )
 
     app = rt.app("Gongkai routing", "分办：按目录与规则确定承办部门；分办台、转办、目录维护")
@@ -339,6 +376,13 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
         directory = await directories.current()
         result = await casework(store.change_departments(
             case_id, directory, add=body.add, remove=body.remove, reason=body.reason, actor=actor_of(principal)))
+        if result.get("triage_resolved"):
+            # The OGI office decided a case the rules could not: a labelled example for learning.
+            doc = await store.get(case_id)
+            chosen = [t["dept_code"] for t in result["tasks"] if t["dept_code"] != directory.ogi_office.code]
+            if doc is not None and chosen:
+                await learned.record_example(case_id, doc["description"], chosen, decided_by=actor_of(principal),
+                                             source="departments", directory_version=directory.version)
         # A department given a task gets its topics if they are missing (e.g. Kafka was down before).
         ensure_department_topics_soon([t["dept_code"] for t in result.get("added", [])])
         relay.wake()
@@ -364,6 +408,80 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
         relay.wake()
         return result
 
+    # ---------------------------------------------------------------- learning (issue #13)
+    async def proposals_now() -> tuple[Any, list[learning.Proposal], list[dict[str, Any]], int]:
+        directory = await directories.current()
+        decided = await learned.all_decisions()
+        rows = await learned.all_examples()
+        examples = [learning.Example(r["_id"], r["description"], tuple(r["label"])) for r in rows]
+        props = learning.propose(directory, examples, closed=[d["_id"] for d in decided])
+        return directory, props, decided, len(rows)
+
+    def _decision_view(d: dict[str, Any]) -> dict[str, Any]:
+        return {"proposal_id": d["_id"], **{k: d.get(k) for k in (
+            "phrase", "dept_code", "dept_name", "support", "conflicts", "status", "decided_by", "decided_at", "note",
+            "directory_version")}}
+
+    @app.get("/learning/proposals", tags=["learning"])
+    async def learning_proposals() -> dict:
+        directory, props, decided, n = await proposals_now()
+        texts = {r["_id"]: r["description"] for r in await learned.all_examples()}
+
+        def view(p: learning.Proposal) -> dict[str, Any]:
+            return {**p.as_dict(), "evidence": [{"case_id": c, "excerpt": learning.excerpt(texts.get(c, ""), p.phrase)}
+                                                for c in p.support]}
+
+        return {"directory_version": directory.version, "examples": n,
+                "proposals": [view(p) for p in props], "decided": [_decision_view(d) for d in decided]}
+
+    async def decide_proposal(proposal_id: str, accept: bool, body: ProposalDecisionIn,
+                              principal: Principal) -> dict:
+        directory, props, decided, _ = await proposals_now()
+        done = next((d for d in decided if d["_id"] == proposal_id), None)
+        if done is not None:
+            raise HTTPException(409, f"该建议已于 {done['decided_at']:%Y-%m-%d %H:%M} 由 "
+                                     f"{(done.get('decided_by') or {}).get('name', '')} "
+                                     f"{'采纳' if done['status'] == 'accepted' else '驳回'}")
+        prop = next((p for p in props if p.proposal_id == proposal_id), None)
+        if prop is None:
+            raise HTTPException(404, "没有该建议（或已不再成立）")
+        view = prop.as_dict()
+        try:
+            claimed = await learned.claim(view, "accepted" if accept else "rejected", principal.as_actor(), body.note)
+        except ProposalDecided as exc:
+            raise HTTPException(409, "该建议已被处理") from exc
+        if not accept:
+            rt.log.info("learning_proposal_rejected", proposal_id=proposal_id, by=principal.subject)
+            return {"proposal": _decision_view(claimed)}
+        why = (f"采纳分办学习建议 {proposal_id}：「{prop.phrase}」→ {prop.dept_name}（支持 {len(prop.support)} 例，"
+               f"冲突 {len(prop.conflicts)} 例）" + (f"；{body.note}" if body.note else ""))
+        try:
+            payload = learning.accepted_department(directory, view)
+            new = await directories.change("upsert_department", directory.agency_code, payload,
+                                           principal.as_actor(), why, body.base_version)
+        except (DirectoryError, LookupError) as exc:
+            await learned.release(proposal_id)
+            raise Refusal("(body)", str(exc)) from exc
+        except VersionConflict as exc:
+            await learned.release(proposal_id)
+            raise HTTPException(409, str(exc)) from exc
+        await learned.set_version(proposal_id, new.version)
+        claimed["directory_version"] = new.version
+        rt.log.info("learning_proposal_accepted", proposal_id=proposal_id, version=new.version, by=principal.subject)
+        return {"proposal": _decision_view(claimed), "version": new.version}
+
+    @app.post("/learning/proposals/{proposal_id}/acceptance", tags=["learning"], responses=errors(409))
+    async def accept_proposal(proposal_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")], body: ProposalDecisionIn,
+                              principal: Principal = Depends(officer)) -> dict:
+        return await decide_proposal(proposal_id, True, body, principal)
+
+    @app.post("/learning/proposals/{proposal_id}/rejection", tags=["learning"], responses=errors(409))
+    async def reject_proposal(proposal_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")], body: ProposalDecisionIn,
+                              principal: Principal = Depends(officer)) -> dict:
+        return await decide_proposal(proposal_id, False, body, principal)
+
+    app.state.learning = learned
+    app.state.on_procedure = on_procedure
     app.state.runtime = rt
     app.state.directories = directories
     app.state.store = store

@@ -283,4 +283,68 @@ class RoutingStore:
         return {"created": True, **referral}
 
 
-__all__ = ["DirectoryError", "DirectoryStore", "ReturnRefused", "RoutingStore", "VersionConflict"]
+class ProposalDecided(Exception):
+    """The proposal was accepted or rejected already (by whom, when: ``decision``)."""
+
+    def __init__(self, decision: dict[str, Any]) -> None:
+        super().__init__(decision.get("status", ""))
+        self.decision = decision
+
+
+class LearningStore:
+    """What routing learns from the OGI office (issue #13), owned by routing.
+
+    ``learning_examples``: one document per case whose triage the OGI office decided (``_id`` = the
+    case id; a later decision of the same case replaces the earlier one): the description, the label
+    (department codes, or ``["not-ogi"]``), who decided and when. ``learning_decisions``: one
+    document per accepted or rejected proposal (``_id`` = the proposal id; the insert is the claim,
+    so two admins cannot both decide it), with who, when, why and, when accepted, the directory
+    version it made."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.examples = db["learning_examples"]
+        self.decisions = db["learning_decisions"]
+
+    async def setup(self) -> None:
+        await self.examples.create_index([("decided_at", ASCENDING)])
+
+    async def record_example(self, case_id: str, description: str, departments: list[str], *, not_ogi: bool = False,
+                             decided_by: str, source: str, directory_version: str | None = None,
+                             time: datetime | None = None) -> dict[str, Any]:
+        from services.routing.learning import example_from  # pure; imported here to keep store's imports light
+
+        example = example_from(case_id, description, departments, not_ogi=not_ogi)
+        doc = {"description": example.description, "label": list(example.label), "decided_by": decided_by,
+               "decided_at": time or utcnow(), "source": source, "directory_version": directory_version}
+        await self.examples.update_one({"_id": case_id}, {"$set": doc}, upsert=True)
+        return {"case_id": case_id, **doc}
+
+    async def all_examples(self) -> list[dict[str, Any]]:
+        return await self.examples.find({}, sort=[("decided_at", ASCENDING)]).to_list()
+
+    async def all_decisions(self) -> list[dict[str, Any]]:
+        return await self.decisions.find({}, sort=[("decided_at", ASCENDING)]).to_list()
+
+    async def claim(self, proposal: dict[str, Any], status: str, decided_by: dict[str, Any], note: str,
+                    time: datetime | None = None) -> dict[str, Any]:
+        """Record the decision on a proposal once; ProposalDecided if it was decided before."""
+        doc = {"_id": proposal["proposal_id"], **{k: proposal[k] for k in ("phrase", "dept_code", "dept_name")},
+               "support": proposal["support"], "conflicts": proposal["conflicts"], "status": status,
+               "decided_by": dict(decided_by), "decided_at": time or utcnow(), "note": note,
+               "directory_version": None}
+        try:
+            await self.decisions.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise ProposalDecided(await self.decisions.find_one({"_id": proposal["proposal_id"]}) or {}) from exc
+        return doc
+
+    async def set_version(self, proposal_id: str, version: str) -> None:
+        await self.decisions.update_one({"_id": proposal_id}, {"$set": {"directory_version": version}})
+
+    async def release(self, proposal_id: str) -> None:
+        """Undo a claim whose directory change failed (nothing was accepted)."""
+        await self.decisions.delete_one({"_id": proposal_id, "directory_version": None})
+
+
+__all__ = ["DirectoryError", "DirectoryStore", "LearningStore", "ProposalDecided", "ReturnRefused", "RoutingStore",
+           "VersionConflict"]

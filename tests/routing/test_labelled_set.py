@@ -101,7 +101,7 @@ def test_every_routed_pick_carries_a_rule_and_a_confidence_above_the_threshold()
             assert d.reasons and d.reasons[0] == pick.rule
         else:
             for p in d.picks:
-                assert p.rule.split(":")[0] in ("keyword", "weak-keyword", "catalogue"), p.rule
+                assert p.rule.split(":")[0] in ("keyword", "phrasing", "weak-keyword", "catalogue", "words"), p.rule
                 assert PICK_THRESHOLD <= p.confidence <= 1.0
 
 

@@ -45,11 +45,15 @@ def test_weak_keywords_alone_are_not_enough():
 
 
 def test_a_weak_keyword_with_catalogue_support_routes():
-    # 森林 (weak) + the catalogue entry 森林防火责任制落实情况 (containment >= 0.5): 1 - 0.5 * 0.4 = 0.8
+    # 森林 (weak) + the catalogue entry 森林防火责任制落实情况 (containment >= 0.5): 1 - 0.5 * 0.4 = 0.8,
+    # and each word (jieba) of the clause that only this department's vocabulary holds adds 0.6.
     d = decide(D, "请公开森林防火责任制落实情况")
     assert not d.triage and d.codes == ["lc"]
-    assert d.picks[0].confidence == pytest.approx(0.8)
-    assert "catalogue:森林防火责任制落实情况" in d.picks[0].rule
+    rule = d.picks[0].rule
+    assert "catalogue:森林防火责任制落实情况" in rule and rule.startswith("weak-keyword:森林;words:")
+    words = rule.split(";words:")[1].split(";")[0].split(",")
+    assert words and all(w in "防火责任制落实" for w in words)
+    assert d.picks[0].confidence == pytest.approx(1 - 0.5 * 0.4 * 0.4 ** len(words), abs=1e-4)
 
 
 def test_catalogue_alone_routes_when_clear_and_triages_when_partial():
@@ -58,10 +62,25 @@ def test_catalogue_alone_routes_when_clear_and_triages_when_partial():
     d = decide(D, "请公开天然林保护工程资金的拨付")
     assert not d.triage and d.codes == ["lc"] and d.picks[0].rule == "catalogue:天然林保护工程资金"
     assert d.picks[0].confidence == rules.CATALOGUE_EVIDENCE
-    partial = decide(D, "请公开天然林保护的规定")  # only part of the entry's bigrams
-    score = rules.catalogue_scores(D, "请公开天然林保护的规定")["lc"][0]
-    assert rules.CATALOGUE_WEAK <= score < rules.CATALOGUE_STRONG
-    assert partial.triage and partial.reasons[0].startswith("triage:uncertain:")
+    # Only part of the entry's bigrams, and no word of the department's vocabulary: uncertain.
+    text = "请公开天然林的规定"
+    score = rules.catalogue_scores(D, text)["lc"][0]
+    assert score < rules.CATALOGUE_WEAK
+    partial = decide(D, text)
+    assert partial.triage and partial.reasons[0].startswith(("triage:uncertain:", "triage:uncovered:"))
+
+
+def test_words_of_one_department_route_without_a_keyword():
+    # 天然林 and 保护 are words (jieba) only the forestry department's catalogue holds: 1 - 0.4 * 0.4,
+    # with the catalogue's partial support on top.
+    d = decide(D, "请公开天然林保护的规定")
+    assert not d.triage and d.codes == ["lc"]
+    assert d.picks[0].rule.startswith("words:") and "天然林" in d.picks[0].rule
+    assert d.picks[0].confidence >= rules.PICK_THRESHOLD
+    # A word of another department in the same clause: ambiguous, never a guess.
+    both = decide(D, "请公开天然林保护水厂的规定")
+    assert both.triage and both.reasons[0].startswith("triage:ambiguous:")
+    assert {p.dept_code for p in both.suggestions} == {"lc", "gs"}
 
 
 def test_two_departments_in_the_head_are_ambiguous():
