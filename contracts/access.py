@@ -11,7 +11,9 @@ cell with a token of every role.
 - ``department``: the department in the path or body (or the task's) must be the token's;
 - ``four_eyes``: the reviewer must not be the officer who wrote the answer;
 - ``query_code``: public, but only with the case's query code (rate-limited per tracking number
-  and per client).
+  and per client);
+- ``signed_link``: public, but only with a link signed with a deployment secret shared by two
+  services (servicekit.doclinks: notify fetching a document to attach it).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ ROLE_LABELS = {
 class Access:
     roles: frozenset[Role] = frozenset()
     public: bool = False
-    scope: str = ""  # "", "department", "four_eyes", "query_code"
+    scope: str = ""  # "", "department", "four_eyes", "query_code", "signed_link"
     note: str = ""
 
     def allows(self, roles: frozenset[str] | set[str]) -> bool:
@@ -83,6 +85,8 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
             public=True, scope="query_code", note="the applicant's online correction (Art. 30), multipart"),
         ("GET", "/applications/{case_id}/screening"): _officers(O, H),
         ("POST", "/applications/{case_id}/fee-notice"): _officers(O),
+        ("POST", "/applications/{case_id}/fee-settlement"): _officers(
+            O, note="the fee paid or waived (减免); the reply clock resumes"),
         ("GET", "/referrals/{referral_id}"): _officers(O, H),
     },
     "routing": {
@@ -98,6 +102,10 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
         ("POST", "/cases/{case_id}/departments"): _officers(O),
         ("POST", "/cases/{case_id}/tasks/{task_id}/withdrawal"): _officers(O),
         ("POST", "/cases/{case_id}/referral"): _officers(O),
+        # What routing learned from the OGI office's triage decisions (issue #13): accepted → a new directory version.
+        ("GET", "/learning/proposals"): _officers(A, U),
+        ("POST", "/learning/proposals/{proposal_id}/acceptance"): _officers(A, note="a new directory version"),
+        ("POST", "/learning/proposals/{proposal_id}/rejection"): _officers(A),
     },
     "reply": {
         **_OPS_ROUTES,
@@ -135,6 +143,24 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
             public=True, scope="query_code", note="the applicant: material released with the reply"),
         ("GET", "/public/cases/{tracking_number}/materials/{material_id}"): Access(
             public=True, scope="query_code", note="the applicant: one released material's bytes"),
+        # The documents of a case (issue #11): every step's, the reply's, each amendment's.
+        ("GET", "/cases/{case_id}/documents"): _officers(*CASE_READERS),
+        ("GET", "/cases/{case_id}/documents/{document_id}"): _officers(*CASE_READERS),
+        ("GET", "/public/cases/{tracking_number}/documents"): Access(
+            public=True, scope="query_code", note="the applicant: the documents addressed to them"),
+        ("GET", "/public/cases/{tracking_number}/documents/{document_id}"): Access(
+            public=True, scope="query_code", note="the applicant: one document's PDF"),
+        ("GET", "/service/documents/{document_id}"): Access(
+            public=True, scope="signed_link",
+            note="notify (the notice's attachment): a link signed with the deployment's document secret"),
+        # After the reply (services/reply/feedback.py): reads, satisfaction, follow-ups (回访).
+        ("POST", "/public/cases/{tracking_number}/read"): Access(
+            public=True, scope="query_code", note="the applicant opened the released reply"),
+        ("PUT", "/public/cases/{tracking_number}/rating"): Access(
+            public=True, scope="query_code", note="the applicant's satisfaction with the reply"),
+        ("GET", "/cases/{case_id}/feedback"): _officers(*CASE_READERS, note="reads, rating, follow-ups of a case"),
+        ("POST", "/cases/{case_id}/follow-ups"): _officers(O, note="a follow-up contact with the applicant"),
+        ("GET", "/follow-ups"): _officers(O, H, note="replies unread after N working days, dissatisfied ratings"),
     },
     "notify": {
         **_OPS_ROUTES,
@@ -160,6 +186,8 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
         ("GET", "/statistics/on-time"): _officers(O, H, U),
         ("GET", "/statistics/heatmap"): _officers(O, H, U),
         ("GET", "/statistics/repeated-requests"): _officers(O, H, U),
+        ("GET", "/statistics/red-black"): _officers(O, H, U, note="季度红黑榜: departments ranked by quarter"),
+        ("GET", "/statistics/satisfaction"): _officers(O, H, U, note="ratings by department and outcome, no identity"),
         ("POST", "/cases/{case_id}/remedies"): _officers(O),
         ("GET", "/cases/{case_id}/remedies"): _officers(O, U),
     },
@@ -186,10 +214,15 @@ WEB_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/status"): Access(public=True, note="tracking number + query code form"),
     ("POST", "/status"): Access(public=True, scope="query_code", note="CSRF token; audit's and reply's public reads"),
     ("POST", "/status/reply.pdf"): Access(public=True, scope="query_code", note="CSRF token; reply's public PDF"),
+    ("POST", "/status/document"): Access(public=True, scope="query_code",
+                                         note="CSRF token; reply's public document PDF (receipt, notices, reply)"),
     ("POST", "/status/material"): Access(public=True, scope="query_code",
                                          note="CSRF token; reply's public released material"),
     ("POST", "/status/correction"): Access(public=True, scope="query_code",
                                            note="CSRF token; multipart; intake's public online correction"),
+    ("POST", "/status/rating"): Access(public=True, scope="query_code", note="CSRF token; reply's public rating"),
+    ("GET", "/where"): Access(public=True, note="where to apply (一码通): acceptance points, QR code"),
+    ("GET", "/where/qr.png"): Access(public=True, note="QR code of the application form's address"),
     # For integrators (services/web/integrators.py): the bus's AsyncAPI document, the events' schemas.
     ("GET", "/asyncapi/gongkai-bus.json"): Access(public=True, note="AsyncAPI 3.0 document of the whole bus"),
     ("GET", "/schemas/{name}"): Access(public=True, note="JSON Schema of an event version (its dataschema URL)"),
@@ -227,9 +260,18 @@ WEB_ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/work/ogi/cases/{case_id}/contradictions/{contradiction_id}/resolve"): _officers(O, H),
     ("POST", "/work/ogi/cases/{case_id}/close"): _officers(O, H),
     ("POST", "/work/ogi/cases/{case_id}/fee-notice"): _officers(O, H),
+    ("POST", "/work/ogi/cases/{case_id}/fee-settlement"): _officers(O, H, note="intake: ogi_officer"),
     ("GET", "/work/ogi/supervision"): _officers(O, H, note="督办"),
+    ("GET", "/work/ogi/follow-ups"): _officers(O, H, note="回访: the follow-up queue"),
+    ("GET", "/work/ogi/follow-ups/{case_id}"): _officers(O, H, note="a case's reads, rating and follow-ups"),
+    ("POST", "/work/ogi/follow-ups/{case_id}"): _officers(O, H, note="record a follow-up (reply: ogi_officer)"),
+    ("GET", "/work/learning"): _officers(A, note="routing's proposals learned from triage (directory admins)"),
+    ("POST", "/work/learning/{proposal_id}/acceptance"): _officers(A, note="a new directory version"),
+    ("POST", "/work/learning/{proposal_id}/rejection"): _officers(A),
     ("GET", "/work/stats"): _officers(O, H, U, note="statistics and the ledger"),
     ("GET", "/work/stats/annual.{fmt}"): _officers(O, H, U, note="annual report CSV / XLSX"),
+    ("GET", "/work/stats/red-black"): _officers(O, H, U, note="季度红黑榜 and satisfaction"),
+    ("GET", "/work/stats/red-black.{fmt}"): _officers(O, H, U, note="季度红黑榜 CSV / XLSX"),
 }
 
 

@@ -13,8 +13,8 @@ department's own system, an integrator).
   arrived on); its consumer groups are ``dept-<code>`` or
   start with ``dept-<code>.`` (a dot: department codes have none, so no code's groups are a prefix
   of another's).
-- ``gongkai.private.*`` is read only by notify and written only by intake (and notify writes its
-  dead letters).
+- ``gongkai.private.*`` is read only by notify (notices) and reply (the documents addressed to the
+  applicant) and written only by intake (and its readers write their dead letters).
 - A service reads what it consumes and writes the dead-letter topics of what it consumes
   (servicekit.consumer.send_to_dlt), writes what it publishes, reads its own consumer groups.
 - Topics of departments that do not exist yet: routing writes every inbox and creates the topics
@@ -123,15 +123,20 @@ USES: dict[str, Usage] = {
     ),
     "routing": Usage(
         # answers.recorded: the departments' task.returned (退回), back into the triage queue.
-        consumes=(t.APPLICATIONS_RECEIVED, t.ANSWERS_RECORDED),
+        # cases.procedure: the OGI office's "not an OGI request" (triage.recorded), a labelled example (#13).
+        consumes=(t.APPLICATIONS_RECEIVED, t.ANSWERS_RECORDED, t.CASES_PROCEDURE),
         produces=(t.CASES_ROUTED, t.CASES_REFERRED),
         creates=(t.CASES_REFERRED,),  # with its dead-letter topic
         groups=("routing",),
         writes_inboxes=True,
     ),
     "reply": Usage(
-        consumes=(t.CASES_ROUTED, t.APPLICATIONS_RECEIVED, t.APPLICATIONS_SCREENED),  # screened: online corrections
-        produces=(t.ANSWERS_RECORDED, t.REPLIES_ISSUED, t.CASES_PROCEDURE),
+        # screened: online corrections and fee notices; procedure: the steps whose documents it renders
+        # (its own clock's events, read back like any consumer's); private contacts: the applicant's name
+        # and address, printed in the documents addressed to them and nowhere else.
+        consumes=(t.CASES_ROUTED, t.APPLICATIONS_RECEIVED, t.APPLICATIONS_SCREENED, t.CASES_PROCEDURE,
+                  t.PRIVATE_CONTACTS),
+        produces=(t.ANSWERS_RECORDED, t.REPLIES_ISSUED, t.CASES_PROCEDURE, t.DOCUMENTS_ISSUED),
         groups=("reply",),
         dept_kinds_consumed=("answers",),
         writes_dept_replies=True,  # the copy of each reply to the departments it names (cc)

@@ -2,7 +2,8 @@
 
 Personal data (ID numbers, phone numbers, e-mail addresses) never appears in events on shared
 topics; those carry ``applicant_ref``. Contact details travel only on the restricted
-``gongkai.private.contacts`` topic (``ContactRegistered``) that only the notify service reads.
+``gongkai.private.contacts`` topic (``ContactRegistered``) that only the notify service (notices) and
+the reply service (the documents addressed to the applicant) read.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class ApplicationReceived(EventData):
 
 
 class ContactRegistered(EventData):
-    """Restricted topic only: how to reach the applicant of a case."""
+    """Restricted topic only: how to reach the applicant of a case, and how documents address them."""
 
     event_name = "contact.registered"
 
@@ -56,6 +57,12 @@ class ContactRegistered(EventData):
     # applicant when the webhook is registered; notify signs every delivery with it.
     webhook_secret: str | None = None
     phone: str | None = None
+    # For the documents addressed to the applicant (reply service: printed in the PDF only).
+    # ``name`` is the person's or the organisation's; an organisation's contact person beside it.
+    applicant_type: ApplicantType | None = None
+    contact_person: str | None = None
+    address: str | None = Field(default=None, description="通信地址")
+    postcode: str | None = None
 
 
 class RoutedTask(EventPart):
@@ -302,9 +309,11 @@ CORE_EVENTS: tuple[type[EventData], ...] = (
 
 def _all_events() -> tuple[type[EventData], ...]:
     # Capabilities keep their events in modules of their own (contracts/events_<area>.py).
-    from contracts import events_desk, events_ledger, events_procedure, events_routing
+    from contracts import (events_desk, events_documents, events_feedback, events_ledger, events_procedure,
+                           events_routing)
 
-    return CORE_EVENTS + events_procedure.EVENTS + events_routing.EVENTS + events_ledger.EVENTS + events_desk.EVENTS
+    return (CORE_EVENTS + events_procedure.EVENTS + events_routing.EVENTS + events_ledger.EVENTS + events_desk.EVENTS
+            + events_feedback.EVENTS + events_documents.EVENTS)
 
 
 ALL_EVENTS: tuple[type[EventData], ...] = _all_events()

@@ -46,15 +46,19 @@ class CorrectionReceived(EventData):
 
 
 class ApplicationAbandoned(EventData):
-    """No correction by the deadline: the application is deemed abandoned (视为放弃, Art. 30)."""
+    """No correction by the deadline (Art. 30), or the processing fee unpaid within 20 WD of its
+    notice (Art. 42, 国办函〔2020〕109号): the application is deemed abandoned (视为放弃)."""
 
     event_name = "application.abandoned"
 
     case_id: str
-    correction_due: date
+    correction_due: date = Field(description="The deadline that passed: the correction's; for fee_unpaid, the "
+                                 "payment's (= payment_due)")
     abandoned_on: date
     reason: Literal["correction_overdue", "fee_unpaid"] = "correction_overdue"
     outcome_code: str = Field(default="other.correction_overdue", description="contracts.decisions code")
+    fee_notice_issued_on: date | None = Field(default=None, description="fee_unpaid: the day the fee notice was issued")
+    payment_due: date | None = Field(default=None, description="fee_unpaid: the last of the 20 WD to pay")
 
 
 class CorrectionSubmitted(EventData):
@@ -128,6 +132,9 @@ class DeadlineChanged(EventData):
     calendar_version: str = Field(description="Fingerprint of the working-day calendar used")
     provisional: bool = Field(description="True when a year it runs into has no calendar data")
     missing_calendar_years: list[int] = Field(default_factory=list)
+    pause: Literal["consultation", "fee"] | None = Field(
+        default=None, description="With reason 'consultation' (time not counted): which pause moved it; 'fee' is "
+        "the processing-fee pause, from the fee notice to the payment (国办函〔2020〕109号). null: not said")
 
 
 class DeadlineWarning(EventData):
@@ -209,6 +216,34 @@ class FeeNoticeIssued(EventData):
     confirmed_by_subject: str | None = None
 
 
+class FeePaid(EventData):
+    """The applicant paid the processing fee (recorded by an OGI officer, intake): the reply time,
+    stopped since the fee notice, runs again from the next working day (国办函〔2020〕109号)."""
+
+    event_name = "fee.paid"
+
+    case_id: str
+    paid_on: date = Field(description="The day the payment was received (China)")
+    amount_yuan: int = Field(ge=0, description="The amount received")
+    fee_notice_issued_on: date
+    recorded_by: str
+    recorded_by_subject: str | None = None
+
+
+class FeeWaived(EventData):
+    """The agency waived the processing fee (减免, the officer's decision, recorded by an OGI
+    officer in intake): the reply time runs again from the next working day."""
+
+    event_name = "fee.waived"
+
+    case_id: str
+    waived_on: date = Field(description="The day of the decision (China)")
+    reason: str = Field(min_length=1, max_length=500, description="Why (Chinese); no personal data")
+    fee_notice_issued_on: date
+    recorded_by: str
+    recorded_by_subject: str | None = None
+
+
 EVENTS: tuple[type[EventData], ...] = (
     CorrectionRequested,
     CorrectionReceived,
@@ -223,6 +258,8 @@ EVENTS: tuple[type[EventData], ...] = (
     RepeatFlagged,
     FeeNoticeIssued,
     CorrectionSubmitted,
+    FeePaid,
+    FeeWaived,
 )
 
 # Their topics are in the catalogue (contracts.topics); named here too for the producers' convenience.

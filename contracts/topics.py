@@ -61,8 +61,9 @@ CASES_PROCEDURE = TopicSpec(
 )
 APPLICATIONS_SCREENED = TopicSpec(
     name=f"{PREFIX}.applications.screened",
-    event_types=("repeat.flagged", "fee.notice.issued", "correction.submitted"),
-    description="Intake's screening of an application: repeat flags (Arts. 35, 36(6)) and fee notices (Art. 42); "
+    event_types=("repeat.flagged", "fee.notice.issued", "correction.submitted", "fee.paid", "fee.waived"),
+    description="Intake's screening of an application: repeat flags (Arts. 35, 36(6)) and fee notices (Art. 42), "
+    "their payment or waiver (recorded by an OGI officer; the reply clock pauses in between); "
     "corrections the applicant submitted online (Art. 30; a count of files only, no personal data).",
 )
 CASES_REMEDIES = TopicSpec(
@@ -89,18 +90,27 @@ ANSWERS_RECORDED = TopicSpec(
 )
 REPLIES_ISSUED = TopicSpec(
     name=f"{PREFIX}.replies.issued",
-    event_types=("reply.issued", "reply.amended"),
-    description="The one consolidated reply of a case, and its amendments (answers that came after it).",
+    event_types=("reply.issued", "reply.amended", "reply.read", "reply.rated", "followup.recorded"),
+    description="The one consolidated reply of a case, and its amendments (answers that came after it); "
+    "then the applicant reading and rating it and the OGI office's follow-up contacts (no applicant identity).",
 )
 NOTICES_DELIVERED = TopicSpec(
     name=f"{PREFIX}.notices.delivered",
     event_types=("notice.delivered",),
     description="Each notice delivered to an applicant (e-mail, webhook), once.",
 )
+DOCUMENTS_ISSUED = TopicSpec(
+    name=f"{PREFIX}.documents.issued",
+    event_types=("document.issued",),
+    description="Each document of a case rendered and stored by the reply service when its step happens "
+    "(receipt, correction, extension, consultations, referral, abandonment, fee, reply, amendments): kind, "
+    "title, id, SHA-256 and size of the PDF. No personal data (the applicant's name is inside the PDF only).",
+)
 PRIVATE_CONTACTS = TopicSpec(
     name=f"{PREFIX}.private.contacts",
     event_types=("contact.registered",),
-    description="Applicant contact details (e-mail, webhook, phone). Restricted: notify only.",
+    description="Applicant contact details (name or organisation, postal address, e-mail, webhook, phone). "
+    "Restricted: notify (notices) and reply (the documents addressed to the applicant) only.",
     compacted=True,
     restricted=True,
 )
@@ -117,6 +127,7 @@ STATIC_TOPICS: tuple[TopicSpec, ...] = (
     APPLICATIONS_SCREENED,
     CASES_REMEDIES,
     LEDGER_CHECKPOINTS,
+    DOCUMENTS_ISSUED,
 )
 
 DEPARTMENT_INBOX_TEMPLATE = PREFIX + ".dept.{dept_code}.tasks"

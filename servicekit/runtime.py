@@ -48,6 +48,9 @@ class ServiceRuntime:
         self._setup: list[Loop] = []
         self._loops: list[Loop] = []
         self._health_checks: list[Callable[[], dict[str, str] | None]] = []
+        self._gate: Loop | None = None
+        self.gated = False  # waiting at the gate: a standby (HTTP served, no broker yet)
+        self._health_fields: list[Callable[[], dict[str, object]]] = []
         self.ready = asyncio.Event()
         self.relay: OutboxRelay | None = None
         self.publications: list[asyncapi_doc.Publication] = []
@@ -72,6 +75,17 @@ class ServiceRuntime:
         """A check of the service's own state for /health: it returns None when all is well, else
         {name: why}; any problem makes /health 503 "degraded" and is named in its ``problems``."""
         self._health_checks.append(fn)
+
+    def gate(self, fn: Loop) -> Loop:
+        """Awaited once set-up is done and before the broker (its subscribers) and the loops start,
+        e.g. a standby waiting for its lease. HTTP is served meanwhile; /health is 200 without the
+        broker while waiting (``kafka`` false: not connected yet)."""
+        self._gate = fn
+        return fn
+
+    def health_fields(self, fn: Callable[[], dict[str, object]]) -> None:
+        """Extra fields of the /health body (e.g. the audit service's role)."""
+        self._health_fields.append(fn)
 
     def loop(self, fn: Loop) -> Loop:
         """A background loop, started once set-up is done, cancelled at shutdown."""
@@ -121,6 +135,12 @@ class ServiceRuntime:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 10.0)
         self.ready.set()
+        if self._gate is not None:
+            self.gated = True
+            try:
+                await self._gate()
+            finally:
+                self.gated = False
         loops = [asyncio.create_task(fn(), name=fn.__name__) for fn in self._loops]
         try:
             await self.kafka.start_with_retry()
@@ -180,8 +200,10 @@ class ServiceRuntime:
             problems: dict[str, str] = {}
             for check in self._health_checks:
                 problems.update(check() or {})
-            ok = store and kafka and self.ready.is_set() and not problems
+            ok = store and (kafka or self.gated) and self.ready.is_set() and not problems
             body = {"service": self.name, "status": "ok" if ok else "degraded", "store": store, "kafka": kafka}
+            for fields in self._health_fields:
+                body.update(fields())
             if problems:
                 body["problems"] = problems
             return JSONResponse(body, status_code=200 if ok else 503)

@@ -35,6 +35,11 @@ SERVICES = ("intake", "routing", "reply", "notify", "audit")
 # Services that may run as several instances (consumer groups share the partitions; audit is the
 # ledger's single writer, see docs/reliability.md).
 SCALABLE = ("intake", "routing", "reply", "notify", "web")
+# Services that may run a standby: audit's ledger has one writer, the holder of its lease; a second
+# audit (``audit-2``, ``replicas={"audit": 2}``) is its standby, serving reads and taking over when
+# the leader dies (docs/reliability.md). Not in SCALABLE, so "replicas of every scalable service"
+# (the chaos harness) still means one audit.
+STANDBY = ("audit",)
 # The web service (services/web): pages over the five services' HTTP APIs; no broker. Not in
 # SERVICES, which are the APIs (the security suites iterate them).
 WEB = "web"
@@ -79,7 +84,7 @@ class StackConfig:
     def instances(self, service: str) -> list[str]:
         """``intake``, ``intake-2``, ...: the process names of a service's instances."""
         n = self.replicas.get(service, 1)
-        if n > 1 and service not in SCALABLE:
+        if n > 1 and service not in SCALABLE and service not in STANDBY:
             raise ValueError(f"{service} runs as one instance only")
         return [service] + [f"{service}-{k}" for k in range(2, n + 1)]
 

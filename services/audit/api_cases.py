@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+import httpx
+
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -25,8 +27,27 @@ TAGS: list = ["cases"]  # the OpenAPI group of these routes
 
 
 def add_cases_routes(app: FastAPI, ledger: Ledger, cplog: CheckpointLog, query_code_secret: str,
-                     limiter: AttemptLimiter) -> None:
+                     limiter: AttemptLimiter, reply_url: str = "") -> None:
     gate = QueryCodeGate(query_code_secret, limiter)
+
+    async def document_pdfs(request: Request, case_id: str, events: list[dict[str, Any]]) -> dict[str, bytes]:
+        """The PDF of each issued document, from the reply service that stores it, asked with the
+        auditor's own token (the reply service checks it again). One it does not give is missing."""
+        wanted = [d.get("document_id") for d in casefile.issued_documents(events) if d.get("document_id")]
+        auth = request.headers.get("authorization")
+        if not wanted or not reply_url or not auth:
+            return {}
+        out: dict[str, bytes] = {}
+        async with httpx.AsyncClient(timeout=30, trust_env=False) as http:
+            for document_id in wanted:
+                try:
+                    resp = await http.get(f"{reply_url.rstrip('/')}/cases/{case_id}/documents/{document_id}",
+                                          headers={"Authorization": auth})
+                except httpx.HTTPError:
+                    continue
+                if resp.status_code == 200:
+                    out[document_id] = resp.content
+        return out
 
     async def ordered(case_id: str, with_value: bool = False) -> list[dict[str, Any]]:
         entries = await ledger.case_events(case_id, with_value=with_value)
@@ -65,8 +86,9 @@ def add_cases_routes(app: FastAPI, ledger: Ledger, cplog: CheckpointLog, query_c
 
     @app.get("/cases/{case_id}/file", tags=TAGS, response_class=Response,
              responses={200: {"content": {"application/zip": {}}}})
-    async def case_file(case_id: CaseId) -> Response:
-        """The case file (一案一档): events, documents, inclusion proofs, checkpoint, public key."""
+    async def case_file(case_id: CaseId, request: Request) -> Response:
+        """The case file (一案一档): events, documents (texts and every issued PDF), inclusion proofs,
+        checkpoint, public key."""
         events = await ordered(case_id, with_value=True)
         cp = await checkpoint_covering(cplog, max(int(e["_id"]) - 1 for e in events))
         tree = await ledger.tree()
@@ -79,7 +101,7 @@ def add_cases_routes(app: FastAPI, ledger: Ledger, cplog: CheckpointLog, query_c
         files = casefile.build(case_id=case_id, tracking_number=tracking, origin=cp["origin"],
                                checkpoint_note=cp["note"], tree_size=size, public_key_pem=keys.public_pem(pub),
                                public_key_text=f"{keys.public_b64(pub)}\n{note_verifier_key(cp['origin'], pub)}\n",
-                               events=items)
+                               events=items, pdfs=await document_pdfs(request, case_id, events))
         name = f"case-{tracking or case_id}.zip"
         return Response(casefile.to_zip(files), media_type="application/zip",
                         headers={"Content-Disposition": content_disposition("attachment", name)})

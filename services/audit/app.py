@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
+import sys
+import time
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -19,16 +23,18 @@ from contracts.events_ledger import CASES_REMEDIES, LEDGER_CHECKPOINTS, Checkpoi
 from services.audit import keys
 from services.audit.api_cases import add_cases_routes
 from services.audit.api_ledger import add_ledger_routes
+from services.audit.api_quarterly import add_quarterly_routes
 from services.audit.api_remedies import add_remedies_routes
 from services.audit.api_statistics import add_statistics_routes
 from services.audit.checkpoint_log import CheckpointLog, Signer
-from services.audit.ledger import Ledger, LedgerHealed, LedgerUnusable
+from services.audit.ledger import Ledger, LedgerFenced, LedgerHealed, LedgerUnusable
 from services.audit.repair import move_aside
 from services.audit.resume import ResumeFromLedger, rewind
 from services.audit.remedies import RemedyStore
 from services.audit.settings import AuditSettings
 from servicekit.consumer import reason_of, send_to_dlt
 from servicekit.kafka import ensure_topics, membership
+from servicekit.lease import Lease
 from servicekit.metrics import EVENTS_CONSUMED
 from servicekit.oidc import officer
 from servicekit.ratelimit import AttemptLimiter, MongoWindowStorage
@@ -37,6 +43,10 @@ from servicekit.runtime import ServiceRuntime
 # Failed query-code attempts (servicekit.ratelimit): the one collection of the audit database that
 # is updated in place, and it is no part of the ledger (deploy/production/audit-store-role.md).
 ATTEMPTS = "query_code_attempts"
+# The ledger writer's lease (servicekit.lease; updated in place like the attempts, no part of the
+# ledger): one audit process appends, any other is its standby (docs/reliability.md).
+LEASES = "leases"
+WRITER_LEASE = "ledger-writer"
 
 
 def build(settings: AuditSettings | None = None) -> FastAPI:
@@ -48,7 +58,75 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
     rt.require_secrets({"AUDIT_QUERY_CODE_SECRET": settings.query_code_secret,
                         "AUDIT_SIGNING_KEY (or AUDIT_KEY_FILE)": settings.signing_key or settings.key_file})
     ledger = Ledger(rt.db, repair=move_aside)
+    # Leader and standby: the process that holds the lease appends (its term fences the ledger);
+    # another serves reads at once and takes over when the lease expires. A lone instance takes
+    # the free lease (or its own earlier incarnation's) at start, without waiting.
+    holder = rt.common.kafka_instance_id or f"audit-{socket.gethostname()}-{os.getpid()}"
+    lease = Lease(rt.db[LEASES], WRITER_LEASE, holder, settings.lease_seconds)
+    role = {"role": "leader"}
+
+    async def claim_lease() -> None:
+        if await lease.acquire():
+            await ledger.fence(lease.term, holder)
+            role["role"] = "leader"
+        else:
+            ledger.stand_by()
+            role["role"] = "standby"
+            rt.log.info("ledger_standby", holder=holder, lease=await lease.current())
+
+    rt.on_setup(claim_lease)  # before the ledger loads: a standby loads read only
     rt.on_setup(ledger.setup)
+    rt.health_fields(lambda: {"role": role["role"]})
+
+    def step_down(why: str) -> None:
+        # The lease is lost: nothing more is written by this process; it exits non-zero and its
+        # supervisor starts it again (as a standby, unless the lease is free by then).
+        ledger.depose(why)
+        rt.log.critical("ledger_writer_stepped_down", reason=why, term=lease.term, holder=holder)
+        sys.stdout.flush()
+        os._exit(3)
+
+    @rt.gate
+    async def lead() -> None:
+        if not ledger.standby:
+            rt.log.info("ledger_leader", holder=holder, term=lease.term)
+            return
+        poll = min(1.0, settings.lease_seconds / 3)
+        waiting = time.monotonic()
+        while True:
+            try:
+                await ledger.follow()
+            except Exception as exc:  # noqa: BLE001 - store down: again
+                rt.log.warning("ledger_follow_failed", error=repr(exc))
+            try:
+                if await lease.acquire():
+                    await ledger.take_over(lease.term, holder)
+                    role["role"] = "leader"
+                    rt.log.info("ledger_leader", holder=holder, term=lease.term, took_over=True,
+                                standby_seconds=round(time.monotonic() - waiting, 3))
+                    return
+            except Exception as exc:  # noqa: BLE001 - store down, or a higher term: wait on
+                rt.log.warning("ledger_take_over_failed", error=repr(exc))
+            await asyncio.sleep(poll)
+
+    @rt.loop
+    async def keep_lease() -> None:
+        every = settings.lease_seconds / 3
+        try:
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    if not await asyncio.wait_for(lease.renew(), timeout=every):
+                        step_down("the lease was taken by another writer")
+                except Exception as exc:  # noqa: BLE001 - store unreachable: until the lease may expire
+                    rt.log.warning("ledger_lease_renew_failed", error=repr(exc))
+                    if time.monotonic() + every >= lease.valid_until:
+                        step_down(f"the lease could not be renewed before it expires ({exc!r})")
+        except asyncio.CancelledError:  # clean shutdown: free it, the standby takes over at once
+            ledger.depose("shutting down")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(lease.release(), timeout=2)
+            raise
     # A ledger that fails its start-up check and cannot heal says why on /health (503) and in the
     # log, appends nothing, and keeps serving what it holds (services/audit/ledger.py).
     rt.health_check(lambda: {"ledger": ledger.problem} if ledger.problem else None)
@@ -92,6 +170,9 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
             return
         try:
             seq = await ledger.append(event, raw, rec.topic, rec.partition, rec.offset)
+        except LedgerFenced as exc:
+            step_down(str(exc))  # a higher term took over: this record is the new writer's
+            return
         except LedgerHealed:
             # The store lost (or changed) entries: read again from the last durable one. The
             # seek covers this record's partition too; the acknowledgement then commits the
@@ -157,6 +238,11 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
 
     app = rt.app("Gongkai audit", "审计台账（默克尔树、签名检查点、证明）、一案一档、时间线")
 
+    @app.exception_handler(LedgerFenced)
+    async def ledger_fenced(_: Request, __: LedgerFenced) -> JSONResponse:
+        return JSONResponse({"detail": "本实例为台账的备用实例，不记录、不签署检查点；请稍后重试或向主实例请求"},
+                            status_code=503)
+
     @app.exception_handler(LedgerUnusable)
     async def ledger_unusable(_: Request, exc: LedgerUnusable) -> JSONResponse:
         return JSONResponse({"detail": f"台账未通过启动检查，暂停记录：{exc}"}, status_code=503)
@@ -164,11 +250,13 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
     # Routes registered on the app itself (FastAPI includes routers lazily, and the access table
     # check and the OpenAPI codes enumerate the app's own routes).
     add_ledger_routes(app, ledger, cplog)
-    add_cases_routes(app, ledger, cplog, settings.query_code_secret, limiter)
+    add_cases_routes(app, ledger, cplog, settings.query_code_secret, limiter, reply_url=settings.reply_url)
     add_statistics_routes(app, ledger, rt.common.agency_code)
+    add_quarterly_routes(app, ledger, rt.common.agency_code, settings)
     add_remedies_routes(app, ledger, remedies, officer, relay.wake)
     app.state.runtime = rt
     app.state.ledger = ledger
     app.state.checkpoints = cplog
     app.state.limiter = limiter
+    app.state.lease = lease
     return app

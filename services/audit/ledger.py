@@ -23,6 +23,14 @@ then re-reads each partition from just after the last offset the durable ledger 
 there are skipped by their event id. A chain or a signed root that does not check *inside* the
 prefix cannot be healed (the entries were altered): the ledger refuses to append (``LedgerUnusable``,
 named on /health and in the log) and keeps serving what it holds.
+
+Two processes may run (a leader and a standby, issue 12), but only one appends: the leader holds a
+lease in the store (servicekit.lease) whose term is the fencing token. The leader inserts its term
+into ``ledger_writers`` when it takes over (``take_over``; insert only, ``_id`` = term, so the
+collection is the record of every takeover), and every append and every checkpoint first checks
+that no higher term is there (one query, the write path's own); a writer whose term was passed
+stops there (``LedgerFenced``) and its process exits. A standby (``stand_by``) never writes, heals or moves anything aside: it follows the store
+(``follow``) to serve reads, and refuses appends and signing.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from services.audit.merkle import MerkleTree, leaf_hash
 LEDGER = "ledger"
 CHECKPOINTS = "checkpoints"  # signed checkpoints (services.audit.checkpoint_log), _id = tree size
 HEALS = "ledger_heals"  # one insert-only record per heal: what was found and what was done
+WRITERS = "ledger_writers"  # {_id: term, holder, at}: one insert per takeover; the highest term appends
 
 Position = tuple[str, int]  # (topic, partition)
 
@@ -70,6 +79,11 @@ class LedgerVerdict:
 class LedgerUnusable(RuntimeError):
     """The stored ledger fails a check that no heal can mend (an altered entry inside the durable
     prefix, or orphans that cannot be moved aside): nothing is appended until it is resolved."""
+
+
+class LedgerFenced(RuntimeError):
+    """This process may not append or sign: it is a standby, or another writer took over with a
+    higher term (the process then stops writing and exits; it comes back as a standby)."""
 
 
 class LedgerHealed(RuntimeError):
@@ -168,6 +182,86 @@ class Ledger:
         self.rewind_pending = False  # the state was re-read: the consumer must seek back first
         self.rewind_wanted = asyncio.Event()  # wakes the service's rewind loop (a heal outside append)
         self.last_heal: dict[str, Any] | None = None
+        self.writers = db[WRITERS]
+        self.term: int | None = None  # the writer term this process appends under (None: unfenced)
+        self.standby = False  # a standby reads only (no append, no heal, no signing)
+        self.fenced: str | None = None  # why this process was deposed, once it was
+
+    async def fence(self, term: int, holder: str = "") -> None:
+        """Record our writer term (the lease's): from now on a writer with a lower term is refused
+        at its next append. LedgerFenced if a higher term is there already."""
+        try:
+            await self.writers.insert_one({"_id": term, "holder": holder, "at": datetime.now(UTC)})
+        except DuplicateKeyError:
+            pass  # ours, recorded by an earlier attempt (terms are the lease's: one holder each)
+        higher = await self.writers.find_one({"_id": {"$gt": term}}, {"_id": 1})
+        if higher is not None:
+            raise LedgerFenced(f"writer term {term} is behind the ledger's {higher['_id']}")
+        self.term, self.standby, self.fenced = term, False, None
+
+    def stand_by(self) -> None:
+        """Read only until ``take_over``."""
+        self.standby = True
+
+    async def take_over(self, term: int, holder: str = "") -> None:
+        """A standby becomes the writer: the fence is raised to its term, then the committed state
+        is re-read (healing as at start-up: the previous writer is fenced off by now)."""
+        async with self.lock:
+            await self.fence(term, holder)
+            try:
+                await self._restore("take-over")
+            except LedgerUnusable:
+                pass  # named on /health and in the log, as at start-up
+            self.rewind_pending = False  # the consumer starts now and seeks on assignment
+        self.log.info("ledger_writer_took_over", term=term, durable_size=len(self._tree or ()))
+
+    def depose(self, why: str) -> None:
+        """Stop appending at once (the lease was lost); what is in flight fails at its fence check."""
+        if self.fenced is None:
+            self.log.error("ledger_writer_deposed", term=self.term, reason=why)
+        self.fenced = why
+        self.standby = True
+
+    async def _check_fence(self) -> None:
+        """Part of the write path (with the lock held, before anything is written or healed)."""
+        if self.fenced is not None:
+            raise LedgerFenced(self.fenced)
+        if self.standby:
+            raise LedgerFenced("standby: another process is the ledger's writer")
+        if self.term is None:
+            return  # no lease in use (one process, as before issue 12)
+        higher = await self.writers.find_one({"_id": {"$gt": self.term}}, {"_id": 1})
+        if higher is not None:
+            self.depose(f"writer term {self.term} was superseded by term {higher['_id']}")
+            raise LedgerFenced(self.fenced)
+
+    async def follow(self) -> int:
+        """A standby's reads follow the store: the entries appended since (leaf hashes only) are
+        added to the tree in memory. Read only; on anything unexpected the state is re-read from a
+        scan (never healed here). Returns the size."""
+        async with self.lock:
+            if self._head is None or self._tree is None:
+                await self._load_read_only()
+                return len(self._tree or ())
+            seq, h = self._head
+            projection = {"_id": 1, "hash": 1, "prev_hash": 1, "leaf_hash": 1, "topic": 1, "partition": 1, "offset": 1}
+            cursor = self.entries.find({"_id": {"$gt": seq}}, projection).sort("_id", ASCENDING).limit(5000)
+            async for doc in cursor:
+                if int(doc["_id"]) != seq + 1 or doc.get("prev_hash") != h or "leaf_hash" not in doc:
+                    await self._load_read_only()
+                    return len(self._tree or ())
+                self._tree.append_hash(bytes.fromhex(doc["leaf_hash"]))
+                seq, h = int(doc["_id"]), doc["hash"]
+                if doc.get("topic") is not None and doc.get("partition") is not None and doc.get("offset") is not None:
+                    key = (str(doc["topic"]), int(doc["partition"]))
+                    self._positions[key] = max(self._positions.get(key, 0), int(doc["offset"]) + 1)
+            self._head = (seq, h)
+            return seq
+
+    async def _load_read_only(self) -> None:
+        s = await scan_store(self.db)
+        self._tree, self._head, self._positions = s.tree, s.head, s.positions
+        self.problem = s.problem  # shown on /health; the writer heals, never a standby
 
     async def setup(self) -> None:
         await self.entries.create_index("event_id", unique=True)
@@ -175,6 +269,9 @@ class Ledger:
         await self.entries.create_index("tracking_number")
         await self.entries.create_index("type")
         async with self.lock:
+            if self.standby:
+                await self._load_read_only()
+                return
             try:
                 await self._restore("start-up")
             except LedgerUnusable:
@@ -293,7 +390,9 @@ class Ledger:
     async def tree(self) -> MerkleTree:
         if self._tree is None:
             async with self.lock:
-                if self._tree is None:
+                if self._tree is None and self.standby:
+                    await self._load_read_only()
+                elif self._tree is None:
                     try:
                         await self._restore("not loaded")
                     except LedgerUnusable:
@@ -306,6 +405,7 @@ class Ledger:
         """Append one event; returns its seq, or None if it was already in the ledger. Raises
         LedgerHealed (nothing appended: seek back and read again) or LedgerUnusable."""
         async with self.lock:
+            await self._check_fence()
             if self.rewind_pending:
                 raise LedgerHealed("ledger state re-read: rewind first")
             await self._ensure()
@@ -355,6 +455,7 @@ class Ledger:
         against the store first (with ``full_check``, the number of stored entries too: the
         periodic signing does it), and a divergence heals the ledger before the snapshot."""
         async with self.lock:
+            await self._check_fence()
             await self._ensure(full=full_check)
             if self.problem is not None:
                 raise LedgerUnusable(self.problem)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,9 +22,28 @@ class AuditSettings(BaseSettings):
     # While the ledger cannot be used (it failed its check and cannot heal), a record is read
     # again after this long; the problem is on /health.
     blocked_retry_seconds: float = 5.0
+    # The ledger writer's lease (leader and standby): a standby takes over this long after the
+    # leader last renewed it; renewed every third of it.
+    lease_seconds: float = 10.0
     # Same secret as intake's query codes (INTAKE_QUERY_CODE_SECRET): the applicant's view of the
     # timeline. No default: production refuses to start without it.
     query_code_secret: str = ""
     # Failed query-code attempts allowed per tracking number and per client ("limits" notation),
     # counted in the store's attempts collection (shared by every audit instance).
     query_code_attempts: str = "5/15 minutes"
+    # The case file (一案一档) takes each issued document's PDF from the reply service, asked with the
+    # auditor's own access token (GET /cases/{case_id}/documents/{document_id}).
+    reply_url: str = "http://127.0.0.1:8103"
+    # The quarterly red/black list (季度红黑榜, services/audit/quarterly.py): thresholds the operator
+    # sets (rates as fractions: 0.8 = 80%), and the working-day calendar's operator files (the same
+    # <YEAR>.json files as the reply service's clock; other years: the chinese-calendar package).
+    ranking_min_replies: int = 1
+    ranking_red_on_time_rate: float = 1.0
+    ranking_red_satisfaction: float = 0.8
+    ranking_red_max_returns: int = 0
+    ranking_red_max_corrected: int = 0
+    ranking_black_on_time_rate: float = 0.8
+    ranking_black_satisfaction: float = 0.6
+    ranking_black_min_returns: int = 3
+    ranking_black_min_corrected: int = 1
+    calendar_dir: str = str(Path(__file__).resolve().parent.parent / "reply" / "calendars")

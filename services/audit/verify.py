@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import sys
 import zipfile
@@ -132,8 +133,21 @@ def verify_case_file(files: dict[str, bytes], key: Ed25519PublicKey) -> Result:
         text = files.get(d.get("file", ""), b"").decode("utf-8", errors="replace")
         if event is None or casefile.document_text(event, d.get("field", "")) != text:
             return _bad(f"文书 {d.get('file')} 与其所在事件 {d.get('event_id')} 的内容不符", None, d.get("event_id"))
+    for d in manifest.get("issued_documents", []):
+        # The PDF's bytes against the SHA-256 its document.issued event fixes in the ledger.
+        event = values.get(d.get("event_id"))
+        data = (event or {}).get("data") or {}
+        raw = files.get(d.get("file", ""))
+        if event is None or data.get("document_id") != d.get("document_id"):
+            return _bad(f"文书 {d.get('file')} 不对应台账中的出具事件 {d.get('event_id')}", None, d.get("event_id"))
+        if raw is None:
+            return _bad(f"案卷缺少文书 {d.get('file')}（{data.get('title')}）", None, d.get("event_id"))
+        if hashlib.sha256(raw).hexdigest() != data.get("sha256"):
+            return _bad(f"文书 {d.get('file')}（{data.get('title')}）与台账所记哈希不符：文书被改动", None,
+                        d.get("event_id"))
+    n_docs = len(manifest.get("issued_documents", []))
     return Result(True, f"验证通过：案件 {case_id} 的 {len(values)} 个事件均包含在 {cp.tree_size} 个叶子的"
-                        f"签名检查点中（{cp.time:%Y-%m-%d %H:%M:%S}Z）")
+                        f"签名检查点中（{cp.time:%Y-%m-%d %H:%M:%S}Z）" + (f"；{n_docs} 份文书与台账所记哈希一致" if n_docs else ""))
 
 
 def verify_path(path: Path, key: Ed25519PublicKey) -> Result:

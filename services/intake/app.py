@@ -46,6 +46,7 @@ from services.intake.schemas import (
     ClerkApplicationIn,
     CorrectionIn,
     FeeNoticeIn,
+    FeeSettlementIn,
 )
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore, NumbersExhausted, rank_key
@@ -218,6 +219,8 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
     screening_topic = topics.APPLICATIONS_SCREENED.name
     rt.publishes(screening_topic, events_procedure.RepeatFlagged)
     rt.publishes(screening_topic, events_procedure.FeeNoticeIssued)
+    rt.publishes(screening_topic, events_procedure.FeePaid)
+    rt.publishes(screening_topic, events_procedure.FeeWaived)
     rt.publishes(screening_topic, events_procedure.CorrectionSubmitted)
     agency_default = rt.common.agency_code
     served = served_agencies(settings, agency_default)
@@ -335,6 +338,11 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
                 webhook_url=webhook_url,
                 webhook_secret=webhook_secret,
                 phone=body.contact.phone,
+                # What the documents addressed to the applicant print (reply service, in the PDF only).
+                applicant_type=body.applicant.type,
+                contact_person=body.applicant.contact_person,
+                address=body.contact.address,
+                postcode=body.contact.postcode,
             ),
             source=settings.source,
             subject=case_id,
@@ -644,6 +652,13 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
                 {"$set": {"screening.fee_notice": {"method": notice.method.value, "confirmed": False}}},
             )
         today = datetime.now(UTC).astimezone(CHINA).date()
+        if body is not None and body.issued_on is not None:
+            # A notice entered afterwards (补登记): never after today, nor before the receipt.
+            bad = fees.date_refusal("issued_on", body.issued_on, today=today, not_before=received_on,
+                                    not_before_zh="收到申请之日")
+            if bad:
+                return problem(422, "issued_on", bad)
+            today = body.issued_on
         who = principal.display
         issued = events_procedure.FeeNoticeIssued(
             case_id=case_id, applicant_ref=doc["applicant_ref"], agency_code=doc["agency_code"],
@@ -665,6 +680,60 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
         relay.wake()
         rt.log.info("fee_notice_confirmed", case_id=case_id, subject=principal.subject, amount_yuan=notice.amount_yuan)
         return {"case_id": case_id, "amount_yuan": notice.amount_yuan, "text_zh": notice.text_zh}
+
+    @app.post("/applications/{case_id}/fee-settlement", status_code=201, tags=["officers"], responses=errors(409))
+    async def record_fee_settlement(case_id: CaseId, body: FeeSettlementIn,
+                                    principal: Principal = Depends(officer)) -> Any:
+        """An OGI officer records that the applicant paid the processing fee, or that the agency
+        waived it (减免, with the reason), once (国办函〔2020〕109号). ``fee.paid`` / ``fee.waived``
+        tell the reply service's clock, which counts the time since the notice as not counted; a
+        payment after the 20 WD does not revive an application deemed abandoned. The officer
+        recorded is the token's (display name and subject)."""
+        doc = await store.get(case_id)
+        if doc is None:
+            raise HTTPException(404, "未找到该申请")
+        refused = fees.settlement_refusal(doc)
+        if refused:
+            raise HTTPException(409, refused)
+        fee = doc["screening"]["fee_notice"]
+        issued_on = date.fromisoformat(fee["issued_on"])
+        today = datetime.now(UTC).astimezone(CHINA).date()
+        bad = fees.date_refusal("settled_on", body.settled_on, today=today, not_before=issued_on,
+                                not_before_zh="收费通知发出之日")
+        if bad:
+            return problem(422, "settled_on", bad)
+        if body.outcome == "waived" and not (body.reason or "").strip():
+            return problem(422, "reason", "减免信息处理费须写明理由")
+        if body.outcome == "paid" and body.reason is not None:
+            return problem(422, "reason", "仅减免时填写理由")
+        if body.outcome == "waived" and body.amount_yuan is not None:
+            return problem(422, "amount_yuan", "减免时不填写缴纳金额")
+        on, who = body.settled_on or today, principal.display
+        amount = fee["amount_yuan"] if body.amount_yuan is None else body.amount_yuan
+        if body.outcome == "paid":
+            data: Any = events_procedure.FeePaid(
+                case_id=case_id, paid_on=on, amount_yuan=amount, fee_notice_issued_on=issued_on, recorded_by=who,
+                recorded_by_subject=principal.subject)  # fmt: skip
+            settlement = {"kind": "paid", "on": on.isoformat(), "amount_yuan": amount}
+        else:
+            data = events_procedure.FeeWaived(
+                case_id=case_id, waived_on=on, reason=body.reason.strip(), fee_notice_issued_on=issued_on,
+                recorded_by=who, recorded_by_subject=principal.subject)  # fmt: skip
+            settlement = {"kind": "waived", "on": on.isoformat(), "reason": body.reason.strip()}
+        settlement |= {"by": who, "by_subject": principal.subject}
+        event = new_event(data, source=settings.source, subject=case_id,
+                          event_id=deterministic_id(data.event_name, case_id))  # fmt: skip
+        update = outbox.merge_updates({"$set": {"screening.fee_notice.settlement": settlement}},
+                                      outbox.append_update([outbox.record(screening_topic, event)]))
+        result = await store.applications.update_one(
+            {"_id": case_id, "screening.fee_notice.confirmed": True, "screening.fee_notice.settlement": None,
+             "correction.abandoned": None}, update)  # fmt: skip
+        if result.modified_count != 1:
+            raise HTTPException(409, "已登记缴费或减免，或申请已视为放弃")
+        relay.wake()
+        rt.log.info("fee_settled", case_id=case_id, subject=principal.subject, outcome=body.outcome)
+        return {"case_id": case_id, "outcome": body.outcome, "settled_on": on.isoformat(),
+                "fee_notice_issued_on": issued_on.isoformat(), **({"amount_yuan": amount} if body.outcome == "paid" else {})}
 
     base_openapi = app.openapi
 

@@ -15,17 +15,22 @@ Our reading of the measures, as implemented:
 - An agency uses one of the two methods for a given application, never both.
 - The agency issues a fee notice stating the basis, the standard, the amount and how to pay; the
   applicant pays within 20 working days of receiving it, or the application is deemed abandoned;
-  the time between the notice and the payment is not counted in the reply deadline. (The reply
-  service's clock does not yet model that pause — see the report.)
+  the time between the notice and the payment is not counted in the reply deadline. The reply
+  service's clock keeps that pause (services/reply/clock/clock.py): it consumes ``fee.notice.issued``,
+  ``fee.paid`` and ``fee.waived``, and deems the application abandoned (``application.abandoned``,
+  reason ``fee_unpaid``) on the day after the 20 WD if neither came.
 - The officer confirms every notice before it is sent (fees may be reduced or waived for an
   applicant in difficulty, which is the officer's decision, not this module's).
+- An OGI officer records the payment (the day received, the amount) or the waiver (减免, with its
+  reason) once (``settlement_refusal``); the working-day count is the clock's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 from enum import StrEnum
 
 FREE_APPLICATIONS = 10
@@ -170,3 +175,36 @@ def _text(amount: int, method_zh: str, breakdown: tuple[str, ...]) -> str:
         f"请自收到本通知之日起{PAYMENT_WD}个工作日内缴纳；逾期未缴纳的，视为放弃申请，本机关不再处理该政府信息公开申请。"
         "自发出收费通知之日至收到缴费之日的期间，不计算在答复期限内。"
     )
+
+
+# -- payment or waiver (recorded by an OGI officer) -------------------------------------------------
+
+PAST_DAYS = 366  # a date of a fact at most a year back (as on the clock's routes)
+
+
+def date_refusal(name: str, value: date | None, *, today: date, not_before: date, not_before_zh: str) -> str | None:
+    """Why a date an officer gives is out of range (the 422 message for field ``name``), or None."""
+    if value is None:
+        return None
+    if value > today:
+        return f"日期不能晚于今天（{today.isoformat()}）"
+    if value < today - timedelta(days=PAST_DAYS):
+        return f"日期不能早于{(today - timedelta(days=PAST_DAYS)).isoformat()}（一年以前）"
+    if value < not_before:
+        return f"日期不能早于{not_before_zh}（{not_before.isoformat()}）"
+    return None
+
+
+def settlement_refusal(doc: Mapping[str, Any]) -> str | None:
+    """Why a payment or waiver cannot be recorded on this application now (409), or None."""
+    fee = (doc.get("screening") or {}).get("fee_notice") or {}
+    if not fee.get("confirmed"):
+        return "本申请尚未发出收费通知"
+    if fee.get("settlement"):
+        done = "缴费" if fee["settlement"]["kind"] == "paid" else "减免"
+        return f"已于{fee['settlement']['on']}登记{done}，不能重复登记"
+    abandoned = (doc.get("correction") or {}).get("abandoned")
+    if abandoned:
+        why = "逾期未缴纳信息处理费" if abandoned.get("reason") == "fee_unpaid" else "逾期未补正"
+        return f"申请已因{why}视为放弃（{abandoned.get('abandoned_on')}），不能再登记缴费或减免"
+    return None

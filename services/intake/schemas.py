@@ -149,6 +149,17 @@ class FeeNoticeIn(StrictIn):
     """The officer's confirmation of a fee notice; ``pages`` charges per page instead."""
 
     pages: int | None = Field(default=None, ge=0, le=10_000_000, description="按量计收：所需提供的页数")
+    issued_on: date | None = Field(default=None, description="收费通知发出日期（默认今天；补登记时填写，"
+                                   "不得晚于今天，不得早于收到申请之日）")
+
+
+class FeeSettlementIn(StrictIn):
+    """An OGI officer records the payment of the processing fee, or its waiver (减免)."""
+
+    outcome: Literal["paid", "waived"] = Field(description="paid：申请人已缴纳；waived：本机关决定减免")
+    settled_on: date | None = Field(default=None, description="收到缴费或作出减免决定的日期（默认今天）")
+    amount_yuan: int | None = Field(default=None, ge=0, le=10_000_000, description="已缴纳的金额（元），默认为通知金额")
+    reason: str | None = Field(default=None, min_length=1, max_length=500, description="减免的理由（减免时必填）")
 
 
 class AttachmentOut(BaseModel):

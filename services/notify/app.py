@@ -25,6 +25,7 @@ from contracts import topics
 from contracts.envelope import CloudEvent, EventData
 from contracts.events import ApplicationReceived, ContactRegistered, NoticeDelivered, registry_of
 from services.notify.destinations import AllowList
+from services.notify.documents import DocumentFetcher
 from services.notify.faults import Faults
 from services.notify.handlers import NoticeHandlers, topic_registry
 from services.notify.notices import Dispatcher, NoticeStore
@@ -43,7 +44,8 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
     production = common_settings.env == "production"
     faults = Faults.from_env(production=production)  # test-only fault points: refused in production
     rt = ServiceRuntime("notify", settings.db_name, common_settings)
-    rt.require_secrets({})  # the OIDC issuer: officers' tokens are the only way in
+    # The OIDC issuer (officers' tokens are the only way in); the documents' link secret (= reply's).
+    rt.require_secrets({"NOTIFY_DOCUMENT_LINK_SECRET": settings.document_link_secret})
     allow = AllowList.parse(settings.webhook_allow_hosts)  # an invalid entry: refuse to start
     store = NoticeStore(rt.db)
     rt.on_setup(store.setup)
@@ -52,11 +54,13 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
     webhook = WebhookSender(settings.webhook_timeout, production=production, allow=allow)
     if faults.faults:
         rt.log.warning("fault_points_armed", faults=[f"{f.point}:{f.action}@{f.match}" for f in faults.faults])
+    documents = DocumentFetcher(settings.reply_url, settings.document_link_secret)
     dispatcher = Dispatcher(
         store, settings,
         SmtpSender(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_timeout, faults),
         webhook, relay.wake,
         owner=rt.common.kafka_instance_id or f"{socket.gethostname()}:{settings.http_port}", faults=faults,
+        documents=documents,
     )
     wake = asyncio.Event()
 
@@ -80,6 +84,7 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
                     pass
         finally:
             await webhook.close()
+            await documents.close()
 
     h = NoticeHandlers(store, settings, wake.set)
 

@@ -24,6 +24,7 @@ from contracts.events_procedure import (
 from contracts.events_routing import ReferralRecorded
 from contracts.topics import TopicSpec
 from services.notify import messages
+from services.notify.documents import document_of
 from services.notify.kinds import Kind
 from services.notify.notices import NoticeStore
 from services.notify.settings import NotifySettings
@@ -54,7 +55,7 @@ class NoticeHandlers:
                          tracking_number: str | None) -> None:
         await self.store.create(notice_id=deterministic_id("notice", event.id), case_id=event.data.case_id,
                                 tracking_number=tracking_number, kind=kind, message=message, cause_event_id=event.id,
-                                event_time=event.time)
+                                event_time=event.time, document_id=document_of(event))
         self.wake()
 
     async def _officers(self, event: CloudEvent[Any], kind: Kind, message: messages.Message,

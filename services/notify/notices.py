@@ -69,6 +69,7 @@ from contracts.events import ContactRegistered, NoticeDelivered
 from contracts.vocabulary import NoticeChannel
 from services.notify import order
 from services.notify.destinations import Refused
+from services.notify.documents import Attachment, DocumentFetcher
 from services.notify.faults import NONE as NO_FAULTS
 from services.notify.faults import Faults
 from services.notify.kinds import Audience, Kind, contract_kind
@@ -122,11 +123,12 @@ class NoticeStore:
 
     async def create(self, *, notice_id: str, case_id: str, tracking_number: str | None, kind: Kind,
                      message: Message, cause_event_id: str, officer: tuple[str, str] | None = None,
-                     event_time: datetime | None = None) -> bool:
+                     event_time: datetime | None = None, document_id: str | None = None) -> bool:
         """Create a notice once (a second create with the same id changes nothing).
 
         ``officer`` is (recipient key, e-mail) for an officer notice: e-mail only, addressed now.
-        ``event_time``: the time of the event it tells of (its place among its step, ``order``)."""
+        ``event_time``: the time of the event it tells of (its place among its step, ``order``).
+        ``document_id``: the document the notice carries (its e-mail's attachment, ``documents``)."""
         deliveries: dict[str, Any] = {}
         if officer is not None:
             deliveries[NoticeChannel.EMAIL.value] = {"status": "pending", "attempts": 0, "to": officer[1]}
@@ -141,6 +143,7 @@ class NoticeStore:
             "body": message.body,
             "cause_event_id": cause_event_id,
             "event_time": event_time or now(),
+            "document_id": document_id,
             "status": PENDING if officer else AWAITING_CONTACT,
             "deliveries": deliveries,
             "next_at": now(),
@@ -173,8 +176,10 @@ class Dispatcher:
     claimed in the store before it is sent (module docstring: claim, commit, recovery)."""
 
     def __init__(self, store: NoticeStore, settings: NotifySettings, smtp: SmtpSender, webhook: WebhookSender,
-                 wake_relay, *, owner: str = "", faults: Faults = NO_FAULTS) -> None:  # noqa: ANN001
+                 wake_relay, *, owner: str = "", faults: Faults = NO_FAULTS,
+                 documents: DocumentFetcher | None = None) -> None:  # noqa: ANN001
         self.store, self.settings, self.smtp, self.webhook = store, settings, smtp, webhook
+        self.documents = documents  # the attachments (None: e-mails go without them)
         self.wake_relay = wake_relay
         # Who claims: the instance (stable across restarts of one instance), and this process.
         self.owner = owner or f"{socket.gethostname()}:{settings.http_port}"
@@ -279,13 +284,40 @@ class Dispatcher:
 
     # -- claim, send, confirm ----------------------------------------------------------------
 
+    async def _attachment(self, notice: dict[str, Any], channel: NoticeChannel) -> tuple[bool, Attachment | None]:
+        """(go, attachment): the e-mail's document, fetched now; not rendered yet: wait (go False)
+        until the patience is spent, then go without it (logged)."""
+        document_id = notice.get("document_id")
+        if channel is not NoticeChannel.EMAIL or not document_id or self.documents is None:
+            return True, None
+        found = await self.documents.fetch(document_id)
+        if found is not None:
+            return True, found
+        created = notice.get("created_at") or now()
+        created = created if created.tzinfo else created.replace(tzinfo=UTC)
+        if now() - created < timedelta(seconds=self.settings.document_patience_seconds):
+            await self.store.notices.update_one(
+                {"_id": notice["_id"]},
+                {"$set": {f"deliveries.{channel.value}.retry_at": now() + timedelta(seconds=self.settings.poll_seconds),
+                          f"deliveries.{channel.value}.awaiting_document": document_id}})
+            return False, None
+        log.warning("notice_sent_without_document", case_id=notice["case_id"], kind=notice["kind"],
+                    document_id=document_id)
+        return True, None
+
     async def _deliver(self, notice: dict[str, Any], channel: NoticeChannel, delivery: dict[str, Any],
                        order_note: str | None = None) -> None:
         field = f"deliveries.{channel.value}"
+        go, attachment = await self._attachment(notice, channel)
+        if not go:
+            return
         attempts = int(delivery["attempts"]) + 1
         key = f"{notice['_id']}:{channel.value}"
         claim = {"by": self.owner, "token": self.token, "at": now(), "phase": "claimed"}
         claimed: dict[str, Any] = {f"{field}.status": "sending", f"{field}.attempts": attempts, f"{field}.claim": claim}
+        if attachment is not None:
+            claimed[f"{field}.attachment"] = attachment.meta()
+        extra: dict[str, Any] = {"attachments": [attachment]} if attachment is not None else {}
         if order_note is not None:
             claimed[f"{field}.order_note"] = order_note
         if delivery.get("held_by"):
@@ -309,11 +341,11 @@ class Dispatcher:
 
                 if getattr(self.smtp, "two_phase", False):
                     reply = await self.smtp.send(to=delivery["to"], subject=notice["subject"], body=notice["body"],
-                                                 notice_id=key, commit=commit)
+                                                 notice_id=key, commit=commit, **extra)
                 else:  # a one-shot sender: the commit before the whole conversation (uncertain if it dies in it)
                     await commit()
                     reply = await self.smtp.send(to=delivery["to"], subject=notice["subject"], body=notice["body"],
-                                                 notice_id=key)
+                                                 notice_id=key, **extra)
                 self.confirmed[key] = reply
             else:
                 secret = await self.store.webhook_secret(notice["case_id"])

@@ -28,7 +28,7 @@ import asyncio
 import ipaddress
 import json
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -64,7 +64,8 @@ class SmtpSender:
         self.host, self.port, self.mail_from, self.timeout = host, port, mail_from, timeout
         self.faults = faults
 
-    def message(self, *, to: str, subject: str, body: str, notice_id: str) -> EmailMessage:
+    def message(self, *, to: str, subject: str, body: str, notice_id: str,
+                attachments: Sequence[Any] = ()) -> EmailMessage:  # noqa: ANN401 - documents.Attachment
         msg = EmailMessage()
         msg["From"] = self.mail_from
         msg["To"] = to
@@ -72,17 +73,21 @@ class SmtpSender:
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = message_id(notice_id)
         msg.set_content(body, charset="utf-8")
+        for a in attachments:  # the step's document (PDF), its name in RFC 2231 encoding
+            maintype, _, subtype = a.media_type.partition("/")
+            msg.add_attachment(a.data, maintype=maintype, subtype=subtype, filename=a.filename)
         return msg
 
     # ``send`` awaits ``commit`` itself, just before the end of data (an e-mail sender without this
     # attribute is one-shot: the dispatcher records the commit before calling it).
     two_phase = True
 
-    async def send(self, *, to: str, subject: str, body: str, notice_id: str, commit: Commit) -> str:
+    async def send(self, *, to: str, subject: str, body: str, notice_id: str, commit: Commit,
+                   attachments: Sequence[Any] = ()) -> str:  # noqa: ANN401
         """One SMTP transaction; ``commit`` is awaited just before the end of data. Returns the
         server's final reply ("250 ..."). Raises ``SmtpUncertain`` when the conversation broke
         after the end of data, another error when the server did not take the message."""
-        msg = self.message(to=to, subject=subject, body=body, notice_id=notice_id)
+        msg = self.message(to=to, subject=subject, body=body, notice_id=notice_id, attachments=attachments)
         smtp = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=self.timeout)
         await smtp.connect()
         in_data = False  # between DATA and the end of data, a QUIT would be taken as content

@@ -32,6 +32,12 @@ class NotifySettings(BaseSettings):
     # {"ogi": "ogi@agency.gov.cn", "<dept code>": "..."}. A key not listed gets <key>@<officer_email_domain>.
     officer_emails: dict[str, str] = {}
     officer_email_domain: str = "gongkai.local"
+    # The document each applicant notice carries (services/notify/documents.py, issue #11): fetched
+    # from the reply service with a link signed with this secret (= REPLY_DOCUMENT_LINK_SECRET; no
+    # default: production refuses to start without it); waited for this long if not rendered yet.
+    reply_url: str = "http://127.0.0.1:8103"
+    document_link_secret: str = ""
+    document_patience_seconds: float = 180.0
 
     def officer_email(self, key: str) -> str:
         """The mailbox of the OGI office (``ogi``) or of a department (its code)."""

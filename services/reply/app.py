@@ -4,13 +4,13 @@ documents, amendments, and the case clock."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from contracts import events_procedure, events_routing, topics
+from contracts import events_feedback, events_procedure, events_routing, topics
 from contracts.envelope import CloudEvent
 from contracts.events import (
     ALL_EVENTS,
@@ -21,19 +21,23 @@ from contracts.events import (
     CaseClosed,
     CaseRouted,
     ConfidentialityReview,
+    ContactRegistered,
     ContradictionFlagged,
     ReplyAmended,
     ReplyIssued,
     registry_of,
 )
+from contracts.events_documents import DocumentIssued
 from contracts.events_desk import AnswerReturned, TaskAcknowledged, TaskReturned
 from services.reply.cases import AnswerRefusal, CaseNotFound, CaseStore, Officer, OgiRefusal, TaskNotYetKnown
 from services.reply.clock.clock import ProcedureRefused
 from services.reply.clock.http import add_routes as add_clock_routes
-from services.reply.clock.http import record_correction_received
+from services.reply.clock.http import record_correction_received, record_fee_event
 from services.reply.clock.service import CalendarSource, ClockService
 from services.reply.clock.service import CaseNotFound as ClockCaseNotFound
-from services.reply.public import add_public_routes
+from services.reply.feedback import FeedbackStore, add_feedback_routes, workday_test
+from services.reply.public import add_document_routes, add_public_routes
+from services.reply.step_documents import StepDocuments
 from services.reply.reply_docs import AgencyInfo
 from services.reply.schemas import AnswerIn, CloseIn, ResolveIn, SignOffIn
 from services.reply.reply_docs import shutdown_renderer
@@ -59,10 +63,24 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
                         phone=settings.agency_phone, review_body=settings.review_body)
     # The OIDC issuer: officers' tokens are the only way in; the query-code secret (= intake's)
     # opens the applicant's public reads (services/reply/public.py).
-    rt.require_secrets({"REPLY_QUERY_CODE_SECRET": settings.query_code_secret})
+    rt.require_secrets({"REPLY_QUERY_CODE_SECRET": settings.query_code_secret,
+                        "REPLY_DOCUMENT_LINK_SECRET": settings.document_link_secret})
     store = CaseStore(rt.db, settings.source, agency, settings.render_documents)
     rt.on_setup(store.setup)
-    relay = rt.outbox(store.cases)
+    # After the reply: reads, ratings, follow-ups (feedback.py), with an outbox of their own.
+    calendar = CalendarSource(settings.calendar_dir)
+    feedback = FeedbackStore(rt.db, settings.source, store.cases,
+                             lambda: workday_test(calendar.get()),
+                             settings.rating_change_workdays, settings.followup_unread_workdays)
+    rt.on_setup(feedback.setup)
+    # Every procedural step's document (step_documents.py, issue #11), with an outbox of its own.
+    steps = StepDocuments(rt.db, settings.source, agency, query_code_secret=settings.query_code_secret,
+                          calendar=calendar.get, enabled=settings.render_documents,
+                          contact_patience=timedelta(seconds=settings.contact_patience_seconds),
+                          payment_method=settings.fee_payment_method)
+    rt.on_setup(steps.setup)
+    rt.publishes(topics.DOCUMENTS_ISSUED.name, DocumentIssued)
+    relay = rt.outbox(store.cases, feedback.docs, steps.documents)
     for model in (AnswerRecorded, AnswerRefused, ContradictionFlagged, CaseClosed, TaskAcknowledged, TaskReturned,
                   AnswerReturned):
         rt.publishes(topics.ANSWERS_RECORDED.name, model)
@@ -70,6 +88,8 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     rt.publishes(topics.REPLIES_ISSUED.name, ReplyAmended)
     rt.publishes(topics.DEPARTMENT_REPLIES_TEMPLATE, ReplyIssued)
     rt.publishes(topics.DEPARTMENT_REPLIES_TEMPLATE, ReplyAmended)
+    for model in events_feedback.EVENTS:
+        rt.publishes(topics.REPLIES_ISSUED.name, model)
     # The case clock: deadlines, corrections, extensions, consultations, warnings (Arts. 30-33).
     clock_topic = topics.CASES_PROCEDURE.name
     clock = ClockService(store.cases, settings.source, CalendarSource(settings.calendar_dir).get, clock_topic)
@@ -100,7 +120,7 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     async def sweep_loop() -> None:
         while True:
             try:
-                if await store.sweep():
+                if await store.sweep() + await steps.sweep():
                     relay.wake()
             except Exception as exc:  # noqa: BLE001 - store down or a render failed: next round
                 rt.log.warning("reply_sweep_failed", error=repr(exc))
@@ -111,14 +131,30 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
         if isinstance(data, CaseRouted):
             if await store.open_case(data):
                 rt.log.info("case_opened", tasks=len(data.tasks))
+            await steps.render_case(data.case_id)  # its receipt waited for the case
         elif isinstance(data, events_routing.CaseRerouted):
             await store.apply_reroute(data)
         elif isinstance(data, events_routing.ReferralRecorded):
             await store.apply_referral(data)
+            await steps.on_step(event)  # 非本机关负责公开告知书
         relay.wake()
 
     async def on_application(event: CloudEvent[Any]) -> None:
         await store.note_application(event.data.case_id, event.data.description)
+        await steps.on_step(event)  # 受理回执
+        relay.wake()
+
+    async def on_contact(event: CloudEvent[Any]) -> None:
+        """The applicant's name and address (restricted topic): only for the documents addressed to them."""
+        await steps.save_applicant(event.data)
+        if await steps.render_case(event.data.case_id):
+            relay.wake()
+
+    async def on_procedure(event: CloudEvent[Any]) -> None:
+        """The clock's steps, read back from the bus: each one's document (correction, extension,
+        consultation, abandonment); deadline changes, warnings and triage have none."""
+        if await steps.on_step(event):
+            relay.wake()
 
     def arrival_topic() -> str:
         """The topic of the record being handled (FastStream's ``message`` context field)."""
@@ -147,8 +183,14 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
         records a correction on paper. Once: a redelivery, or no correction outstanding, is logged
         and left (never dead-lettered)."""
         data = event.data
+        if isinstance(data, events_procedure.FeeNoticeIssued):
+            await steps.on_step(event)  # 收费通知
+        if isinstance(data, (events_procedure.FeeNoticeIssued, events_procedure.FeePaid, events_procedure.FeeWaived)):
+            if await record_fee_event(clock, data, rt.log):
+                relay.wake()
+            return
         if not isinstance(data, events_procedure.CorrectionSubmitted):
-            return  # repeat flags and fee notices: intake's and notify's
+            return  # repeat flags: intake's and notify's
         try:
             await record_correction_received(clock, data.case_id, data.received_on)
         except ClockCaseNotFound:
@@ -174,6 +216,12 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     subscribe(rt.broker, group_id="reply", topics=(screened.name,),
               registry={m.ce_type(): m for m in ALL_EVENTS if m.event_name in screened.event_types},
               handle=on_screened, title="receive-online-correction", **common)
+    subscribe(rt.broker, group_id="reply", topics=(topics.PRIVATE_CONTACTS.name,),
+              registry=registry_of(ContactRegistered), handle=on_contact, title="note-applicant", **common)
+    procedure = topics.CASES_PROCEDURE
+    subscribe(rt.broker, group_id="reply", topics=(procedure.name,),
+              registry={m.ce_type(): m for m in ALL_EVENTS if m.event_name in procedure.event_types},
+              handle=on_procedure, title="step-documents", **common)
     # Every department's answers topic (gongkai.dept.<code>.answers), new departments included.
     subscribe(rt.broker, group_id="reply", pattern=topics.DEPARTMENT_ANSWERS_PATTERN,
               registry=registry_of(AnswerSubmitted), handle=on_answer, title="record-answer", **common)
@@ -183,9 +231,23 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     attempts = MongoWindowStorage(collection=rt.db["query_code_attempts"])
     rt.on_setup(attempts.setup)
     rt.on_setup(lambda: store.cases.create_index("tracking_number"))
+
+    async def pdf_read(case: dict[str, Any]) -> None:
+        """The applicant downloaded the reply PDF: a read (feedback.py); never fails the download."""
+        try:
+            if await feedback.record_read(case, "pdf"):
+                relay.wake()
+        except Exception as exc:  # noqa: BLE001 - the read is a record, the PDF is what matters
+            rt.log.warning("reply_read_not_recorded", error=repr(exc))
+
     add_public_routes(app, store.cases, settings.query_code_secret,
                       AttemptLimiter(attempts, settings.query_code_attempts, namespace="query-code"),
-                      clock.deadline, store.document)
+                      clock.deadline, store.document, on_pdf=pdf_read)
+    add_document_routes(app, store.cases, settings.query_code_secret,
+                        AttemptLimiter(attempts, settings.query_code_attempts, namespace="query-code"),
+                        steps, settings.document_link_secret)
+    add_feedback_routes(app, feedback, settings.query_code_secret,
+                        AttemptLimiter(attempts, settings.query_code_attempts, namespace="query-code"), relay.wake)
 
     def department_of_body(principal: Principal, request: Request, dept_code: str | None) -> None:
         """A ``dept_code`` in the body is only a statement: it must be the token's department."""
@@ -345,6 +407,8 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
 
     app.state.runtime = rt
     app.state.store = store
+    app.state.steps = steps
+    app.state.feedback = feedback
     app.state.on_screened = on_screened  # the online-correction consumer's handler (in-process tests)
     return app
 

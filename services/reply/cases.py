@@ -14,7 +14,11 @@ departments with an open task not yet answered (their inbox listing), ``referral
 missing), ``reply`` (the one reply), ``amendments``, ``route_seq`` (last ``case.rerouted`` applied).
 
 Documents (collection ``documents``): one per document id: ``html`` and ``pdf`` (BSON binary, a
-few hundred kB at most; the store has no GridFS).
+few hundred kB at most; the store has no GridFS), ``sha256``; the reply's and each amendment's
+``document.issued`` goes in the same write as ``reply.issued`` / ``reply.amended``. The documents of
+the procedural steps are in the same collection (``services.reply.step_documents``). The PDF is
+addressed to the applicant by name (``applicants``, from the restricted contacts topic); the plain
+text carried by the events stays without it.
 """
 
 from __future__ import annotations
@@ -52,7 +56,9 @@ from contracts.events import (
 )
 from contracts.vocabulary import ReplyType
 from services.reply import aggregation as agg
+from contracts.events_documents import DocumentIssued
 from services.reply.reply_docs import AgencyInfo, consolidated_context, render
+from services.reply.step_documents import addressee_name
 from servicekit import outbox
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -133,6 +139,7 @@ class CaseStore:
         self.cases = db["cases"]
         self.documents = db["documents"]
         self.applications = db["applications"]
+        self.applicants = db["applicants"]  # private (services.reply.step_documents): the documents only
         self.source = source
         self.agency = agency
         self.render_documents = render_documents
@@ -596,16 +603,46 @@ class CaseStore:
         app = await self.applications.find_one({"_id": case_id})
         return (app or {}).get("description") or "（见政府信息公开申请表）"
 
-    async def _store_document(self, case_id: str, document_id: str, kind: str, context: Any) -> dict[str, Any]:
+    async def _applicant_name(self, case_id: str) -> str:
+        """The applicant's name (or organisation's) for the PDF only: never in an event or the text."""
+        return addressee_name(await self.applicants.find_one({"_id": case_id}))
+
+    async def _store_document(self, case_id: str, document_id: str, kind: str, context: Any,
+                              seq: int = 1) -> dict[str, Any]:
         rendered = await render(context)
         if len(rendered.pdf) + len(rendered.html.encode()) > MAX_PDF_BYTES:
             raise ValueError(f"reply document of {case_id} too large to store ({len(rendered.pdf)} bytes of PDF)")
-        await self.documents.replace_one(
-            {"_id": document_id},
-            {"_id": document_id, "case_id": case_id, "kind": kind, "title": rendered.title, "html": rendered.html,
-             "pdf": Binary(rendered.pdf), "pdf_bytes": len(rendered.pdf), "created_at": datetime.now(UTC)},
-            upsert=True)
-        return {"document_id": document_id, "pdf_bytes": len(rendered.pdf)}
+        sha = hashlib.sha256(rendered.pdf).hexdigest()
+        title = rendered.title if kind == "reply" else "政府信息公开申请补充答复书"
+        record = {"_id": document_id, "case_id": case_id, "kind": kind, "title": title, "html": rendered.html,
+                  "pdf": Binary(rendered.pdf), "pdf_bytes": len(rendered.pdf), "sha256": sha, "seq": seq,
+                  "issued_on": context.issued_on.isoformat(), "addressee": "applicant",
+                  "created_at": datetime.now(UTC), "issued_at": datetime.now(UTC)}
+        try:  # never over a released one (its hash is in the ledger)
+            await self.documents.replace_one({"_id": document_id, "status": {"$ne": "issued"}}, record, upsert=True)
+        except DuplicateKeyError:
+            pass
+        return {"document_id": document_id, "pdf_bytes": len(rendered.pdf), "sha256": sha, "title": title,
+                "seq": seq, "issued_on": context.issued_on}
+
+    def _document_records(self, doc: dict[str, Any], stored: dict[str, Any] | None, kind: str,
+                          step_event: Any) -> list[dict[str, Any]]:  # noqa: ANN401
+        """``document.issued`` for the reply's (or amendment's) PDF, in the same write as its event."""
+        if stored is None:
+            return []
+        event = self._event(
+            DocumentIssued(case_id=doc["_id"], tracking_number=doc["tracking_number"],
+                           document_id=stored["document_id"], kind=kind, title=stored["title"], seq=stored["seq"],
+                           addressee="applicant", issued_on=stored["issued_on"], step_event_id=step_event.id,
+                           step_type=step_event.type, sha256=stored["sha256"], size=stored["pdf_bytes"]),
+            doc["_id"], deterministic_id("document.issued", stored["document_id"]), step_event.id)
+        return [outbox.record(topics.DOCUMENTS_ISSUED.name, event)]
+
+    async def _mark_issued(self, stored: dict[str, Any] | None) -> None:
+        """The released document is final: a later render (a lost race) never replaces its bytes."""
+        if stored is not None:
+            await self.documents.update_one({"_id": stored["document_id"], "sha256": stored["sha256"]},
+                                            {"$set": {"status": "issued"}})
 
     async def _issue(self, doc: dict[str, Any], parts: list[ReplyPart], missing: list[MissingAnswer]) -> str:
         case_id = doc["_id"]
@@ -617,13 +654,14 @@ class CaseStore:
                                   received_on=received_on, issued_on=issued_on, parts=parts, decision=decision,
                                   missing=missing)
         document_id = deterministic_id("reply.document", case_id, "reply")
+        stored = None
         if self.render_documents and self.agency is not None:
             context = consolidated_context(
                 tracking_number=doc["tracking_number"], agency=self._agency(doc), received_on=received_on,
                 issued_on=issued_on, request_summary=await self._request_summary(case_id), parts=parts,
                 decision=decision, notes=[agg.missing_statement(missing)] if missing else [],
-                material_names=await self._material_names(case_id))
-            await self._store_document(case_id, document_id, "reply", context)
+                material_names=await self._material_names(case_id), applicant_name=await self._applicant_name(case_id))
+            stored = await self._store_document(case_id, document_id, "reply", context)
         cc = sorted({p.dept_code for p in parts if p.dept_code != OGI_DEPT})
         last = max(doc["answers"], key=lambda a: a["at"], default=None)
         cause = (doc.get("closed") or {}).get("event_id") or (last or {}).get("event_id")
@@ -636,9 +674,12 @@ class CaseStore:
         reply = {"decision": decision.value, "outcome": outcome, "document": text, "document_id": document_id,
                  "issued_at": now, "event_id": event.id, "task_ids": [p.task_id for p in parts], "cc": cc,
                  "missing": [m.model_dump() for m in missing]}
-        if not await self._write(doc, {"reply_issued": True, "reply": reply},
-                                 _reply_records(event, cc), {"reply_issued": False}):
+        if stored is not None:
+            reply["sha256"] = stored["sha256"]
+        records = _reply_records(event, cc) + self._document_records(doc, stored, "consolidated_reply", event)
+        if not await self._write(doc, {"reply_issued": True, "reply": reply}, records, {"reply_issued": False}):
             raise _Retry()
+        await self._mark_issued(stored)
         return "issued"
 
     async def _amend(self, doc: dict[str, Any], all_parts: list[ReplyPart], late: list[ReplyPart]) -> str:
@@ -659,13 +700,14 @@ class CaseStore:
                                   title="政府信息公开申请补充答复书")
         text = text.replace("\n申请人：\n", f"\n申请人：\n    {note}\n", 1)
         document_id = deterministic_id("reply.document", case_id, "amendment", str(seq))
+        stored = None
         if self.render_documents and self.agency is not None:
             context = consolidated_context(
                 tracking_number=doc["tracking_number"], agency=self._agency(doc), received_on=received_on,
                 issued_on=issued_on, request_summary=await self._request_summary(case_id), parts=late,
                 decision=agg.combined_decision([p.answer.reply_type for p in late]), notes=[note],
-                material_names=await self._material_names(case_id))
-            await self._store_document(case_id, document_id, "amendment", context)
+                material_names=await self._material_names(case_id), applicant_name=await self._applicant_name(case_id))
+            stored = await self._store_document(case_id, document_id, "amendment", context, seq=seq)
         cc = sorted({p.dept_code for p in all_parts if p.dept_code != OGI_DEPT})
         last = max((a for a in doc["answers"] if a["task_id"] in {p.task_id for p in late}), key=lambda a: a["at"])
         event = self._event(
@@ -676,9 +718,12 @@ class CaseStore:
         amendment = {"seq": seq, "task_ids": [p.task_id for p in late], "document_id": document_id,
                      "document": text, "decision": decision.value, "outcome": outcome, "event_id": event.id,
                      "issued_at": datetime.now(UTC)}
-        if not await self._write(doc, {"amendments": [*(doc.get("amendments") or []), amendment]},
-                                 _reply_records(event, cc)):
+        if stored is not None:
+            amendment["sha256"] = stored["sha256"]
+        records = _reply_records(event, cc) + self._document_records(doc, stored, "reply_amendment", event)
+        if not await self._write(doc, {"amendments": [*(doc.get("amendments") or []), amendment]}, records):
             raise _Retry()
+        await self._mark_issued(stored)
         return "amended"
 
     def _agency(self, doc: dict[str, Any]) -> AgencyInfo:

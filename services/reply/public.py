@@ -24,6 +24,7 @@ from servicekit.ratelimit import AttemptLimiter
 
 TrackingNumber = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 MaterialId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+DocumentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 QueryCode = Annotated[str, Query(min_length=1, max_length=32, description="受理回执上的查询码")]
 REFUSALS = {404: {"description": NO_MATCH}, 429: {"description": "查询码错误次数过多（Retry-After）"}}
 
@@ -42,8 +43,10 @@ def public_explanation(explanation: dict[str, Any]) -> dict[str, Any]:
 
 def add_public_routes(app: FastAPI, cases: Any, secret: str, limiter: AttemptLimiter,  # noqa: ANN401
                       deadline_of: Callable[[str], Awaitable[dict[str, Any]]],
-                      document_of: Callable[[str], Awaitable[dict[str, Any] | None]]) -> None:
-    """``cases`` is the reply service's cases collection (it has each case's tracking number)."""
+                      document_of: Callable[[str], Awaitable[dict[str, Any] | None]],
+                      on_pdf: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> None:
+    """``cases`` is the reply service's cases collection (it has each case's tracking number);
+    ``on_pdf(case)`` is told of each reply PDF handed to the applicant (a read: feedback.py)."""
 
     gate = QueryCodeGate(secret, limiter)
 
@@ -83,6 +86,8 @@ def add_public_routes(app: FastAPI, cases: Any, secret: str, limiter: AttemptLim
         if rendered is None or not rendered.get("pdf"):
             raise HTTPException(404, "答复书尚未生成，请稍后重试", headers={"Retry-After": "2"})
         name = f"答复书-{doc['tracking_number']}.pdf"
+        if on_pdf is not None:
+            await on_pdf(doc)
         return Response(bytes(rendered["pdf"]), media_type="application/pdf",
                         headers={"Content-Disposition": content_disposition("attachment", name)})
 
@@ -120,3 +125,88 @@ def add_public_routes(app: FastAPI, cases: Any, secret: str, limiter: AttemptLim
         return Response(data, media_type=meta["content_type"], headers={
             "Content-Disposition": content_disposition("attachment", meta["filename"]),
             "X-Content-SHA256": meta["sha256"], "Cache-Control": "no-store"})
+
+
+def add_document_routes(app: FastAPI, cases: Any, secret: str, limiter: AttemptLimiter,  # noqa: ANN401
+                        steps: Any, link_secret: str) -> None:  # noqa: ANN401 - services.reply.step_documents.StepDocuments
+    """The documents of a case (issue #11): every step's document, the reply and its amendments.
+
+    - officers (``/cases/{case_id}/documents``, roles in contracts/access.py): the list and each PDF;
+    - the applicant (``/public/cases/{tracking_number}/documents``, with the query code): those
+      addressed to them (not the letters to the parties consulted);
+    - notify (``/service/documents/{document_id}``): one PDF, with a signed link (servicekit.doclinks).
+    """
+    from servicekit import doclinks
+    from services.reply.step_documents import pdf_filename
+
+    gate = QueryCodeGate(secret, limiter)
+
+    async def case_id_of(number: str) -> str | None:
+        doc = await cases.find_one({"tracking_number": number}, {"_id": 1})
+        return doc["_id"] if doc else None
+
+    def pdf_response(d: dict[str, Any], number: str, disposition: str = "attachment") -> Response:
+        headers = {"Content-Disposition": content_disposition(disposition, pdf_filename(d, number)),
+                   "Cache-Control": "no-store"}
+        if d.get("sha256"):
+            headers["X-Content-SHA256"] = d["sha256"]
+        return Response(bytes(d["pdf"]), media_type="application/pdf", headers=headers)
+
+    async def tracking_number_of(case_id: str) -> str:
+        doc = await cases.find_one({"_id": case_id}, {"tracking_number": 1})
+        if doc is None:
+            raise HTTPException(404, "未找到该案件")
+        return doc["tracking_number"]
+
+    @app.get("/cases/{case_id}/documents", tags=["documents"])
+    async def case_documents(case_id: DocumentId) -> Any:  # noqa: ANN401
+        """Every document of the case issued so far, oldest first: kind, title, id, SHA-256, size."""
+        number = await tracking_number_of(case_id)
+        return {"case_id": case_id, "tracking_number": number, "documents": await steps.case_documents(case_id)}
+
+    @app.get("/cases/{case_id}/documents/{document_id}", tags=["documents"], response_class=Response,
+             responses={200: {"content": {"application/pdf": {}}, "description": "文书（PDF）"}})
+    async def case_document(case_id: DocumentId, document_id: DocumentId) -> Response:
+        number = await tracking_number_of(case_id)
+        d = await steps.pdf(document_id)
+        if d is None or d.get("case_id") != case_id:
+            raise HTTPException(404, "未找到该文书，或尚未生成")
+        return pdf_response(d, number, "inline")
+
+    @app.get("/public/cases/{tracking_number}/documents", tags=["public"], responses=REFUSALS)
+    async def public_documents(request: Request, tracking_number: TrackingNumber, query_code: QueryCode) -> Any:  # noqa: ANN401
+        """The documents addressed to the applicant (receipt, notices, reply, amendments), oldest first."""
+        case_id = await gate.open(request, tracking_number, query_code, case_id_of)
+        if isinstance(case_id, JSONResponse):
+            return case_id
+        docs = [d for d in await steps.case_documents(case_id) if d["addressee"] == "applicant"]
+        return JSONResponse({"tracking_number": tracking_number, "documents": docs},
+                            headers={"Cache-Control": "no-store"})
+
+    @app.get("/public/cases/{tracking_number}/documents/{document_id}", tags=["public"], response_class=Response,
+             responses={200: {"content": {"application/pdf": {}}, "description": "文书（PDF）"}, **REFUSALS})
+    async def public_document(request: Request, tracking_number: TrackingNumber, document_id: DocumentId,
+                              query_code: QueryCode) -> Response:
+        case_id = await gate.open(request, tracking_number, query_code, case_id_of)
+        if isinstance(case_id, JSONResponse):
+            return case_id
+        d = await steps.pdf(document_id)
+        if d is None or d.get("case_id") != case_id or d.get("addressee", "applicant") != "applicant":
+            raise HTTPException(404, "未找到该文书，或尚未生成")
+        if d.get("kind") in ("reply", "amendment") and not any(
+                x["document_id"] == document_id for x in await steps.case_documents(case_id)):
+            raise HTTPException(404, "未找到该文书，或尚未生成")
+        return pdf_response(d, tracking_number)
+
+    @app.get("/service/documents/{document_id}", tags=["documents"], response_class=Response,
+             responses={200: {"content": {"application/pdf": {}}, "description": "文书（PDF），供通知附件"},
+                        404: {"description": "未找到该文书（或签名无效、已过期）"}})
+    async def service_document(request: Request, document_id: DocumentId) -> Response:
+        """One issued document's PDF for notify's attachment: only with a valid signed link."""
+        if not doclinks.verify(link_secret, document_id, request.headers.get(doclinks.HEADER)):
+            raise HTTPException(404, "未找到该文书")
+        d = await steps.pdf(document_id)
+        if d is None:
+            raise HTTPException(404, "未找到该文书，或尚未生成", headers={"Retry-After": "2"})
+        number = await tracking_number_of(d["case_id"])
+        return pdf_response(d, number)

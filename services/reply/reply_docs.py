@@ -1,4 +1,5 @@
-"""The consolidated reply as a document (HTML and PDF) from the reply's parts (services.reply.documents).
+"""The consolidated reply as a document (HTML and PDF) from the reply's parts (services.reply.documents),
+and the worker process every document of a case is rendered in (``render``).
 
 ``consolidated_context`` is pure (parts → ``ConsolidatedReply``); ``render`` runs the CPU-bound
 rendering (~130 ms a reply) in a worker process, so that the service's event loop (answers, the
@@ -18,13 +19,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from pydantic import BaseModel
+
 from contracts.events import ReplyPart
 from contracts.vocabulary import ReplyType
 from services.reply.aggregation import part_outcome
 from services.reply.documents import CONSOLIDATED, RenderedDocument, render_document
 from services.reply.documents import models as m
 
-APPLICANT = "申请人"  # the applicant's name is personal data and does not reach this service
+# Printed when the applicant's name is not known here: a case referred from another agency, whose
+# contact details stay with the referring agency (services/intake/referrals.py). Otherwise the name
+# (or the organisation's) comes from the restricted contacts topic (services/reply/step_documents.py).
+APPLICANT = "申请人"
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ def consolidated_context(
     decision: ReplyType,
     notes: Sequence[str] = (),
     material_names: Mapping[str, str] | None = None,
+    applicant_name: str = APPLICANT,
 ) -> m.ConsolidatedReply:
     return m.ConsolidatedReply(
         case_number=tracking_number,
@@ -74,7 +81,7 @@ def consolidated_context(
                         contact=m.Contact(address=agency.address, phone=agency.phone)),
         received_on=received_on,
         issued_on=max(issued_on, received_on),
-        applicant_name=APPLICANT,
+        applicant_name=applicant_name or APPLICANT,
         request_summary=request_summary,
         remedies=m.Remedies(review_body=agency.review_body),
         decision=decision,
@@ -106,10 +113,11 @@ def _renderer() -> ProcessPoolExecutor:
     return _pool
 
 
-async def render(context: m.ConsolidatedReply) -> RenderedDocument:
+async def render(context: BaseModel, doc_type: str = CONSOLIDATED) -> RenderedDocument:
+    """Any document of the set (``doc_type``, its context model), in the worker process."""
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(_renderer(), render_document, CONSOLIDATED, context)
+        return await loop.run_in_executor(_renderer(), render_document, doc_type, context)
     except BrokenProcessPool:
         global _pool
         _pool = None  # the worker died (e.g. killed): the next render starts a new one

@@ -28,3 +28,16 @@ class ReplySettings(BaseSettings):
     query_code_secret: str = ""
     # Failed query-code attempts allowed per tracking number and per client ("limits" notation).
     query_code_attempts: str = "5/15 minutes"
+    # After the reply (services/reply/feedback.py): a reply still unread this many working days after
+    # its release is in the OGI office's follow-up queue; a rating may be changed for this many
+    # working days after it was first given.
+    followup_unread_workdays: int = 5
+    rating_change_workdays: int = 10
+    # The documents of the procedural steps (services/reply/step_documents.py, issue #11).
+    # Secret of the signed links notify fetches a document with to attach it (= NOTIFY_DOCUMENT_LINK_SECRET;
+    # no default: production refuses to start without it).
+    document_link_secret: str = ""
+    # A document addressed to an applicant whose contact has not arrived (a case referred in from
+    # another agency) is rendered after this long, addressed to "申请人".
+    contact_patience_seconds: float = 600.0
+    fee_payment_method: str = ""  # how to pay a processing fee (printed in the 收费通知); "" = the default text

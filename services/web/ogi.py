@@ -83,10 +83,12 @@ EVENT_ZH = {
     "correction.requested": "通知补正", "correction.received": "收到补正", "extension.approved": "延长答复期限",
     "consultation.started": "征求意见", "consultation.ended": "征求意见结束", "deadline.warning.issued": "期限预警",
     "case.overdue": "逾期", "triage.recorded": "五问记录", "application.abandoned": "视为放弃申请",
-    "fee.notice.issued": "收费通知", "notice.delivered": "通知已送达", "application.screened": "申请审查",
+    "fee.notice.issued": "收费通知", "fee.paid": "已缴纳信息处理费", "fee.waived": "减免信息处理费",
+    "notice.delivered": "通知已送达", "application.screened": "申请审查",
+    "reply.read": "申请人查阅答复", "reply.rated": "申请人评价答复", "followup.recorded": "回访",
 }
 
-STATUS_ZH = {"running": "答复期限计算中", "paused": "征求意见中，答复期限暂停计算",
+STATUS_ZH = {"running": "答复期限计算中", "paused": "答复期限暂停计算（征求意见或等待缴纳信息处理费）",
              "awaiting_correction": "等待申请人补正，答复期限尚未起算", "abandoned": "申请人逾期未补正，视为放弃申请",
              "answered_on_the_spot": "已当场答复", "replied": "已答复"}
 
@@ -94,7 +96,7 @@ DONE_ZH = {
     "departments": "已调整承办部门", "withdrawn": "已撤回该任务", "referred": "已转至其他机关", "triage": "已记录",
     "correction": "已发出补正通知", "correction_received": "已登记收到补正", "extension": "已延长答复期限",
     "consultation": "已登记征求意见", "consultation_end": "已登记征求意见结束", "resolved": "已处理该矛盾",
-    "closed": "已结案，答复随后出具", "fee": "已确认收费通知",
+    "closed": "已结案，答复随后出具", "fee": "已确认收费通知", "fee_settled": "已登记缴费或减免",
 }
 
 
@@ -102,6 +104,29 @@ TRIAGE_REASON_ZH = {
     "no-rule-matched": "没有规则命中", "unknown-target": "申请人指定的部门不在目录中", "not-ogi": "可能不属于政府信息公开申请",
     "uncertain": "依据不足", "uncovered": "部分内容没有对应部门", "ambiguous": "可能属于多个部门", "low-confidence": "置信度低",
 }
+
+
+EVIDENCE_ZH = {"keyword": "关键词", "weak-keyword": "弱关键词", "phrasing": "常用表述", "words": "分词",
+               "catalogue": "公开目录", "keyword-context": "修饰语中的关键词"}
+
+
+def evidence_zh(rule: str) -> str:
+    """A suggestion's rule (``keyword:征地;catalogue:征地批复文件``) as the queue says its evidence."""
+    parts = []
+    for part in (rule or "").split(";"):
+        kind, _, what = part.partition(":")
+        parts.append(f"{EVIDENCE_ZH.get(kind, kind)}“{what}”" if what else EVIDENCE_ZH.get(kind, kind))
+    return "；".join(parts)
+
+
+def ranked_suggestions(triage: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The rules' suggestions, one per department, strongest evidence first (the first is one click)."""
+    best: dict[str, dict[str, Any]] = {}
+    for sug in (triage or {}).get("suggestions") or []:
+        code = sug.get("dept_code")
+        if code and (code not in best or (sug.get("confidence") or 0) > (best[code].get("confidence") or 0)):
+            best[code] = sug
+    return sorted(best.values(), key=lambda x: -(x.get("confidence") or 0))
 
 
 def triage_reason_zh(reason: str) -> str:
@@ -215,6 +240,7 @@ async def queue_page(request: Request, who: Any, error: str | None = None, error
                                      for c in shown))
     for c, t in zip(shown, triages, strict=True):
         c["five"] = t.body if t.ok else None
+        c["ranked"] = ranked_suggestions(c.get("triage"))
     # htmx (the filter links) wants the list only; its history restore (htmx 4) wants the whole page.
     h = request.headers
     partial = (request.method == "GET" and h.get("hx-request") == "true"
@@ -225,7 +251,7 @@ async def queue_page(request: Request, who: Any, error: str | None = None, error
                   agencies=d.get("agencies", []), done=done_message(request), error=error, error_case=error_case,
                   questions=QUESTIONS, question_zh=QUESTION_ZH, answer_zh=ANSWER_ZH, outcomes=OUTCOME_CHOICES,
                   outcome_label=outcome_label, is_head=is_head(who), reason_zh=triage_reason_zh,
-                  returned_zh=returned_zh)
+                  returned_zh=returned_zh, evidence_zh=evidence_zh)
     response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
     return response
 
@@ -485,6 +511,21 @@ async def fee_notice(request: Request, case_id: str, who: Any = Depends(ogi_staf
     pages = text(form, "pages")
     body = {"pages": int(pages)} if pages.isdigit() and len(pages) < 9 else ({"pages": pages} if pages else None)
     return await case_action(request, who, case_id, "intake", f"/applications/{quote(case_id)}/fee-notice", body, "fee")
+
+
+@ogi.post("/cases/{case_id}/fee-settlement", dependencies=[Depends(verify_csrf)])
+async def fee_settlement(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    """The fee paid, or waived (减免): recorded in intake, which tells the clock (国办函〔2020〕109号)."""
+    form = await form_of(request)
+    body: dict[str, Any] = {"outcome": text(form, "outcome")}
+    opt_date(form, "settled_on", body)
+    amount = text(form, "amount_yuan")
+    if amount:
+        body["amount_yuan"] = int(amount) if amount.isdigit() and len(amount) < 9 else amount
+    if text(form, "reason"):
+        body["reason"] = text(form, "reason")
+    return await case_action(request, who, case_id, "intake", f"/applications/{quote(case_id)}/fee-settlement", body,
+                             "fee_settled")
 
 
 @ogi.get("/cases/{case_id}/reply.{kind}")

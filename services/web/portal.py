@@ -41,6 +41,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from services.web import followup
 from services.web.backends import Backends
 from services.web.ui import HERE, render
 
@@ -384,11 +385,22 @@ async def _materials(request: Request, number: str, code: str) -> list[dict[str,
     return [m for m in _json_of(resp).get("materials") or [] if isinstance(m, dict) and m.get("material_id")]
 
 
+async def _documents(request: Request, number: str, code: str) -> list[dict[str, Any]] | None:
+    """The documents issued to the applicant so far (receipt, notices, reply, amendments); None:
+    reply could not say."""
+    resp = await _public_get(request, f"/public/cases/{quote(number, safe='')}/documents", code)
+    if resp is None or resp.status_code != 200:
+        return None
+    return [d for d in _json_of(resp).get("documents") or [] if isinstance(d, dict) and d.get("document_id")]
+
+
 async def _status_page(request: Request, number: str, code: str, *, status_code: int = 200,
                        correction_values: dict[str, str] | None = None,
-                       correction_errors: dict[str, str] | None = None) -> HTMLResponse:
+                       correction_errors: dict[str, str] | None = None,
+                       rating_notice: dict[str, Any] | None = None) -> HTMLResponse:
     """The case's status page (audit's timeline, reply's deadline, the reply and its material, the
-    correction form), with the correction form's values and errors when it was just posted."""
+    correction form), with the correction form's values and errors when it was just posted. Once
+    the reply is released, opening it is a read (followup.record_read) and it has the rating form."""
     values = {"tracking_number": number, "query_code": ""}
     try:
         resp = await _backends(request).get("audit", f"/public/cases/{quote(number, safe='')}/timeline",
@@ -407,18 +419,21 @@ async def _status_page(request: Request, number: str, code: str, *, status_code:
     correction = explanation.get("correction")
     replied = timeline.get("status") == "已办结"
     materials = await _materials(request, number, code) if replied and routed else []
+    feedback = await followup.record_read(request, number, code) if replied and routed else None
+    documents = await _documents(request, number, code) if routed else []
     errors = correction_errors or {}
     out = render(request, "portal/status.html", status_code=status_code, title="查询进度", values=values, errors={},
                  view={"timeline": timeline, "steps": steps, "notices": notices, "deadline": deadline,
                        "explanation": explanation, "correction": correction, "replied": replied,
-                       "materials": materials,
+                       "materials": materials, "documents": documents,
                        "correction_submitted": next((st for st in steps if st.get("step") == CORRECTION_SUBMITTED_STEP),
                                                     None)},
                  query_code=code, file_size=file_size, file_type=file_type, field_id=field_id, accept=ACCEPT,
                  attachments_hint=ATTACHMENTS_HINT, correction_values=correction_values or {},
                  correction_errors=errors,
                  correction_labels=[n for n in CORRECTION_FIELDS if n in errors],
-                 correction_reselect=RESELECT if correction_values and correction_values.get("_had_files") else "")
+                 correction_reselect=RESELECT if correction_values and correction_values.get("_had_files") else "",
+                 rating=followup.rating_view(feedback), rating_notice=rating_notice)
     out.headers["Cache-Control"] = "no-store"
     return out
 
@@ -465,6 +480,28 @@ async def material_download(request: Request) -> Response:
         return _status_error(request, values, resp)
     return Response(resp.content, media_type=resp.headers.get("content-type", "application/octet-stream"),
                     headers=_download_headers(resp, "material"))
+
+
+@router.post("/status/document")
+async def document_download(request: Request) -> Response:
+    """One document issued to the applicant (受理回执, 告知书, 答复书 …), fetched from reply's public
+    route with the applicant's query code (posted)."""
+    form = await _form(request)
+    number = form.get("tracking_number", "").strip().upper()
+    code = form.get("query_code", "").strip()
+    document_id = form.get("document_id", "").strip()
+    values = {"tracking_number": number, "query_code": ""}
+    if not document_id or not document_id.replace("-", "").isalnum() or len(document_id) > 64:
+        return render(request, "portal/status.html", status_code=404, title="查询进度", values=values,
+                      errors={"form": "未找到该文书，请重新查询"}, view=None)
+    resp = await _public_get(
+        request, f"/public/cases/{quote(number, safe='')}/documents/{quote(document_id, safe='')}", code)
+    if resp is not None and resp.status_code == 404 and "文书" in str(_json_of(resp).get("detail", "")):
+        return render(request, "portal/status.html", status_code=404, title="查询进度", values=values,
+                      errors={"form": "未找到该文书，或尚未生成，请稍后重新查询"}, view=None)
+    if resp is None or resp.status_code != 200:
+        return _status_error(request, values, resp)
+    return Response(resp.content, media_type="application/pdf", headers=_download_headers(resp, "document.pdf"))
 
 
 @router.post("/status/correction", response_class=HTMLResponse)

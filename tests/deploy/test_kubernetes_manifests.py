@@ -391,8 +391,8 @@ def test_secrets_are_referenced_never_committed(rendered, overlay):
     required = {  # what each service refuses to start without in production (its require_secrets)
         "intake": {"INTAKE_QUERY_CODE_SECRET", "INTAKE_APPLICANT_REF_SECRET", "GONGKAI_KAFKA_PASSWORD"},
         "routing": {"GONGKAI_KAFKA_PASSWORD"},
-        "reply": {"REPLY_QUERY_CODE_SECRET", "GONGKAI_KAFKA_PASSWORD"},
-        "notify": {"GONGKAI_KAFKA_PASSWORD"},
+        "reply": {"REPLY_QUERY_CODE_SECRET", "REPLY_DOCUMENT_LINK_SECRET", "GONGKAI_KAFKA_PASSWORD"},
+        "notify": {"NOTIFY_DOCUMENT_LINK_SECRET", "GONGKAI_KAFKA_PASSWORD"},
         "audit": {"AUDIT_QUERY_CODE_SECRET", "AUDIT_SIGNING_KEY", "GONGKAI_KAFKA_PASSWORD"},
         "web": {"WEB_SESSION_SECRET", "WEB_OIDC_CLIENT_SECRET"},
     }
@@ -406,6 +406,10 @@ def test_secrets_are_referenced_never_committed(rendered, overlay):
     refs = {n: {e["name"]: e for e in container(deployments[n])["env"]} for n in ("intake", "reply", "audit")}
     keys = {json.dumps(refs[n][f"{n.upper()}_QUERY_CODE_SECRET"]["valueFrom"], sort_keys=True) for n in refs}
     assert len(keys) == 1
+    # reply and notify share the documents' link key (servicekit.doclinks).
+    links = {json.dumps({e["name"]: e for e in container(deployments[n])["env"]}[f"{n.upper()}_DOCUMENT_LINK_SECRET"]
+                        ["valueFrom"], sort_keys=True) for n in ("reply", "notify")}
+    assert len(links) == 1
 
 
 # ------------------------------------------------------------------------------ network
@@ -459,7 +463,8 @@ def test_network_policies_allow_exactly_the_edges_needed(rendered, overlay):
     broker = {"strimzi.io/cluster": "gongkai", "strimzi.io/kind": "Kafka", "strimzi.io/name": "gongkai-kafka"}
     store = {"app": "gongkai-store-svc"}
     edges = {(a, b) for a in SERVICES for b in SERVICES if a != b and allowed_edge(policies, pods[a], pods[b], PORTS[b])}
-    assert edges == {("web", s) for s in SERVICES if s != "web"}  # pages -> APIs; no API calls another
+    # pages -> APIs; the case's documents: notify (attachments) and audit (the case file) -> reply; no other.
+    assert edges == {("web", s) for s in SERVICES if s != "web"} | {("notify", "reply"), ("audit", "reply")}
     to_kafka = {s for s in SERVICES if allowed_edge(policies, pods[s], broker, 9093)}
     assert to_kafka == set(SERVICES) - {"web"}
     assert {s for s in SERVICES if allowed_edge(policies, pods[s], store, 27017)} == set(SERVICES)

@@ -61,9 +61,11 @@ def test_package_covers_through_2026_and_not_2027():
     with pytest.raises(CalendarMissing) as exc:
         CAL.classify(date(2027, 1, 4))
     assert exc.value.year == 2027
-    # The provisional classification knows weekends only.
+    # The provisional classification knows weekends and the statutory holidays (estimated).
     assert CAL.classify_provisional(date(2027, 1, 2)).kind is DayKind.WEEKEND
-    assert CAL.classify_provisional(date(2027, 1, 1)).kind is DayKind.WORKDAY
+    new_year = CAL.classify_provisional(date(2027, 1, 1))
+    assert (new_year.kind, new_year.holiday, new_year.estimated) == (DayKind.HOLIDAY, "元旦", True)
+    assert CAL.classify_provisional(date(2027, 1, 4)).kind is DayKind.WORKDAY
 
 
 def test_the_2026_file_is_the_notice_and_agrees_with_the_package_day_by_day():

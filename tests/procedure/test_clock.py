@@ -135,16 +135,17 @@ def test_explanation_states_the_receipt_rule_of_the_channel(channel, rule, artic
 
 def test_year_end_into_an_uncovered_year_is_provisional_and_a_new_notice_moves_it():
     # From Thu 2026-12-10: 12/11 WD1, 12/14–18 WD2–6, 12/21–25 WD7–11, 12/28–31 WD12–15; 2027 has
-    # no calendar: Fri 1/1 counts provisionally WD16, 1/4–7 WD17–20 → 2027-01-07, provisional.
+    # no notice: the estimate skips Fri 1/1 (元旦, fixed by 《全国年节及纪念日放假办法》), 1/4–8
+    # WD16–20 → 2027-01-08, provisional.
     hist = h(D(2026, 12, 10))
     before = compute(hist, CAL, as_of=D(2026, 12, 11))
-    assert before.due_on == D(2027, 1, 7)
+    assert before.due_on == D(2027, 1, 8)
     assert before.provisional and before.missing_years == (2027,)
     entry = next(e for e in before.days if e.day == D(2027, 1, 1))
-    assert entry.provisional and entry.counted == 16
+    assert entry.provisional and entry.counted is None and entry.info.estimated and entry.info.holiday == "元旦"
     ex = explain(hist, before)
-    assert ex["missing_calendar_years"] == [2027] and "2027年节假日安排尚未录入" in ex["text_zh"]
-    # A 2027 file (test fixture, not the real notice) makes 1/1–1/3 元旦: 1/1 no longer counts,
+    assert ex["missing_calendar_years"] == [2027] and "尚未公布2027年部分节假日安排" in ex["text_zh"]
+    # A 2027 file (test fixture, not the real notice) makes 1/1–1/3 元旦: the same date,
     # WD16–20 = 1/4–1/8 → Fri 2027-01-08, no longer provisional.
     f2027 = parse_year(
         {"year": 2027, "notice": "测试", "holidays": [{"name": "元旦", "start": "2027-01-01", "end": "2027-01-03"}]}
@@ -154,10 +155,7 @@ def test_year_end_into_an_uncovered_year_is_provisional_and_a_new_notice_moves_i
     assert len(moved) == 1  # the 2025 case is not touched
     case_id, old, new, ch = moved[0]
     assert case_id == "c1" and new.due_on == D(2027, 1, 8) and not new.provisional
-    assert {(c.field, c.old, c.new) for c in ch} == {
-        ("due_on", D(2027, 1, 7), D(2027, 1, 8)),
-        ("provisional", True, False),
-    }
+    assert {(c.field, c.old, c.new) for c in ch} == {("provisional", True, False)}
 
 
 def test_calendar_correction_moves_an_open_case():

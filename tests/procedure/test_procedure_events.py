@@ -58,6 +58,10 @@ SAMPLES = {
     ),
     ep.CorrectionSubmitted: ep.CorrectionSubmitted(case_id="c1", received_on=date(2026, 3, 10), submitted_at=AT,
                                                    attachment_count=1),
+    ep.FeePaid: ep.FeePaid(case_id="c1", paid_on=date(2026, 3, 9), amount_yuan=100, fee_notice_issued_on=ON,
+                           recorded_by="u-1", recorded_by_subject="sub-1"),
+    ep.FeeWaived: ep.FeeWaived(case_id="c1", waived_on=date(2026, 3, 9), reason="申请人享受最低生活保障",
+                               fee_notice_issued_on=ON, recorded_by="u-1"),
 }  # fmt: skip
 
 

@@ -59,6 +59,8 @@ OFFICER_ROUTES = [
     ("POST", "/checkpoints", "dept_reviewer"),
     ("GET", "/ledger/verify", "directory_admin"),
     ("GET", "/statistics/annual?year=2026", "dept_officer"),
+    ("GET", "/statistics/red-black?quarter=2026Q3", "dept_reviewer"),
+    ("GET", "/statistics/satisfaction?quarter=2026Q3", "directory_admin"),
     ("GET", "/cases/case-00001/remedies", "ogi_head"),
     ("POST", "/cases/case-00001/remedies", "auditor"),  # auditors read, OGI officers record
 ]

@@ -4,7 +4,7 @@ A private broker (SASL/SCRAM-SHA-512, StandardAuthorizer, no ACL means no access
 through deploy/local/infra.sh in a temporary run directory on free ports, which applies the
 principals and ACLs exactly as ``./dev up`` does. Real aiokafka clients then show each denial: an
 unauthenticated client gets nothing, a wrong password is refused, a department reads only its own
-inbox and writes only its own answers topic, private contacts are notify's alone. The error class
+inbox and writes only its own answers topic, private contacts are notify's and reply's alone. The error class
 of each denial is printed (``pytest -s``) so that it can be quoted.
 """
 
@@ -234,12 +234,15 @@ async def test_a_department_cannot_create_topics(broker: Broker) -> None:
 
 
 # ------------------------------------------------------------------------------ private contacts
-async def test_private_contacts_are_notify_s_alone(broker: Broker) -> None:
+async def test_private_contacts_are_notify_s_and_reply_s_alone(broker: Broker) -> None:
     marker = uuid.uuid4().hex.encode()
     await produce(broker, "svc-intake", PRIVATE, marker)
     got = await consume(broker, "svc-notify", PRIVATE, group="notify", marker=marker)
     assert marker in [r.value for r in got]
-    for principal, group in (("dept-zrzy", "dept-zrzy"), ("svc-audit", "audit"), ("svc-reply", "reply")):
+    # reply reads it too: the applicant's name and address, printed in the documents addressed to them.
+    got = await consume(broker, "svc-reply", PRIVATE, group="reply", marker=marker)
+    assert marker in [r.value for r in got]
+    for principal, group in (("dept-zrzy", "dept-zrzy"), ("svc-audit", "audit"), ("svc-routing", "routing")):
         with pytest.raises(TopicAuthorizationFailedError) as exc:
             await consume(broker, principal, PRIVATE, group=group)
         denied(f"{principal} reads {PRIVATE}", exc.value)

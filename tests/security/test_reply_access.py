@@ -101,13 +101,19 @@ BODIES: dict[tuple[str, str], dict | None] = {
     ("POST", "/tasks/{task_id}/material"): None,  # multipart (tests/reply/test_desk_http.py)
     ("GET", "/cases/{case_id}/material/{material_id}"): None,
     ("GET", "/returned-tasks"): None,
+    ("GET", "/cases/{case_id}/feedback"): None,
+    ("POST", "/cases/{case_id}/follow-ups"): {"contacted_at": "2026-12-01T10:00:00+08:00", "means": "phone",
+                                              "result": "need_met", "note": "申请人已收到答复"},
+    ("GET", "/follow-ups"): None,
+    ("GET", "/cases/{case_id}/documents"): None,  # the case's documents (issue #11)
+    ("GET", "/cases/{case_id}/documents/{document_id}"): None,
 }
 OFFICER_ROUTES = [(m, p) for (m, p), acc in ROUTES["reply"].items() if not acc.public]
 
 
 def concrete(path: str, case_id: str = "c1", task_id: str = "t-zrzy") -> str:
     values = {"dept_code": "zrzy", "task_id": task_id, "case_id": case_id, "contradiction_id": "x", "number": "1",
-              "material_id": "m1"}
+              "material_id": "m1", "document_id": "d1"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
@@ -373,3 +379,60 @@ async def test_odd_ids_are_404_never_500(api, weird) -> None:  # noqa: ANN001
     ]:
         r = await api.request(method, path, json=body, headers=headers)
         assert r.status_code == 404, (method, path, r.status_code, r.text)
+
+
+async def test_a_document_for_notify_only_with_a_valid_signed_link(store, request, monkeypatch) -> None:  # noqa: ANN001, F811
+    """GET /service/documents/{id}: notify's fetch of a notice's attachment (issue #11). Without a
+    signature, with a wrong, expired or another document's one: 404 like an unknown document."""
+    from bson import Binary
+
+    from servicekit import doclinks
+
+    secret = "a-test-document-link-secret"
+    env = {"GONGKAI_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}", "REPLY_RENDER_DOCUMENTS": "false",
+           "REPLY_DOCUMENT_LINK_SECRET": secret}
+    async with reply_app(store.url, db_name("sec_links_", request, 40), monkeypatch, env=env) as app:
+        await app.state.store.cases.insert_one({"_id": "c1", "tracking_number": "YN-1"})
+        await app.state.steps.documents.insert_one({"_id": "d1", "case_id": "c1", "kind": "acceptance_receipt",
+                                                    "title": "政府信息公开申请受理回执", "status": "issued",
+                                                    "pdf": Binary(b"%PDF-1.7 x"), "sha256": "0" * 64})
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply") as client:
+            url = "/service/documents/d1"
+            for headers in ({}, {doclinks.HEADER: "garbage"}, {doclinks.HEADER: doclinks.sign("other-secret", "d1")},
+                            {doclinks.HEADER: doclinks.sign(secret, "d2")},
+                            {doclinks.HEADER: doclinks.sign(secret, "d1", now=0)}, OGI):
+                resp = await client.get(url, headers=headers)
+                assert resp.status_code == 404, (headers, resp.status_code)
+            ok = await client.get(url, headers={doclinks.HEADER: doclinks.sign(secret, "d1")})
+            assert ok.status_code == 200 and ok.content == b"%PDF-1.7 x"
+            assert ok.headers["content-type"] == "application/pdf"
+
+
+async def test_the_applicant_lists_and_gets_only_the_documents_addressed_to_them(store, request, monkeypatch) -> None:  # noqa: ANN001, F811
+    """/public/cases/{n}/documents: with the query code only; the letters to the parties consulted
+    are not the applicant's (issue #11)."""
+    from bson import Binary
+
+    from servicekit.querycode import query_code
+
+    secret = "a-test-query-code-secret"
+    env = {"GONGKAI_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}", "REPLY_RENDER_DOCUMENTS": "false",
+           "REPLY_QUERY_CODE_SECRET": secret}
+    async with reply_app(store.url, db_name("sec_pubdocs_", request, 40), monkeypatch, env=env) as app:
+        await app.state.store.cases.insert_one({"_id": "c1", "tracking_number": "YN-1"})
+        for doc_id, kind, to in (("d1", "acceptance_receipt", "applicant"), ("d2", "consultation_third_party", "third_party")):
+            await app.state.steps.documents.insert_one({
+                "_id": doc_id, "case_id": "c1", "kind": kind, "title": kind, "status": "issued", "addressee": to,
+                "pdf": Binary(b"%PDF-1.7 " + doc_id.encode()), "sha256": "0" * 64, "pdf_bytes": 11,
+                "issued_at": datetime.now(UTC)})
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reply") as client:
+            code = query_code(secret, "c1")
+            listed = await client.get("/public/cases/YN-1/documents", params={"query_code": code})
+            assert listed.status_code == 200 and [d["document_id"] for d in listed.json()["documents"]] == ["d1"]
+            got = await client.get("/public/cases/YN-1/documents/d1", params={"query_code": code})
+            assert got.status_code == 200 and got.content == b"%PDF-1.7 d1"
+            assert "attachment" in got.headers["content-disposition"]
+            letter = await client.get("/public/cases/YN-1/documents/d2", params={"query_code": code})
+            assert letter.status_code == 404
+            wrong = await client.get("/public/cases/YN-1/documents", params={"query_code": "0" * 12})
+            assert wrong.status_code in (404, 422)

@@ -1,5 +1,5 @@
 """The Kafka ACL table (contracts/acl.py), evaluated with the broker's rules: departments reach only
-their own two topics, private contacts only notify (read) and intake (write), each answers topic only
+their own two topics, private contacts only notify and reply (read) and intake (write), each answers topic only
 its department; every topic a service uses per its AsyncAPI document is granted; the apply plan of
 deploy/local/kafka_acl.py; the services' client security settings (servicekit.kafka)."""
 
@@ -80,12 +80,13 @@ def test_each_answers_topic_is_written_by_its_department_only() -> None:
     assert who(WRITE, topics.department_replies("zrzy").name) == {"svc-reply", "svc-routing"}
 
 
-def test_private_contacts_read_by_notify_written_by_intake() -> None:
+def test_private_contacts_read_by_notify_and_reply_written_by_intake() -> None:
     private = topics.PRIVATE_CONTACTS
-    assert who(READ, private.name) == {"svc-notify"}
+    # notify: the notices; reply: the applicant's name and address in the documents addressed to them.
+    assert who(READ, private.name) == {"svc-notify", "svc-reply"}
     assert who(WRITE, private.name) == {"svc-intake"}
-    assert who(DESCRIBE, private.name) == {"svc-notify", "svc-intake"}
-    assert who(WRITE, private.dlt) == {"svc-notify"}  # its consumer dead-letters
+    assert who(DESCRIBE, private.name) == {"svc-notify", "svc-reply", "svc-intake"}
+    assert who(WRITE, private.dlt) == {"svc-notify", "svc-reply"}  # their consumers dead-letter
     assert who(READ, private.dlt) == set()
     assert not allowed(TABLE, "svc-audit", READ, TOPIC, private.name)
 

@@ -113,8 +113,9 @@ async def test_the_replied_status_lists_the_material_and_downloads_its_bytes(web
     client, fake = web
     replied(fake)
     page = (await client.post("/status", data={"tracking_number": NUMBER, "query_code": CODE})).text
-    assert [c[2].rsplit("/", 1)[1] for c in fake.calls] == ["timeline", "deadline", "materials"]
-    assert fake.calls[-1][3]["params"] == {"query_code": CODE}
+    called = [c[2].rsplit("/", 1)[1] for c in fake.calls]
+    assert called[:3] == ["timeline", "deadline", "materials"] and called[-1] == "documents"  # issue #11: the list
+    assert fake.calls[2][3]["params"] == {"query_code": CODE}
     item = re.search(r'<li id="material-m1">.*?</li>', page, re.S).group(0)
     assert "出让合同.pdf" in item and "2.0 KB" in item and "application/pdf" in item and MATERIAL["sha256"] in item
     assert 'action="/status/material"' in item and 'name="material_id" value="m1"' in item

@@ -11,7 +11,14 @@ Sources, in order of precedence:
 2. The ``chinese-calendar`` package (1.11.0 covers 2004–2026).
 
 A day of a year that no source covers is never guessed silently: ``WorkCalendar.classify`` raises
-``CalendarMissing(year)``; the clock then computes a *provisional* date (weekends only) and says so.
+``CalendarMissing(year)``; the clock then computes a *provisional* date and says so. For such a year
+(from 2025 on) the provisional estimate applies the statutory holidays that 《全国年节及纪念日放假办法》
+(as revised by 国务院令第795号, in force since 2025-01-01) fixes — 元旦 (1 Jan), 春节 (农历除夕 and
+正月初一 to 初三), 清明节 (the day of the 清明 solar term), 劳动节 (1–2 May), 端午节 (农历五月初五),
+中秋节 (农历八月十五), 国庆节 (1–3 Oct) — with the lunar dates and the solar term from
+``lunar_python`` (``statutory_holidays``). Those days are marked ``estimated``; the State Council's
+notice for the year, which moves days around them (调休: make-up workdays, and 补休 for a holiday
+on a weekend), is unknown, so weekends stay rest days and no make-up workday is assumed.
 
 File shape (JSON, UTF-8)::
 
@@ -32,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -51,6 +59,13 @@ _PACKAGE_NAMES = {
     "Mid-autumn Festival": "中秋节",
     "Anti-Fascist 70th Day": "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日",
 }
+
+# 《全国年节及纪念日放假办法》 as revised in 2024 (国务院令第795号), in force from this year on.
+STATUTORY_RULES_SINCE = 2025
+STATUTORY_RULES_ZH = "《全国年节及纪念日放假办法》（2024年修订，国务院令第795号）"
+STATUTORY_SOURCE = "全国年节及纪念日放假办法（推算）"
+# Part of the calendar's fingerprint: a change of the estimate's rules recomputes the open cases.
+ESTIMATE_VERSION = "statutory-2024/lunar_python"
 
 WEEKDAYS_ZH = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
 
@@ -80,12 +95,15 @@ class DayInfo:
     kind: DayKind
     holiday: str | None = None  # Chinese name of the holiday a holiday / make-up day belongs to
     source: str = ""  # "chinese-calendar" or the calendar file's notice number
+    estimated: bool = False  # a statutory holiday of a year without its notice (see statutory_holidays)
 
     @property
     def is_workday(self) -> bool:
         return self.kind in (DayKind.WORKDAY, DayKind.MAKEUP_WORKDAY)
 
     def reason_zh(self) -> str:
+        if self.kind is DayKind.HOLIDAY and self.estimated:
+            return f"{self.holiday}（法定节假日，按{STATUTORY_RULES_ZH}推算）"
         if self.kind is DayKind.HOLIDAY:
             return f"{self.holiday}假期"
         if self.kind is DayKind.MAKEUP_WORKDAY:
@@ -189,6 +207,47 @@ def package_years() -> list[YearCalendar]:
     ]
 
 
+@lru_cache(maxsize=64)
+def statutory_holidays(year: int) -> Mapping[date, str]:
+    """The statutory holidays (全体公民放假的节日) of ``year`` under the 2024 revision of
+    《全国年节及纪念日放假办法》, without the State Council's yearly arrangement (调休, 补休).
+
+    元旦 1 day (1 Jan); 春节 4 days (农历除夕、正月初一、初二、初三); 清明节 1 day (the day of the
+    清明 solar term); 劳动节 2 days (1–2 May); 端午节 1 day (农历五月初五); 中秋节 1 day (农历八月十五);
+    国庆节 3 days (1–3 Oct). Lunar dates and the solar term: ``lunar_python``. A day that is two
+    holidays at once (e.g. 中秋 on 3 Oct 2028) is named by the first listed here that claims it:
+    元旦, 春节, 清明节, 劳动节, 端午节, 国庆节, 中秋节.
+    """
+    from lunar_python import Lunar, Solar
+
+    if year < STATUTORY_RULES_SINCE:
+        raise ValueError(f"the 2024 rules apply from {STATUTORY_RULES_SINCE}")
+
+    def solar(lunar_month: int, lunar_day: int) -> date:
+        s = Lunar.fromYmd(year, lunar_month, lunar_day).getSolar()
+        return date(s.getYear(), s.getMonth(), s.getDay())
+
+    new_year = solar(1, 1)  # 正月初一 of the lunar year beginning in ``year``
+    qm = Solar.fromYmd(year, 4, 15).getLunar().getJieQiTable()["清明"]
+    qingming = date(qm.getYear(), qm.getMonth(), qm.getDay())
+    if qingming.year != year or qingming.month != 4:
+        raise ValueError(f"清明 of {year} not found in April: {qingming}")
+    days: dict[date, str] = {}
+
+    def add(name: str, *ds: date) -> None:
+        for d in ds:
+            days.setdefault(d, name)
+
+    add("元旦", date(year, 1, 1))
+    add("春节", *(new_year + timedelta(days=k) for k in range(-1, 3)))  # 除夕 is the eve of 初一
+    add("清明节", qingming)
+    add("劳动节", date(year, 5, 1), date(year, 5, 2))
+    add("端午节", solar(5, 5))
+    add("国庆节", date(year, 10, 1), date(year, 10, 2), date(year, 10, 3))
+    add("中秋节", solar(8, 15))
+    return days
+
+
 class WorkCalendar:
     """The merged calendar: which years are covered, and every special day with its reason.
 
@@ -243,10 +302,15 @@ class WorkCalendar:
         return self.classify_provisional(day)
 
     def classify_provisional(self, day: date) -> DayInfo:
-        """Like ``classify`` but for an uncovered year only weekends are known (no holidays)."""
+        """Like ``classify``, but for an uncovered year an estimate: weekends, and from 2025 the
+        statutory holidays of 《全国年节及纪念日放假办法》 (``estimated``); no make-up workdays."""
         info = self.special.get(day)
         if info is not None:
             return info
+        if day.year not in self.years and day.year >= STATUTORY_RULES_SINCE:
+            name = statutory_holidays(day.year).get(day)
+            if name is not None:
+                return DayInfo(day, DayKind.HOLIDAY, name, STATUTORY_SOURCE, estimated=True)
         if day.weekday() >= 5:
             return DayInfo(day, DayKind.WEEKEND)
         return DayInfo(day, DayKind.WORKDAY)
@@ -268,6 +332,7 @@ class WorkCalendar:
         """A short digest that changes whenever any day's classification or coverage changes."""
         h = hashlib.sha256()
         h.update(",".join(str(y) for y in sorted(self.years)).encode())
+        h.update(f"|estimate:{ESTIMATE_VERSION}".encode())
         for d in sorted(self.special):
             i = self.special[d]
             h.update(f"|{d.isoformat()}:{i.kind.value}:{i.holiday}".encode())

@@ -31,8 +31,17 @@ Rules (《中华人民共和国政府信息公开条例》, 2019; WD = working d
   paused by two consultations at once is paused once. While a consultation is open (no answer yet,
   its 15 WD not over) it is taken to end ``as_of`` — the remaining working days stay frozen — and
   the deadline is marked as depending on the open consultation.
-- A deadline that runs into a year without calendar data is computed with weekends only for that
-  year and marked provisional, naming the missing years.
+- Art. 42, 《政府信息公开信息处理费管理办法》 (国办函〔2020〕109号) — a processing-fee notice: the
+  applicant pays within 20 WD of receiving it (taken as the day it is issued: the notice goes out by
+  e-mail or webhook that day); **the time from issuing the notice to the payment is not counted**.
+  Pause rule, as for a consultation: the working days from the first working day after the notice
+  up to and including the day of payment (or of the agency's waiver, 减免, recorded by an OGI
+  officer) are not counted. While unpaid (within the 20 WD) the pause runs to today and the date
+  depends on the payment. Unpaid by the 20th WD → the application is deemed abandoned (视为放弃申请)
+  on the next day; a payment recorded after the 20 WD does not revive it.
+- A deadline that runs into a year without the State Council's notice is an estimate, marked
+  provisional and naming the year: weekends and the statutory holidays of 《全国年节及纪念日放假办法》
+  (2024 revision) are skipped, the notice's make-up workdays and 补休 are unknown (``calendar``).
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ REPLY_LIMIT_WD = 20  # Art. 33 ¶1
 CORRECTION_WINDOW_WD = 7  # Art. 30
 MAX_EXTENSION_WD = 20  # Art. 33 ¶1
 CONSULTATION_WD = 15  # Arts. 32, 34
+FEE_PAYMENT_WD = 20  # 国办函〔2020〕109号: payment within 20 WD of receiving the fee notice
 WARNING_THRESHOLDS = (5, 2)  # working days left
 OGI_HEAD_ROLE = "ogi_head"
 # Far enough for any history (20 + 20 WD + pauses); a bound on every walk.
@@ -119,6 +129,25 @@ class Consultation:
     end: ConsultationEnd | None = None
 
 
+class FeeSettlement(StrEnum):
+    PAID = "paid"  # 已缴纳
+    WAIVED = "waived"  # 减免 (the agency's decision)
+
+
+class AbandonReason(StrEnum):
+    CORRECTION_OVERDUE = "correction_overdue"  # Art. 30
+    FEE_UNPAID = "fee_unpaid"  # Art. 42, 国办函〔2020〕109号
+
+
+@dataclass(frozen=True)
+class FeeNotice:
+    issued_on: date
+    amount_yuan: int
+    settled_on: date | None = None  # payment received, or waiver decided
+    settlement: FeeSettlement | None = None
+    recorded_by: str | None = None  # the OGI officer who recorded it (display name)
+
+
 @dataclass(frozen=True)
 class History:
     """The procedural facts of one case, in the order they happened."""
@@ -131,6 +160,8 @@ class History:
     consultations: tuple[Consultation, ...] = ()
     abandoned_on: date | None = None
     replied_on: date | None = None
+    fee: FeeNotice | None = None  # the processing-fee notice (Art. 42), if one was issued
+    abandoned_for: AbandonReason | None = None  # None with abandoned_on: the correction (Art. 30)
 
 
 # -- working-day arithmetic ---------------------------------------------------------------------
@@ -186,7 +217,7 @@ def nth_workday_after(calendar: WorkCalendar, start: date, n: int) -> date:
 
 class Status(StrEnum):
     RUNNING = "running"  # the reply clock runs
-    PAUSED = "paused"  # a consultation is open
+    PAUSED = "paused"  # a consultation is open, or a fee notice is unpaid
     AWAITING_CORRECTION = "awaiting_correction"  # correction notice outstanding: no deadline
     ABANDONED = "abandoned"  # 视为放弃 (Art. 30)
     ANSWERED_ON_THE_SPOT = "answered_on_the_spot"
@@ -207,12 +238,24 @@ class Pause:
 
 
 @dataclass(frozen=True)
+class FeePause:
+    issued_on: date
+    amount_yuan: int
+    payment_due: date  # last day of the applicant's 20 WD
+    ended_on: date  # last paused day (payment, waiver, or as_of while unpaid)
+    settlement: FeeSettlement | None  # None: unpaid
+    paused_workdays: tuple[date, ...]
+    due_provisional: bool = False  # payment_due runs into a year without calendar data
+
+
+@dataclass(frozen=True)
 class DayEntry:
     day: date
     info: DayInfo
     counted: int | None  # n-th counted working day, or None if skipped
     paused_by: int | None = None  # consultation number, if a paused working day
     provisional: bool = False  # year not covered by the calendar
+    paused_by_fee: bool = False  # a working day between the fee notice and the payment
 
 
 @dataclass(frozen=True)
@@ -231,14 +274,18 @@ class Deadline:
     days: tuple[DayEntry, ...]  # every day in (start, due_on]
     missing_years: tuple[int, ...]  # calendar missing for these years
     depends_on_open_consultation: bool
+    fee: FeePause | None = None
+    depends_on_unpaid_fee: bool = False
+    abandoned_for: AbandonReason | None = None
 
     @property
     def provisional(self) -> bool:
-        return bool(self.missing_years) or self.depends_on_open_consultation
+        return bool(self.missing_years) or self.depends_on_open_consultation or self.depends_on_unpaid_fee
 
     @property
     def paused_wd(self) -> int:
-        return len({d for p in self.pauses for d in p.paused_workdays})
+        fee = self.fee.paused_workdays if self.fee else ()
+        return len({d for p in self.pauses for d in p.paused_workdays} | set(fee))
 
 
 def correction_window_ends(history: History, calendar: WorkCalendar) -> tuple[date, set[int]]:
@@ -267,6 +314,31 @@ def _pauses(history: History, w: _Walker, as_of: date | None) -> tuple[list[Paus
     return pauses, open_
 
 
+def payment_due(fee: FeeNotice, calendar: WorkCalendar) -> tuple[date, bool]:
+    """The last day of the applicant's 20 WD to pay (and whether it is provisional)."""
+    w = _Walker(calendar)
+    return w.nth_workday_after(fee.issued_on, FEE_PAYMENT_WD), bool(w.missing)
+
+
+def _fee_pause(history: History, w: _Walker, as_of: date | None) -> tuple[FeePause | None, bool]:
+    fee = history.fee
+    if fee is None:
+        return None, False
+    due, due_prov = payment_due(fee, w.calendar)
+    if fee.settled_on is not None:
+        ended, open_ = fee.settled_on, False
+    else:
+        ended, open_ = min(as_of or due, due), True
+    days = tuple(w.workdays_between(fee.issued_on, ended))
+    return FeePause(fee.issued_on, fee.amount_yuan, due, ended, fee.settlement, days, due_prov), open_
+
+
+def fee_lapsed(history: History, calendar: WorkCalendar, as_of: date) -> bool:
+    """The fee is unpaid (not waived) and its 20 WD are over: the application is abandoned."""
+    fee = history.fee
+    return fee is not None and fee.settled_on is None and as_of > payment_due(fee, calendar)[0]
+
+
 def compute(history: History, calendar: WorkCalendar, as_of: date | None = None) -> Deadline:
     """The case's reply deadline today (``as_of``), with every day that led to it."""
     w = _Walker(calendar)
@@ -282,10 +354,11 @@ def compute(history: History, calendar: WorkCalendar, as_of: date | None = None)
         correction_due=corr.due_on if corr else None,
     )
 
-    def closed(status: Status, start: date | None = None) -> Deadline:
+    def closed(status: Status, start: date | None = None, why: AbandonReason | None = None) -> Deadline:
         return Deadline(
             status=status, start=start, restarted=False, limit_wd=REPLY_LIMIT_WD, due_on=None, pauses=(),
-            days=(), missing_years=tuple(sorted(w.missing)), depends_on_open_consultation=False, **base,
+            days=(), missing_years=tuple(sorted(w.missing)), depends_on_open_consultation=False,
+            fee=_fee_pause(history, _Walker(calendar), as_of)[0], abandoned_for=why, **base,
         )  # fmt: skip
 
     if history.on_the_spot:
@@ -293,14 +366,20 @@ def compute(history: History, calendar: WorkCalendar, as_of: date | None = None)
         return replace(d, due_on=history.received_on)
     if corr is not None and corr.received_on is None:
         if history.abandoned_on is not None or (as_of is not None and as_of > corr.due_on):
-            return closed(Status.ABANDONED)
+            return closed(Status.ABANDONED, why=history.abandoned_for or AbandonReason.CORRECTION_OVERDUE)
         return closed(Status.AWAITING_CORRECTION)
+    if history.replied_on is None and (
+        history.abandoned_for is AbandonReason.FEE_UNPAID or (as_of is not None and fee_lapsed(history, calendar, as_of))
+    ):
+        return closed(Status.ABANDONED, why=AbandonReason.FEE_UNPAID)
 
     start = corr.received_on if corr and corr.received_on else history.received_on
     restarted = start != history.received_on or corr is not None
     limit = REPLY_LIMIT_WD + base["extension_wd"]
     pauses, open_ = _pauses(history, w, as_of)
-    skip = frozenset(d for p in pauses for d in p.paused_workdays)
+    fee, fee_open = _fee_pause(history, w, as_of)
+    fee_days = frozenset(fee.paused_workdays if fee else ())
+    skip = frozenset(d for p in pauses for d in p.paused_workdays) | fee_days
     paused_by = {d: p.consultation for p in pauses for d in p.paused_workdays}
     due = w.nth_workday_after(start, limit, skip)
 
@@ -313,17 +392,20 @@ def compute(history: History, calendar: WorkCalendar, as_of: date | None = None)
             n += 1
             days.append(DayEntry(d, info, n, provisional=prov))
         else:
-            days.append(DayEntry(d, info, None, paused_by.get(d) if info.is_workday else None, prov))
+            work = info.is_workday
+            days.append(DayEntry(d, info, None, paused_by.get(d) if work else None, prov,
+                                 paused_by_fee=work and d in fee_days and d not in paused_by))
 
     if history.replied_on is not None:
         status = Status.REPLIED
-    elif open_:
+    elif open_ or fee_open:
         status = Status.PAUSED
     else:
         status = Status.RUNNING
     return Deadline(
         status=status, start=start, restarted=restarted, limit_wd=limit, due_on=due, pauses=tuple(pauses),
-        days=tuple(days), missing_years=tuple(sorted(w.missing)), depends_on_open_consultation=open_, **base,
+        days=tuple(days), missing_years=tuple(sorted(w.missing)), depends_on_open_consultation=open_,
+        fee=fee, depends_on_unpaid_fee=fee_open, **base,
     )  # fmt: skip
 
 
@@ -379,6 +461,54 @@ def abandon(history: History, *, as_of: date) -> History:
     if history.abandoned_on is not None:
         return history
     return replace(history, abandoned_on=corr.due_on + timedelta(days=1))
+
+
+def issue_fee_notice(history: History, *, issued_on: date, amount_yuan: int) -> History:
+    """The fee notice intake issued (Art. 42): the reply time stops from the next working day."""
+    if history.fee is not None:
+        raise ProcedureRefused("fee_notice_exists", "本案已发出收费通知")
+    if history.on_the_spot or history.replied_on or history.abandoned_on:
+        raise ProcedureRefused("case_closed", "案件已办结，不能再发出收费通知")
+    if issued_on < history.received_on:
+        raise ProcedureRefused("before_receipt", "收费通知日期早于收到申请之日")
+    if amount_yuan <= 0:
+        raise ProcedureRefused("no_fee", "本申请不收取信息处理费")
+    return replace(history, fee=FeeNotice(issued_on=issued_on, amount_yuan=amount_yuan))
+
+
+def settle_fee(
+    history: History, calendar: WorkCalendar, *, settled_on: date, settlement: FeeSettlement, recorded_by: str
+) -> History:
+    """The fee paid, or waived (减免), on ``settled_on``: the reply time runs again the next working day."""
+    fee = history.fee
+    if fee is None:
+        raise ProcedureRefused("no_fee_notice", "本案未发出收费通知")
+    if fee.settled_on is not None:
+        raise ProcedureRefused("fee_settled", "本案信息处理费已登记缴纳或减免")
+    if history.abandoned_on is not None:
+        raise ProcedureRefused("abandoned", "申请已视为放弃")
+    if settled_on < fee.issued_on:
+        raise ProcedureRefused("before_fee_notice", "缴费或减免日期早于收费通知发出之日")
+    due, _ = payment_due(fee, calendar)
+    if settled_on > due:
+        raise ProcedureRefused(
+            "fee_payment_late",
+            f"缴费期限（收到收费通知之日起{FEE_PAYMENT_WD}个工作日，至{due.isoformat()}）已届满，"
+            "逾期未缴纳的视为放弃申请（国办函〔2020〕109号）",
+        )
+    settled = replace(fee, settled_on=settled_on, settlement=settlement, recorded_by=recorded_by)
+    return replace(history, fee=settled)
+
+
+def abandon_unpaid_fee(history: History, calendar: WorkCalendar, *, as_of: date) -> History:
+    """Deem the application abandoned for a fee unpaid by its 20 WD (国办函〔2020〕109号)."""
+    if history.abandoned_on is not None:
+        return history
+    if not fee_lapsed(history, calendar, as_of):
+        raise ProcedureRefused("fee_not_lapsed", "缴费期限尚未届满或已缴费")
+    assert history.fee is not None
+    due, _ = payment_due(history.fee, calendar)
+    return replace(history, abandoned_on=due + timedelta(days=1), abandoned_for=AbandonReason.FEE_UNPAID)
 
 
 def approve_extension(
@@ -456,7 +586,7 @@ def workdays_left(deadline: Deadline, calendar: WorkCalendar, as_of: date) -> in
     if deadline.due_on is None:
         return None
     w = _Walker(calendar)
-    skip = {d for p in deadline.pauses for d in p.paused_workdays}
+    skip = {d for p in deadline.pauses for d in p.paused_workdays} | set(deadline.fee.paused_workdays if deadline.fee else ())
     if as_of <= deadline.due_on:
         return sum(1 for d in w.workdays_between(as_of, deadline.due_on) if d not in skip)
     return -len(w.workdays_between(deadline.due_on, as_of))
@@ -478,6 +608,8 @@ def alerts(deadline: Deadline, calendar: WorkCalendar, as_of: date) -> list[Aler
     """
     if deadline.status not in (Status.RUNNING, Status.PAUSED) or deadline.due_on is None:
         return []
+    if deadline.depends_on_unpaid_fee:
+        return []  # the reply time is not running until the applicant pays
     left = workdays_left(deadline, calendar, as_of)
     assert left is not None
     if as_of > deadline.due_on:

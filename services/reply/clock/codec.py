@@ -8,11 +8,14 @@ from typing import Any
 
 from contracts.vocabulary import Channel
 from services.reply.clock.clock import (
+    AbandonReason,
     Consultation,
     ConsultationEnd,
     Correction,
     Deadline,
     Extension,
+    FeeNotice,
+    FeeSettlement,
     History,
     PartyKind,
 )
@@ -64,6 +67,16 @@ def dump(h: History) -> dict[str, Any]:
         ],
         "abandoned_on": _d(h.abandoned_on),
         "replied_on": _d(h.replied_on),
+        "fee": None
+        if h.fee is None
+        else {
+            "issued_on": _d(h.fee.issued_on),
+            "amount_yuan": h.fee.amount_yuan,
+            "settled_on": _d(h.fee.settled_on),
+            "settlement": h.fee.settlement.value if h.fee.settlement else None,
+            "recorded_by": h.fee.recorded_by,
+        },
+        "abandoned_for": h.abandoned_for.value if h.abandoned_for else None,
     }
 
 
@@ -105,6 +118,20 @@ def load(obj: dict[str, Any]) -> History:
         ),
         abandoned_on=_p(obj.get("abandoned_on")),
         replied_on=_p(obj.get("replied_on")),
+        fee=_fee(obj.get("fee")),
+        abandoned_for=AbandonReason(obj["abandoned_for"]) if obj.get("abandoned_for") else None,
+    )
+
+
+def _fee(f: dict[str, Any] | None) -> FeeNotice | None:
+    if not f:
+        return None
+    return FeeNotice(
+        issued_on=date.fromisoformat(f["issued_on"]),
+        amount_yuan=int(f["amount_yuan"]),
+        settled_on=_p(f.get("settled_on")),
+        settlement=FeeSettlement(f["settlement"]) if f.get("settlement") else None,
+        recorded_by=f.get("recorded_by"),
     )
 
 
@@ -116,5 +143,6 @@ def summary(d: Deadline, calendar_version: str) -> dict[str, Any]:
         "provisional": d.provisional,
         "missing_years": list(d.missing_years),
         "correction_due": _d(d.correction_due),
+        "fee_payment_due": _d(d.fee.payment_due) if d.fee and d.fee.settlement is None else None,
         "calendar_version": calendar_version,
     }

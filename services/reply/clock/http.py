@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +23,7 @@ from contracts.envelope import deterministic_id
 from services.reply.clock.clock import (
     OGI_HEAD_ROLE,
     ConsultationEnd,
+    FeeSettlement,
     PartyKind,
     ProcedureRefused,
     approve_extension,
@@ -123,6 +124,32 @@ async def record_correction_received(svc: ClockService, case_id: str, received_o
         return [(data, deterministic_id("correction.received", case_id))]
 
     return await svc.change(case_id, step, events, "correction")
+
+
+async def record_fee_event(svc: ClockService, data: ep.FeeNoticeIssued | ep.FeePaid | ep.FeeWaived,
+                           log: Any) -> bool:  # noqa: ANN401
+    """Intake's fee events (国办函〔2020〕109号) on the clock: the notice stops the reply time, the
+    payment or the waiver restarts it. Once: a redelivery, an unknown case, a payment after the 20 WD
+    (the sweep abandons the application) are logged and left, never dead-lettered; a concurrent
+    change is retried. True when the case changed."""
+    try:
+        if isinstance(data, ep.FeeNoticeIssued):
+            await svc.fee_notice_issued(data.case_id, data.issued_on, data.amount_yuan)
+        elif isinstance(data, ep.FeePaid):
+            await svc.fee_settled(data.case_id, data.paid_on, FeeSettlement.PAID, data.recorded_by)
+        else:
+            await svc.fee_settled(data.case_id, data.waived_on, FeeSettlement.WAIVED, data.recorded_by)
+    except CaseNotFound:
+        log.warning("fee_event_ignored", event_type=data.event_name, reason="case_not_found")
+        return False
+    except ProcedureRefused as exc:
+        if exc.code == "busy":
+            raise
+        level = log.info if exc.code in ("fee_notice_exists", "fee_settled") else log.warning
+        level("fee_event_ignored", event_type=data.event_name, reason=exc.code)
+        return False
+    log.info("fee_event_recorded", event_type=data.event_name)
+    return True
 
 
 def add_routes(app: FastAPI, svc: ClockService, wake: Callable[[], None]) -> None:

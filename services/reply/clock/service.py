@@ -30,13 +30,20 @@ from contracts.vocabulary import Channel
 from services.reply.clock import codec
 from services.reply.clock.calendar import DEFAULT_DIR, WorkCalendar, default_calendar, package_years
 from services.reply.clock.clock import (
+    AbandonReason,
     Deadline,
+    FeeSettlement,
     History,
     ProcedureRefused,
     Status,
     abandon,
+    abandon_unpaid_fee,
     alerts,
     compute,
+    fee_lapsed,
+    issue_fee_notice,
+    payment_due,
+    settle_fee,
     workdays_left,
 )
 from services.reply.clock.explain import explain
@@ -126,7 +133,8 @@ class ClockService:
         return {"due_on": d.due_on.isoformat() if d.due_on else None, "missing_years": list(d.missing_years)}
 
     def _changed(
-        self, case_id: str, rev: int, announced: dict[str, Any] | None, new: Deadline, reason: str, cal: WorkCalendar
+        self, case_id: str, rev: int, announced: dict[str, Any] | None, new: Deadline, reason: str, cal: WorkCalendar,
+        pause: str | None = None,
     ) -> list[tuple[EventData, str]]:
         """A ``deadline.changed`` if ``new`` differs from what was last announced."""
         if announced is not None and announced == self._announcement(new):
@@ -138,8 +146,10 @@ class ClockService:
             new_due_on=new.due_on,
             reason=reason,
             calendar_version=cal.fingerprint(),
-            provisional=new.provisional,
+            # The field's meaning: a year without calendar data (an open pause is not that).
+            provisional=bool(new.missing_years),
             missing_calendar_years=list(new.missing_years),
+            pause=pause,
         )
         return [(data, deterministic_id("deadline.changed", case_id, str(rev)))]
 
@@ -250,6 +260,7 @@ class ClockService:
         step: Callable[[History, WorkCalendar], History],
         events: Callable[[History, Deadline, Deadline], list[tuple[EventData, str]]],
         reason: str,
+        pause: str | None = None,
     ) -> dict[str, Any]:
         """Apply one procedural step (validated by ``step``), store it with its events."""
         for _ in range(5):
@@ -263,7 +274,7 @@ class ClockService:
             new = compute(new_hist, cal, today)
             rev = int(doc.get("procedure_rev") or 0)
             announced = self._announced(doc)
-            evs = events(new_hist, old, new) + self._changed(case_id, rev + 1, announced, new, reason, cal)
+            evs = events(new_hist, old, new) + self._changed(case_id, rev + 1, announced, new, reason, cal, pause)
             result = await self.cases.update_one(
                 {"_id": case_id, "procedure_rev": doc.get("procedure_rev")},
                 _with_outbox(
@@ -281,6 +292,31 @@ class ClockService:
             if result.modified_count == 1:
                 return {"case_id": case_id, "explanation": explain(new_hist, new)}
         raise ProcedureRefused("busy", "案件正被同时修改，请重试")
+
+    # -- the processing fee (Art. 42, 国办函〔2020〕109号): intake's events ---------------------------
+
+    async def fee_notice_issued(self, case_id: str, issued_on: date, amount_yuan: int) -> dict[str, Any]:
+        """Intake issued the fee notice: the reply time stops from the next working day."""
+
+        def step(h: History, cal: WorkCalendar) -> History:
+            return issue_fee_notice(h, issued_on=issued_on, amount_yuan=amount_yuan)
+
+        out = await self.change(case_id, step, lambda h, old, new: [], "consultation", pause="fee")
+        # A notice entered afterwards (补登记) may be past its 20 WD already: abandoned now, not
+        # at the next round of the sweep.
+        if fee_lapsed(codec.load((await self._get(case_id))["procedure"]), self.calendar(), self.today()):
+            await self._sweep_one(await self._get(case_id))
+        return out
+
+    async def fee_settled(
+        self, case_id: str, settled_on: date, settlement: FeeSettlement, recorded_by: str
+    ) -> dict[str, Any]:
+        """The fee was paid or waived (recorded by an OGI officer in intake): the time runs again."""
+
+        def step(h: History, cal: WorkCalendar) -> History:
+            return settle_fee(h, cal, settled_on=settled_on, settlement=settlement, recorded_by=recorded_by)
+
+        return await self.change(case_id, step, lambda h, old, new: [], "consultation", pause="fee")
 
     # -- the five questions -----------------------------------------------------------------------
 
@@ -356,12 +392,28 @@ class ClockService:
         hist = self.history_of(doc)
         d = compute(hist, cal, today)
         evs: list[tuple[EventData, str]] = []
-        if d.status is Status.ABANDONED and hist.abandoned_on is None and hist.correction is not None:
+        if (
+            d.status is Status.ABANDONED and d.abandoned_for is AbandonReason.CORRECTION_OVERDUE
+            and hist.abandoned_on is None and hist.correction is not None
+        ):  # fmt: skip
             hist = abandon(hist, as_of=today)
             evs.append(
                 (
                     ep.ApplicationAbandoned(
                         case_id=case_id, correction_due=hist.correction.due_on, abandoned_on=hist.abandoned_on
+                    ),
+                    deterministic_id("application.abandoned", case_id),
+                )
+            )
+        elif hist.abandoned_on is None and hist.fee is not None and fee_lapsed(hist, cal, today):
+            # 国办函〔2020〕109号: unpaid within 20 WD of the fee notice → deemed abandoned (Art. 42).
+            hist = abandon_unpaid_fee(hist, cal, as_of=today)
+            due, _ = payment_due(hist.fee, cal)
+            evs.append(
+                (
+                    ep.ApplicationAbandoned(
+                        case_id=case_id, correction_due=due, abandoned_on=hist.abandoned_on, reason="fee_unpaid",
+                        outcome_code="other.fee_unpaid", fee_notice_issued_on=hist.fee.issued_on, payment_due=due,
                     ),
                     deterministic_id("application.abandoned", case_id),
                 )
@@ -372,10 +424,11 @@ class ClockService:
         calendar_changed = bool(stored) and stored.get("calendar_version") != cal.fingerprint()
         # An open consultation moves the date day by day while it lasts: its end (recorded through
         # ``change``, or its 15 WD running out) is announced, not each day of it.
-        if not stored or calendar_changed or not d.depends_on_open_consultation:
+        if not stored or calendar_changed or not (d.depends_on_open_consultation or d.depends_on_unpaid_fee):
             # (no stored clock: a case opened before the clock existed gets its first deadline)
             reason = "opened" if not stored else "calendar_changed" if calendar_changed else "consultation"
-            changed_evs = self._changed(case_id, rev + 1, announced, d, reason, cal)
+            pause = "fee" if reason == "consultation" and hist.abandoned_for is AbandonReason.FEE_UNPAID else None
+            changed_evs = self._changed(case_id, rev + 1, announced, d, reason, cal, pause)
             if changed_evs:
                 evs.extend(changed_evs)
                 announced = self._announcement(d)

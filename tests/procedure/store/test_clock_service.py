@@ -103,7 +103,8 @@ async def test_opening_a_case_computes_its_deadline_with_the_event(env):
     assert doc["procedure"]["received_on"] == "2025-03-03" and doc["procedure_rev"] == 0
     assert await env.events() == [
         ("deadline.changed", {"case_id": "c1", "old_due_on": None, "new_due_on": "2025-03-31", "reason": "opened",
-                              "calendar_version": CAL.fingerprint(), "provisional": False, "missing_calendar_years": []}),
+                              "calendar_version": CAL.fingerprint(), "provisional": False, "missing_calendar_years": [],
+                              "pause": None}),
     ]  # fmt: skip
     assert doc["outbox_pending"] is True
     r = await env.http.get("/cases/c1/deadline")
@@ -213,7 +214,8 @@ async def test_missed_correction_abandons_the_case_once(env):
     assert await env.clock.sweep() == 0
     evs = [e for e in await env.events() if e[0] == "application.abandoned"]
     assert evs == [("application.abandoned", {"case_id": "c1", "correction_due": "2025-03-14", "abandoned_on": "2025-03-15",
-                                              "reason": "correction_overdue", "outcome_code": "other.correction_overdue"})]  # fmt: skip
+                                              "reason": "correction_overdue", "outcome_code": "other.correction_overdue",
+                                              "fee_notice_issued_on": None, "payment_due": None})]  # fmt: skip
     body = (await env.http.get("/cases/c1/deadline")).json()
     assert body["explanation"]["status"] == "abandoned" and "视为放弃申请" in body["explanation"]["text_zh"]
     r = await env.http.post("/cases/c1/correction/received", json={"late_reason": "住院"})
@@ -221,9 +223,10 @@ async def test_missed_correction_abandons_the_case_once(env):
 
 
 async def test_a_new_calendar_moves_open_deadlines_with_an_event(env):
-    await env.open("late", date(2026, 12, 10))  # provisional: 2027 is not covered → 2027-01-07
+    # Provisional: 2027 has no notice; the estimate skips 1/1 (元旦) → 2027-01-08 (see test_clock).
+    await env.open("late", date(2026, 12, 10))
     doc = await env.store.cases.find_one({"_id": "late"})
-    assert doc["clock"]["due_on"] == "2027-01-07" and doc["clock"]["provisional"] is True
+    assert doc["clock"]["due_on"] == "2027-01-08" and doc["clock"]["provisional"] is True
     assert doc["clock"]["missing_years"] == [2027]
     env.today.d = date(2026, 12, 11)
     assert await env.clock.sweep() == 0
@@ -234,8 +237,8 @@ async def test_a_new_calendar_moves_open_deadlines_with_an_event(env):
     assert await env.clock.sweep() == 0
     changed = [d for t, d in await env.events("late") if t == "deadline.changed"]
     assert changed[-1] | {"calendar_version": "-"} == {
-        "case_id": "late", "old_due_on": "2027-01-07", "new_due_on": "2027-01-08", "reason": "calendar_changed",
-        "calendar_version": "-", "provisional": False, "missing_calendar_years": [],
+        "case_id": "late", "old_due_on": "2027-01-08", "new_due_on": "2027-01-08", "reason": "calendar_changed",
+        "calendar_version": "-", "provisional": False, "missing_calendar_years": [], "pause": None,
     }  # fmt: skip
     assert changed[-1]["calendar_version"] == env.cal.fingerprint() != CAL.fingerprint()
 
@@ -280,7 +283,7 @@ async def test_a_pause_is_announced_when_it_ends_not_each_day(env):
     evs = await env.events()
     assert evs[-1] == ("deadline.changed", {
         "case_id": "c1", "old_due_on": "2025-03-31", "new_due_on": "2025-04-22", "reason": "consultation",
-        "calendar_version": CAL.fingerprint(), "provisional": False, "missing_calendar_years": [],
+        "calendar_version": CAL.fingerprint(), "provisional": False, "missing_calendar_years": [], "pause": None,
     })  # fmt: skip
     body = (await env.http.get("/cases/c1/deadline")).json()["explanation"]
     assert body["status"] == "running" and body["pauses"][0]["end"] == "silent" and body["paused_workdays"] == 15
@@ -338,3 +341,75 @@ async def test_due_soon_lists_open_cases_within_the_working_days_left(env):
     env.today.d = date(2025, 4, 1)  # c1 overdue: listed by /cases/overdue, not here
     assert [c["case_id"] for c in (await env.http.get("/cases/due-soon", params={"within": 20})).json()["cases"]] == ["c2"]
     assert (await env.http.get("/cases/due-soon", params={"within": 21})).status_code == 422
+
+
+# ------------------------------------------------------------------ the processing fee (国办函〔2020〕109号)
+# Received Mon 2025-03-03, due 3/31; fee notice Wed 3/5, to be paid by Wed 4/2 (see test_fee_pause).
+
+
+async def test_a_fee_notice_pauses_and_the_payment_moves_the_deadline_once(env):
+    await env.open()
+    env.today.d = date(2025, 3, 5)
+    await env.clock.fee_notice_issued("c1", date(2025, 3, 5), 720)
+    for day in (6, 7, 10, 11):  # the sweep follows the frozen clock silently
+        env.today.d = date(2025, 3, day)
+        await env.clock.sweep()
+    doc = await env.store.cases.find_one({"_id": "c1"})
+    assert doc["clock"]["status"] == "paused" and doc["clock"]["fee_payment_due"] == "2025-04-02"
+    assert [t for t, _ in await env.events()] == ["deadline.changed"]  # only the opening
+    body = (await env.http.get("/cases/c1/deadline")).json()
+    assert body["explanation"]["status_zh"] == "等待申请人缴纳信息处理费，答复期限暂停计算"
+    assert body["workdays_left"] == 18
+    env.today.d = date(2025, 3, 12)
+    await env.clock.fee_settled("c1", date(2025, 3, 12), ep_settlement("paid"), "公开办王")
+    await env.clock.sweep()
+    evs = await env.events()
+    # 5 WD paused (3/6–3/12) → 3/31 + 5 WD = 4/1–3, [4/4 清明], 4/7, Tue 4/8.
+    assert evs[-1] == ("deadline.changed", {
+        "case_id": "c1", "old_due_on": "2025-03-31", "new_due_on": "2025-04-08", "reason": "consultation",
+        "calendar_version": CAL.fingerprint(), "provisional": False, "missing_calendar_years": [], "pause": "fee",
+    })  # fmt: skip
+    assert len([e for e in evs if e[0] == "deadline.changed"]) == 2
+    body = (await env.http.get("/cases/c1/deadline")).json()["explanation"]
+    assert body["status"] == "running" and body["fee"]["paused_workdays"][-1] == "2025-03-12" and body["due_on"] == "2025-04-08"
+    with pytest.raises(Exception) as exc:  # a second settlement (a redelivered event) is refused
+        await env.clock.fee_settled("c1", date(2025, 3, 13), ep_settlement("waived"), "x")
+    assert getattr(exc.value, "code", None) == "fee_settled"
+
+
+async def test_an_unpaid_fee_abandons_the_application_once(env):
+    await env.open()
+    env.today.d = date(2025, 3, 5)
+    await env.clock.fee_notice_issued("c1", date(2025, 3, 5), 720)
+    env.today.d = date(2025, 4, 2)  # the last day to pay
+    await env.clock.sweep()
+    assert not [e for e in await env.events() if e[0] == "application.abandoned"]
+    env.today.d = date(2025, 4, 3)
+    assert await env.clock.sweep() == 1
+    assert await env.clock.sweep() == 0
+    evs = await env.events()
+    assert [d for t, d in evs if t == "application.abandoned"] == [{
+        "case_id": "c1", "correction_due": "2025-04-02", "abandoned_on": "2025-04-03", "reason": "fee_unpaid",
+        "outcome_code": "other.fee_unpaid", "fee_notice_issued_on": "2025-03-05", "payment_due": "2025-04-02",
+    }]  # fmt: skip
+    assert evs[-1][0] == "deadline.changed" and evs[-1][1]["new_due_on"] is None and evs[-1][1]["pause"] == "fee"
+    doc = await env.store.cases.find_one({"_id": "c1"})
+    assert doc["clock"]["status"] == "abandoned" and doc["procedure"]["abandoned_for"] == "fee_unpaid"
+    body = (await env.http.get("/cases/c1/deadline")).json()["explanation"]
+    assert body["abandoned_for"] == "fee_unpaid" and "逾期未缴纳信息处理费，视为放弃申请" in body["text_zh"]
+    assert (await env.http.get("/cases/overdue")).json()["cases"] == []
+
+
+async def test_a_notice_entered_after_its_20_working_days_abandons_at_once(env):
+    await env.open()
+    env.today.d = date(2025, 4, 10)
+    await env.clock.fee_notice_issued("c1", date(2025, 3, 5), 720)  # no sweep in between
+    [abandoned] = [d for t, d in await env.events() if t == "application.abandoned"]
+    assert abandoned["reason"] == "fee_unpaid" and abandoned["abandoned_on"] == "2025-04-03"
+    assert await env.clock.sweep() == 0
+
+
+def ep_settlement(kind: str):  # noqa: ANN201
+    from services.reply.clock.clock import FeeSettlement
+
+    return FeeSettlement(kind)
