@@ -2,7 +2,7 @@
 topic. The reply service reads them from the restricted contacts topic; what it publishes about a
 document (``document.issued``, shared and audited) has no field that could carry them, a rendered
 document's event does not contain them, and reply may write no restricted topic (it cannot pass
-them on). The end-to-end proof on the real bus is tests/e2e/test_step_documents.py
+them on). The end-to-end proof on the real bus is tests/e2e/test_step_documents_e2e.py
 (``no_name_on_shared_topics``)."""
 
 from __future__ import annotations
