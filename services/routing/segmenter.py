@@ -3,14 +3,24 @@
 One tokenizer of this process (not jieba's global one), taught the directory's words and the
 phrasings so that they stay whole (``被征地农民``, ``政府采购``). Pure apart from jieba's dictionary
 load (once, ~1 s; jieba caches it in the temp directory).
+
+Memory: jieba's whole dictionary (349,046 words; with their prefixes about 500,000 entries) costs a
+process about 80 MiB, which took routing's memory at rest to 155 MiB (the limit is 120). Words
+rarer than ``MIN_FREQ`` in jieba's corpus (244,000 of them, most of them names and rare compounds)
+are left out: 105,157 words, about 35 MiB less; the directory's own words and the phrasings are
+taught on top, and the labelled sets route the same.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 
 import jieba
 
@@ -22,11 +32,29 @@ _LEARNED: dict[str, int] = {}  # word -> its frequency in jieba's own dictionary
 jieba.setLogLevel(logging.WARNING)
 
 
+MIN_FREQ = 10
+
+
+def _pruned_dictionary(min_freq: int = MIN_FREQ) -> Path:
+    """jieba's dictionary without the words rarer than ``min_freq`` (written once per version)."""
+    source = Path(jieba.__file__).with_name("dict.txt")
+    data = source.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / f"gongkai-jieba-{digest}-{min_freq}.txt"
+    if not target.exists():
+        kept = [line for line in data.decode("utf-8").splitlines()
+                if len(parts := line.split(" ")) >= 2 and parts[1].isdigit() and int(parts[1]) >= min_freq]
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text("\n".join(kept) + "\n", encoding="utf-8")
+        tmp.replace(target)
+    return target
+
+
 def _tokenizer() -> jieba.Tokenizer:
     global _TOKENIZER
     with _LOCK:
         if _TOKENIZER is None:
-            tk = jieba.Tokenizer()
+            tk = jieba.Tokenizer(dictionary=str(_pruned_dictionary()))
             tk.initialize()
             _TOKENIZER = tk
         return _TOKENIZER
