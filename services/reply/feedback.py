@@ -55,6 +55,7 @@ from servicekit.openapi import errors
 from servicekit.querycode import NO_MATCH, QueryCodeGate
 from servicekit.ratelimit import AttemptLimiter
 from servicekit.validation import StrictIn
+from services.reply.public import public_case_lookup
 
 CHINA = ZoneInfo("Asia/Shanghai")
 IsWorkday = Callable[[date], bool]
@@ -372,21 +373,8 @@ REFUSALS = {404: {"description": NO_MATCH}, 429: {"description": "查询码错�
 
 def add_feedback_routes(app: FastAPI, fb: FeedbackStore, secret: str, limiter: AttemptLimiter,
                         wake: Callable[[], None]) -> None:
-    gate = QueryCodeGate(secret, limiter)
     cases = fb.cases
-
-    async def case_id_of(number: str) -> str | None:
-        doc = await cases.find_one({"tracking_number": number}, {"_id": 1})
-        return doc["_id"] if doc else None
-
-    async def public_case(request: Request, number: str, code: str) -> dict[str, Any] | JSONResponse:
-        case_id = await gate.open(request, number, code, case_id_of)
-        if isinstance(case_id, JSONResponse):
-            return case_id
-        doc = await cases.find_one({"_id": case_id}, {"outbox": 0})
-        if doc is None:
-            raise HTTPException(404, NO_MATCH)
-        return doc
+    public_case = public_case_lookup(cases, QueryCodeGate(secret, limiter))
 
     async def officer_case(case_id: str) -> dict[str, Any]:
         doc = await cases.find_one({"_id": case_id}, {"outbox": 0})

@@ -41,14 +41,10 @@ def public_explanation(explanation: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def add_public_routes(app: FastAPI, cases: Any, secret: str, limiter: AttemptLimiter,  # noqa: ANN401
-                      deadline_of: Callable[[str], Awaitable[dict[str, Any]]],
-                      document_of: Callable[[str], Awaitable[dict[str, Any] | None]],
-                      on_pdf: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> None:
-    """``cases`` is the reply service's cases collection (it has each case's tracking number);
-    ``on_pdf(case)`` is told of each reply PDF handed to the applicant (a read: feedback.py)."""
 
-    gate = QueryCodeGate(secret, limiter)
+def public_case_lookup(cases: Any, gate: QueryCodeGate) -> Callable[[Request, str, str], Awaitable[dict[str, Any] | JSONResponse]]:  # noqa: ANN401
+    """``case_of(request, tracking number, query code)``: the case (reply's ``cases`` document) when
+    the code opens it, else the gate's refusal (404 alike for every miss, 429 after too many)."""
 
     async def case_id_of(number: str) -> str | None:
         doc = await cases.find_one({"tracking_number": number}, {"_id": 1})
@@ -62,6 +58,17 @@ def add_public_routes(app: FastAPI, cases: Any, secret: str, limiter: AttemptLim
         if doc is None:  # gone between the two reads
             raise HTTPException(404, NO_MATCH)
         return doc
+
+    return case_of
+
+def add_public_routes(app: FastAPI, cases: Any, secret: str, limiter: AttemptLimiter,  # noqa: ANN401
+                      deadline_of: Callable[[str], Awaitable[dict[str, Any]]],
+                      document_of: Callable[[str], Awaitable[dict[str, Any] | None]],
+                      on_pdf: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> None:
+    """``cases`` is the reply service's cases collection (it has each case's tracking number);
+    ``on_pdf(case)`` is told of each reply PDF handed to the applicant (a read: feedback.py)."""
+
+    case_of = public_case_lookup(cases, QueryCodeGate(secret, limiter))
 
     @app.get("/public/cases/{tracking_number}/deadline", tags=["public"], responses=REFUSALS)
     async def public_deadline(request: Request, tracking_number: TrackingNumber, query_code: QueryCode) -> Any:  # noqa: ANN401

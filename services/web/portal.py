@@ -459,49 +459,40 @@ def _download_headers(resp: httpx.Response, fallback: str) -> dict[str, str]:
     return headers
 
 
-@router.post("/status/material")
-async def material_download(request: Request) -> Response:
-    """One material released with the reply, fetched from reply's public route with the
-    applicant's query code (posted): exactly the department's upload."""
+async def _released_download(request: Request, field: str, path: str, word: str, missing: str,
+                             not_there: str, media_type: str | None, filename: str) -> Response:
+    """A file of the case (``path``: ``materials`` or ``documents``, its id in the form's ``field``)
+    fetched from reply's public route with the applicant's query code (posted)."""
     form = await _form(request)
     number = form.get("tracking_number", "").strip().upper()
     code = form.get("query_code", "").strip()
-    material_id = form.get("material_id", "").strip()
+    item_id = form.get(field, "").strip()
     values = {"tracking_number": number, "query_code": ""}
-    if not material_id or not material_id.replace("-", "").isalnum() or len(material_id) > 64:
+    if not item_id or not item_id.replace("-", "").isalnum() or len(item_id) > 64:
         return render(request, "portal/status.html", status_code=404, title="查询进度", values=values,
-                      errors={"form": "未找到该材料，请重新查询"}, view=None)
-    resp = await _public_get(
-        request, f"/public/cases/{quote(number, safe='')}/materials/{quote(material_id, safe='')}", code)
-    if resp is not None and resp.status_code == 404 and "材料" in str(_json_of(resp).get("detail", "")):
+                      errors={"form": missing}, view=None)
+    resp = await _public_get(request, f"/public/cases/{quote(number, safe='')}/{path}/{quote(item_id, safe='')}", code)
+    if resp is not None and resp.status_code == 404 and word in str(_json_of(resp).get("detail", "")):
         return render(request, "portal/status.html", status_code=404, title="查询进度", values=values,
-                      errors={"form": "未找到该材料，或该材料未随答复提供，请重新查询"}, view=None)
+                      errors={"form": not_there}, view=None)
     if resp is None or resp.status_code != 200:
         return _status_error(request, values, resp)
-    return Response(resp.content, media_type=resp.headers.get("content-type", "application/octet-stream"),
-                    headers=_download_headers(resp, "material"))
+    return Response(resp.content, media_type=media_type or resp.headers.get("content-type", "application/octet-stream"),
+                    headers=_download_headers(resp, filename))
+
+
+@router.post("/status/material")
+async def material_download(request: Request) -> Response:
+    """One material released with the reply: exactly the department's upload."""
+    return await _released_download(request, "material_id", "materials", "材料", "未找到该材料，请重新查询",
+                                    "未找到该材料，或该材料未随答复提供，请重新查询", None, "material")
 
 
 @router.post("/status/document")
 async def document_download(request: Request) -> Response:
-    """One document issued to the applicant (受理回执, 告知书, 答复书 …), fetched from reply's public
-    route with the applicant's query code (posted)."""
-    form = await _form(request)
-    number = form.get("tracking_number", "").strip().upper()
-    code = form.get("query_code", "").strip()
-    document_id = form.get("document_id", "").strip()
-    values = {"tracking_number": number, "query_code": ""}
-    if not document_id or not document_id.replace("-", "").isalnum() or len(document_id) > 64:
-        return render(request, "portal/status.html", status_code=404, title="查询进度", values=values,
-                      errors={"form": "未找到该文书，请重新查询"}, view=None)
-    resp = await _public_get(
-        request, f"/public/cases/{quote(number, safe='')}/documents/{quote(document_id, safe='')}", code)
-    if resp is not None and resp.status_code == 404 and "文书" in str(_json_of(resp).get("detail", "")):
-        return render(request, "portal/status.html", status_code=404, title="查询进度", values=values,
-                      errors={"form": "未找到该文书，或尚未生成，请稍后重新查询"}, view=None)
-    if resp is None or resp.status_code != 200:
-        return _status_error(request, values, resp)
-    return Response(resp.content, media_type="application/pdf", headers=_download_headers(resp, "document.pdf"))
+    """One document issued to the applicant (受理回执, 告知书, 答复书 …)."""
+    return await _released_download(request, "document_id", "documents", "文书", "未找到该文书，请重新查询",
+                                    "未找到该文书，或尚未生成，请稍后重新查询", "application/pdf", "document.pdf")
 
 
 @router.post("/status/correction", response_class=HTMLResponse)
