@@ -36,15 +36,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from services.audit.statistics.cases import ISSUED, Case, fold, kind, local_day
 from services.audit.statistics.cases import TYPES as CASE_TYPES
+from servicekit.workdays import IsWorkday, workdays_after
 
-IsWorkday = Callable[[date], bool]
 OGI_DEPT = "ogi-office"
 QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
@@ -83,14 +83,6 @@ def quarter_bounds(year: int, q: int) -> tuple[date, date]:
 def quarter_of(day: date) -> str:
     return f"{day.year}Q{(day.month - 1) // 3 + 1}"
 
-
-def workdays_after(start: date, end: date, is_workday: IsWorkday) -> int:
-    """Working days d with start < d <= end."""
-    n, d = 0, start + timedelta(days=1)
-    while d <= end:
-        n += is_workday(d)
-        d += timedelta(days=1)
-    return n
 
 
 @dataclass

@@ -56,9 +56,9 @@ from servicekit.querycode import NO_MATCH, QueryCodeGate
 from servicekit.ratelimit import AttemptLimiter
 from servicekit.validation import StrictIn
 from services.reply.public import public_case_lookup
+from servicekit.workdays import IsWorkday, workdays_after
 
 CHINA = ZoneInfo("Asia/Shanghai")
-IsWorkday = Callable[[date], bool]
 
 # ---------------------------------------------------------------------------------------------- pure
 
@@ -93,14 +93,6 @@ def has_read(reads: list[dict[str, Any]], seq: int) -> bool:
     """Read the latest version (an amendment is a new reply to read)."""
     return any(r["seq"] == seq for r in reads)
 
-
-def workdays_after(start: date, end: date, is_workday: IsWorkday) -> int:
-    """Working days d with start < d <= end (0 when end <= start)."""
-    n, d = 0, start + timedelta(days=1)
-    while d <= end:
-        n += is_workday(d)
-        d += timedelta(days=1)
-    return n
 
 
 def add_workdays(start: date, n: int, is_workday: IsWorkday) -> date:
