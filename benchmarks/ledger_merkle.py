@@ -11,7 +11,7 @@ import random
 import sys
 import time
 
-from services.audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+from services.audit import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
 
 
 def bench(n: int, samples: int = 1000) -> dict[str, float]:

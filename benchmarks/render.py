@@ -19,7 +19,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from services.reply.documents import CONSOLIDATED, render_html, render_pdf
+from services.reply import CONSOLIDATED, render_html, render_pdf
 from tests.documents import samples as s
 
 _HAN = ("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面"

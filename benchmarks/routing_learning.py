@@ -18,9 +18,8 @@ import argparse
 import random
 from dataclasses import dataclass
 
-from services.routing import learning
-from services.routing.directory import Directory, apply_change, load, parse
-from services.routing.rules import decide
+import services.routing as routing
+from services.routing import Directory, apply_change, decide
 
 PLACES = ("某县", "某市", "某州", "某镇", "某区", "某乡", "某街道", "某村")
 YEARS = ("", "2025年", "2026年", "2024年")
@@ -85,16 +84,16 @@ def right_rule(phrase: str, dept: str) -> bool:
     return own and not other and (len(phrase) >= 3 or phrase in terms)
 
 
-def accept(directory: Directory, proposal: learning.Proposal) -> Directory:
-    payload = learning.accepted_department(directory, proposal.as_dict())
+def accept(directory: Directory, proposal: routing.Proposal) -> Directory:
+    payload = routing.accepted_department(directory, proposal.as_dict())
     raw, _ = apply_change(directory.raw, "upsert_department", directory.agency_code, payload)
-    return parse(raw, str(int(directory.version) + 1))
+    return routing.parse_directory(raw, str(int(directory.version) + 1))
 
 
 def simulate(cases_per_month: int = 80, seed: int = 13, months: int = 12) -> list[dict[str, float]]:
     rng = random.Random(seed)
-    directory = load()
-    examples: list[learning.Example] = []
+    directory = routing.load_directory()
+    examples: list[routing.Example] = []
     closed: set[str] = set()
     rows = []
     for month in range(1, months + 1):
@@ -107,15 +106,15 @@ def simulate(cases_per_month: int = 80, seed: int = 13, months: int = 12) -> lis
                 # The OGI office decides: the departments, or "not an OGI request" (unclear ones are
                 # referred or answered otherwise: no example).
                 if c.label:
-                    examples.append(learning.example_from(c.case_id, c.description, c.label))
+                    examples.append(routing.example_from(c.case_id, c.description, c.label))
                 elif c.not_ogi:
-                    examples.append(learning.example_from(c.case_id, c.description, not_ogi=True))
+                    examples.append(routing.example_from(c.case_id, c.description, not_ogi=True))
             elif c.label is None or set(d.codes) != set(c.label):
                 wrong += 1
             else:
                 right += 1
         accepted = rejected = 0
-        for p in learning.propose(directory, examples, closed=closed):
+        for p in routing.propose(directory, examples, closed=closed):
             closed.add(p.proposal_id)
             if right_rule(p.phrase, p.dept_code):
                 directory = accept(directory, p)

@@ -27,7 +27,6 @@ written: Strimzi's User Operator creates each user's password in a Secret of the
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
@@ -40,6 +39,7 @@ import yaml
 from contracts import acl, topics
 from contracts.acl import Acl
 from contracts.topics import TopicSpec
+from contracts.directory_file import home_department_codes
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -69,12 +69,8 @@ AGENCIES = (
 
 
 def directory_departments(path: Path) -> list[str]:
-    """The OGI office and department codes of the directory file's home agency (its JSON data)."""
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    home = next((a for a in raw["agencies"] if a["code"] == raw["home_agency"]), None)
-    if home is None or not home.get("ogi_office"):
-        raise ValueError(f"{path}: the home agency {raw.get('home_agency')!r} with its ogi_office is missing")
-    return [home["ogi_office"]["code"], *(d["code"] for d in home.get("departments", []))]
+    """The OGI office and department codes of the directory file's home agency."""
+    return home_department_codes(path)
 
 
 # ------------------------------------------------------------------------------------ topics

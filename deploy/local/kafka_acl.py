@@ -45,10 +45,9 @@ JVM_OPTS = os.environ.get("KAFKA_JVM_OPTS", "-XX:+UseSerialGC -XX:TieredStopAtLe
 # ------------------------------------------------------------------------------ departments
 def directory_departments(path: Path | None = None) -> list[str]:
     """The department codes (OGI office included) of the routing directory file's home agency."""
-    from services.routing import directory  # the file's own parser and validation
+    from contracts.directory_file import DEFAULT_PATH, home_department_codes
 
-    path = path or Path(os.environ.get("ROUTING_DIRECTORY_PATH", directory.DEFAULT_PATH))
-    return directory.load(path).all_codes
+    return home_department_codes(path or Path(os.environ.get("ROUTING_DIRECTORY_PATH", DEFAULT_PATH)))
 
 
 def requested_departments(extra: Iterable[str] = (), use_directory: bool = True) -> list[str]:
