@@ -22,6 +22,22 @@ What it does, in one process:
    Throughput = N / (first submit start -> last reply.issued received).
 5. RSS after the load, then tear down.
 
+Where the CPU and the work go (same run):
+- CPU: utime+stime (/proc/<pid>/stat, all threads, with the descendants of launcher scripts and
+  services) of every service, the store, the broker, the IdP and this process, read at rest (over
+  the settle period), just before the first submit, at the last reply.issued ("burst") and once the
+  notices are delivered and the stack is quiet again ("total"); per application, net of the rest
+  rate; the store's and broker's CPU by JVM thread (VM Thread = safepoints incl. Serial GC). The
+  machine's own busy time (/proc/stat) says how much other processes took meanwhile.
+- Kafka: records appended per topic (end offsets before/after, __consumer_offsets included: one
+  record per partition per offset commit), and per service the events published/consumed (its
+  /metrics).
+- Store: per service the store commands by command and collection, counted by a PyMongo command
+  listener that benchmarks/_probe/sitecustomize.py loads into the services (their PYTHONPATH;
+  --no-store-probe to leave it out) and exposes at their /metrics.
+- --profile DIR: py-spy (Python services) and Java Flight Recorder ('store', 'kafka') during the
+  burst; benchmarks/profile_top.py summarises the files.
+
 Consumers use explicit partition assignment (no consumer group) positioned at the end of each
 topic before the first submission, so no rebalance delay is measured.
 """
@@ -34,9 +50,11 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,16 +62,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client.parser import text_string_to_metric_families
 
 from contracts import topics
 from deploy.local.credentials import kafka_client_kwargs
 from deploy.local.sinks import MailSink, WebhookSink
-from deploy.local.stack import SERVICES, Stack, StackConfig
+from deploy.local.stack import HOME, SERVICES, WEB, Stack, StackConfig
 
 DEPTS = ("zrzy", "czt", "sthjt")
 TASK_TYPE = "cn.gongkai.task.assigned.v1"
@@ -123,15 +142,219 @@ def read_pidfile(path: Path) -> int | None:
         return None
 
 
+BENCH_PROC = "benchmark (this process, incl. sinks)"
+BROKER_PROC = "kafka (broker)"
+STORE_PROC = "store"
+KEYCLOAK_PROC = "keycloak (IdP)"
+JAVA_PROCS = (BROKER_PROC, STORE_PROC, KEYCLOAK_PROC)
+
+
 def process_pids(stack: Stack) -> dict[str, int | None]:
     pids: dict[str, int | None] = {
-        "kafka (broker)": read_pidfile(stack.cfg.run_dir / "kafka.pid"),
-        "store": read_pidfile(stack.cfg.run_dir / "store.pid"),
+        BROKER_PROC: read_pidfile(stack.cfg.run_dir / "kafka.pid"),
+        STORE_PROC: read_pidfile(stack.cfg.run_dir / "store.pid"),
+        KEYCLOAK_PROC: read_pidfile(stack.cfg.run_dir / "keycloak.pid"),
     }
-    for svc in SERVICES:
+    for svc in (*SERVICES, WEB):
         pids[svc] = stack.pid(svc)
-    pids["benchmark (this process, incl. sinks)"] = os.getpid()
+    pids[BENCH_PROC] = os.getpid()
     return pids
+
+
+# ------------------------------------------------------------------------------- CPU (/proc)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_after_comm(path: str) -> tuple[str, list[str]] | None:
+    """(comm, fields after the comm) of a /proc/.../stat file; field 3 (state) is index 0."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None
+    head, _, rest = text.rpartition(")")
+    return head.partition("(")[2], rest.split()
+
+
+def _ticks(fields: list[str], children: bool = True) -> int:
+    # utime (14), stime (15), cutime (16), cstime (17): indices 11..14 after the comm.
+    t = int(fields[11]) + int(fields[12])
+    return t + int(fields[13]) + int(fields[14]) if children else t
+
+
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            st = _stat_after_comm(f"/proc/{entry.name}/stat")
+            if st is not None:
+                kids.setdefault(int(st[1][1]), []).append(int(entry.name))
+    return kids
+
+
+def proc_cpu_seconds(pid: int | None, kids: dict[int, list[int]] | None, tree: bool = True) -> float | None:
+    """utime+stime of a process (all its threads, plus reaped children), in seconds; with ``tree``
+    also of its live descendants (a launcher script's java, a worker process)."""
+    if not pid:
+        return None
+    st = _stat_after_comm(f"/proc/{pid}/stat")
+    if st is None:
+        return None
+    ticks = _ticks(st[1])
+    if tree and kids is not None:
+        todo = list(kids.get(pid, []))
+        while todo:
+            child = todo.pop()
+            cst = _stat_after_comm(f"/proc/{child}/stat")
+            if cst is not None:
+                ticks += _ticks(cst[1])
+            todo.extend(kids.get(child, []))
+    return ticks / CLK_TCK
+
+
+def java_thread_seconds(pid: int | None) -> dict[str, float]:
+    """CPU seconds of a (Java) process's threads, grouped by thread name without its numbers
+    (``nioEventLoopGroup-3-1`` -> ``nioEventLoopGroup``; Linux truncates names to 15 chars)."""
+    out: dict[str, float] = {}
+    if not pid:
+        return out
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        st = _stat_after_comm(f"/proc/{pid}/task/{tid}/stat")
+        if st is None:
+            continue
+        name = re.sub(r"[-_#\s]*\d+([-_.]\d+)*$", "", st[0]) or st[0]
+        out[name] = out.get(name, 0.0) + _ticks(st[1], children=False) / CLK_TCK
+    return out
+
+
+def system_cpu() -> dict[str, float]:
+    """Machine-wide busy and total CPU seconds so far (first line of /proc/stat)."""
+    vals = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)  # idle + iowait
+    total = sum(vals[:8])  # guest time is already in user/nice
+    return {"busy": (total - idle) / CLK_TCK, "total": total / CLK_TCK}
+
+
+def cpu_snapshot(stack: Stack) -> dict[str, Any]:
+    kids = _children_map()
+    procs = {}
+    for name, pid in process_pids(stack).items():
+        # The benchmark process's children are the services: count only itself.
+        procs[name] = {"pid": pid, "cpu_s": proc_cpu_seconds(pid, kids, tree=name != BENCH_PROC)}
+    threads = {name: java_thread_seconds(procs[name]["pid"]) for name in JAVA_PROCS}
+    return {"t": time.perf_counter(), "procs": procs, "java_threads": threads, "system": system_cpu(),
+            "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+
+
+def cpu_delta(before: dict[str, Any], after: dict[str, Any], n: int | None,
+              idle: dict[str, float] | None = None) -> dict[str, Any]:
+    """CPU used between two snapshots, per process (total, per application, share of one core)."""
+    wall = after["t"] - before["t"]
+    rows: dict[str, dict[str, Any]] = {}
+    for name, b in before["procs"].items():
+        a = after["procs"].get(name, {})
+        used = None
+        if b.get("cpu_s") is not None and a.get("cpu_s") is not None and a.get("pid") == b.get("pid"):
+            used = a["cpu_s"] - b["cpu_s"]
+        row: dict[str, Any] = {"pid": b.get("pid"), "cpu_s": used,
+                               "core_pct": 100.0 * used / wall if used is not None and wall > 0 else None}
+        if n and used is not None:
+            row["cpu_ms_per_app"] = 1000.0 * used / n
+            if idle and idle.get(name) is not None:
+                row["idle_cpu_s_in_window"] = idle[name] * wall
+                row["cpu_ms_per_app_net_of_idle"] = 1000.0 * max(0.0, used - idle[name] * wall) / n
+        rows[name] = row
+    threads = {}
+    for name in JAVA_PROCS:
+        tb, ta = before["java_threads"].get(name, {}), after["java_threads"].get(name, {})
+        d = {k: v - tb.get(k, 0.0) for k, v in ta.items()}
+        threads[name] = dict(sorted(((k, v) for k, v in d.items() if v > 0), key=lambda kv: -kv[1]))
+    sys_busy = after["system"]["busy"] - before["system"]["busy"]
+    sys_total = after["system"]["total"] - before["system"]["total"]
+    ours = sum(r["cpu_s"] for r in rows.values() if r["cpu_s"] is not None)
+    return {"wall_s": wall, "applications": n, "processes": rows, "java_threads": threads,
+            "ours_cpu_s": ours, "machine_busy_cpu_s": sys_busy, "machine_total_cpu_s": sys_total,
+            "machine_busy_pct": 100.0 * sys_busy / sys_total if sys_total else None,
+            "other_processes_cpu_s": sys_busy - ours,
+            "loadavg_before": before["loadavg"], "loadavg_after": after["loadavg"]}
+
+
+# ------------------------------------------------------------------------------- /metrics, offsets
+async def scrape_metrics(cfg: StackConfig) -> dict[str, dict[str, float]]:
+    """Per service: the counters of its /metrics that say how many messages and store commands it
+    handled (label sets flattened to ``name|k=v,...``)."""
+    wanted = ("gongkai_events_published_total", "gongkai_events_consumed_total", "gongkai_dead_letters_total",
+              "gongkai_bench_store_commands_total", "gongkai_bench_store_command_seconds_total")
+    out: dict[str, dict[str, float]] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for svc in (*SERVICES, WEB):
+            vals: dict[str, float] = {}
+            try:
+                r = await client.get(cfg.url(svc) + "/metrics")
+                r.raise_for_status()
+            except httpx.HTTPError:
+                out[svc] = vals
+                continue
+            for fam in text_string_to_metric_families(r.text):
+                for sample in fam.samples:
+                    if sample.name in wanted:
+                        labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                        vals[f"{sample.name}|{labels}"] = sample.value
+            out[svc] = vals
+    return out
+
+
+def metrics_delta(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict[str, Any]:
+    per_service: dict[str, Any] = {}
+    for svc, a in after.items():
+        b = before.get(svc, {})
+        d = {k: v - b.get(k, 0.0) for k, v in a.items() if v - b.get(k, 0.0) > 0}
+        cmds: dict[str, float] = {}
+        secs: dict[str, float] = {}
+        published: dict[str, float] = {}
+        consumed: dict[str, float] = {}
+        for key, v in d.items():
+            name, _, lab = key.partition("|")
+            labels = dict(item.split("=", 1) for item in lab.split(",") if item)
+            if name == "gongkai_bench_store_commands_total":
+                k = f"{labels.get('command')} {labels.get('collection')}"
+                if labels.get("outcome") != "ok":
+                    k += f" ({labels.get('outcome')})"
+                cmds[k] = cmds.get(k, 0) + v
+            elif name == "gongkai_bench_store_command_seconds_total":
+                k = f"{labels.get('command')} {labels.get('collection')}"
+                secs[k] = secs.get(k, 0) + v
+            elif name == "gongkai_events_published_total":
+                published[labels.get("topic", "?")] = v
+            elif name == "gongkai_events_consumed_total":
+                k = f"{labels.get('topic', '?')} ({labels.get('outcome', '?')})"
+                consumed[k] = v
+        per_service[svc] = {"store_commands": dict(sorted(cmds.items(), key=lambda kv: -kv[1])),
+                            "store_wait_s": secs, "events_published": published, "events_consumed": consumed}
+    return per_service
+
+
+async def topic_end_offsets(bootstrap: str) -> dict[str, int]:
+    """Sum of the end offsets of every topic's partitions (internal topics included: the offset
+    commits of the consumer groups are __consumer_offsets records)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                exclude_internal_topics=False, **kafka_client_kwargs())
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh topic list
+        names = set(await consumer.topics()) | {"__consumer_offsets", "__transaction_state"}
+        tps = [TopicPartition(t, p) for t in sorted(names) if not t.startswith("bench.raw.")
+               for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = await consumer.end_offsets(tps) if tps else {}
+    finally:
+        await consumer.stop()
+    out: dict[str, int] = {}
+    for tp, off in ends.items():
+        out[tp.topic] = out.get(tp.topic, 0) + off
+    return out
 
 
 def memory_snapshot(stack: Stack) -> dict[str, dict[str, Any]]:
@@ -314,7 +537,12 @@ async def assigned_consumer(bootstrap: str, topic_names: list[str], timeout: flo
 
 
 async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concurrency: int,
-                       timeout: float, stall_timeout: float, run_id: str) -> dict[str, Any]:
+                       timeout: float, stall_timeout: float, run_id: str,
+                       at_start: Callable[[], Awaitable[None]] | None = None,
+                       at_done: Callable[[], Awaitable[None]] | None = None,
+                       answer_retry_seconds: float = 300) -> dict[str, Any]:
+    """``at_start`` runs just before the first submission, ``at_done`` as soon as the last
+    reply.issued has arrived (the CPU/metrics/offset snapshots)."""
     st = PipelineState(n=n)
     inbox_topics = [topics.department_inbox(d).name for d in DEPTS]
     inbox = await assigned_consumer(cfg.kafka_bootstrap, inbox_topics, 60)
@@ -343,7 +571,7 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
         # Answered by the department's officer, then signed off (保密审查) by its reviewer at once.
         body = {"dept_code": dept, "reply_type": "disclosed", "text": f"经检索，{dept} 予以公开（压测自动答复）。"}
         headers = officer_tokens[f"{dept}-officer"]
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + answer_retry_seconds
         delay = 0.02
         async with answer_sem:
             while True:
@@ -446,6 +674,8 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
                 f"replies issued {len(mine & set(st.reply_seen))}/{n}")
 
     try:
+        if at_start is not None:
+            await at_start()
         submitter = asyncio.gather(*(submit(i) for i in range(n)))
         overall_deadline = time.monotonic() + timeout
         last_progress_count = -1
@@ -455,6 +685,8 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
                 fatal.result()
             done_cases = set(st.submit_start) & set(st.reply_seen)
             if submitter.done() and len(done_cases) == n:
+                if at_done is not None:
+                    await at_done()
                 break
             progress_count = len(st.submit_start) + len(st.reply_seen) + sum(len(v) for v in st.task_seen.values())
             if progress_count != last_progress_count:
@@ -579,6 +811,82 @@ def fmt_mem(before: dict[str, dict], after: dict[str, dict]) -> list[str]:
     return lines
 
 
+def _f(v: float | None, spec: str) -> str:
+    return format(v, spec) if v is not None else "?"
+
+
+def fmt_cpu(cpu: dict[str, Any], n: int) -> list[str]:
+    burst, total, rest = cpu["burst"], cpu["total"], cpu["at_rest"]
+    lines = [
+        "CPU (utime+stime from /proc/<pid>/stat, all threads; Java/launcher processes incl. descendants):",
+        f"  burst = first submit -> last reply.issued: {burst['wall_s']:.1f} s; total = first submit -> last notice "
+        f"delivered and the stack quiet again: {total['wall_s']:.1f} s (waited {cpu['quiet_wait_s']:.1f} s for quiet)",
+        f"  {'process':40} {'pid':>7} {'rest ms/s':>9} {'burst s':>8} {'%core':>6} {'total s':>8} "
+        f"{'ms/app':>7} {'net ms/app':>10} {'share':>6}",
+    ]
+    ours = total["ours_cpu_s"] or 1e-9
+    rows = sorted(total["processes"].items(), key=lambda kv: -(kv[1]["cpu_s"] or 0))
+    for name, r in rows:
+        b = burst["processes"].get(name, {})
+        rate = rest["rate_core_s_per_s"].get(name)
+        lines.append(
+            f"  {name:40} {r['pid'] or '-':>7} {_f(rate * 1000 if rate is not None else None, '9.1f')} "
+            f"{_f(b.get('cpu_s'), '8.2f')} {_f(b.get('core_pct'), '5.0f')}% {_f(r['cpu_s'], '8.2f')} "
+            f"{_f(r.get('cpu_ms_per_app'), '7.1f')} {_f(r.get('cpu_ms_per_app_net_of_idle'), '10.1f')} "
+            f"{_f(100 * (r['cpu_s'] or 0) / ours, '5.1f')}%")
+    lines.append(f"  {'sum of these processes':40} {'':>7} {'':>9} {burst['ours_cpu_s']:8.2f} "
+                 f"{100 * burst['ours_cpu_s'] / burst['wall_s']:5.0f}% {total['ours_cpu_s']:8.2f} "
+                 f"{1000 * total['ours_cpu_s'] / n:7.1f}")
+    lines.append("  (rest ms/s = CPU ms per second while idle, measured over the settle period; net ms/app = "
+                 "total minus that idle rate x window; %core = burst CPU / burst wall; share = of the total)")
+    lines.append(f"  machine during the burst: {burst['machine_busy_cpu_s']:.1f} of {burst['machine_total_cpu_s']:.1f} "
+                 f"core-s busy ({_f(burst['machine_busy_pct'], '.0f')}%), of which other processes "
+                 f"{burst['other_processes_cpu_s']:.1f} core-s; load avg {burst['loadavg_before']} -> "
+                 f"{burst['loadavg_after']}")
+    for name, threads in total["java_threads"].items():
+        tot = sum(threads.values())
+        if tot <= 0:
+            continue
+        top = ", ".join(f"{k} {v:.2f}" for k, v in list(threads.items())[:7])
+        lines.append(f"  {name} threads (total window, s): {top}")
+    return lines
+
+
+def fmt_counts(counts: dict[str, Any], n: int) -> list[str]:
+    lines = ["KAFKA RECORDS appended per topic during the window (end-offset sums; incl. transaction markers "
+             "and consumer-offset commits):"]
+    recs = counts["topic_records"]
+    tot = sum(recs.values())
+    lines.append(f"  total {tot} records = {tot / n:.1f} per application")
+    at_rest = counts.get("topic_records_per_s_at_rest", {})
+    for t, v in recs.items():
+        idle = f"  (at rest {at_rest[t]:.1f}/s)" if t in at_rest else ""
+        lines.append(f"    {t:52} {v:8d}  {v / n:6.2f}/app{idle}")
+    for t, v in at_rest.items():
+        if t not in recs:
+            lines.append(f"    {t:52} {'':8}  {'':6}      (at rest {v:.1f}/s)")
+    lines.append("EVENTS and STORE COMMANDS per service (from /metrics; store commands by the benchmark probe, "
+                 "per application):")
+    total_cmds = 0.0
+    for svc, c in counts["per_service"].items():
+        cmds = c["store_commands"]
+        ncmd = sum(cmds.values())
+        total_cmds += ncmd
+        wait = sum(c["store_wait_s"].values())
+        pub = sum(c["events_published"].values())
+        con = sum(c["events_consumed"].values())
+        lines.append(f"  {svc:8} published {pub / n:5.2f}/app, consumed {con / n:5.2f}/app, store commands "
+                     f"{ncmd / n:6.2f}/app (driver wait {1000 * wait / max(ncmd, 1):.2f} ms avg, "
+                     f"{1000 * wait / n:.1f} ms/app)")
+        for k, v in list(cmds.items())[:12]:
+            lines.append(f"      {k:60} {v / n:6.2f}/app")
+        if len(cmds) > 12:
+            rest = sum(list(cmds.values())[12:])
+            lines.append(f"      {'(' + str(len(cmds) - 12) + ' more kinds)':60} {rest / n:6.2f}/app")
+    lines.append(f"  all services: {total_cmds / n:.1f} store commands per application")
+    return lines
+
+
 def report(res: dict[str, Any]) -> str:
     p = res["pipeline"]
     raw = res["raw_broker"]
@@ -633,6 +941,17 @@ def report(res: dict[str, Any]) -> str:
     out.append("  (critical path holds 3 sequential Kafka hops: application.received, task.assigned, reply.issued;")
     out.append("   plus store reads/writes, outbox relays and 4 HTTP requests)")
     out.append("")
+    if "cpu" in res:
+        out.extend(fmt_cpu(res["cpu"], p["applications"]))
+        out.append("")
+    if "counts" in res:
+        out.extend(fmt_counts(res["counts"], p["applications"]))
+        out.append("")
+    if res.get("profiles"):
+        out.append("PROFILES (py-spy speedscope; summarise: PYTHONPATH=. .local/venv/bin/python benchmarks/profile_top.py FILE):")
+        for svc, path in res["profiles"].items():
+            out.append(f"  {svc:10} {path}")
+        out.append("")
     out.append("MEMORY (VmRSS from /proc/<pid>/status; 'at rest' = stack healthy, before any load; "
                "'after' = after raw + pipeline load):")
     out.extend(fmt_mem(res["memory"]["at_rest"], res["memory"]["after_load"]))
@@ -656,6 +975,24 @@ def main(argv: list[str]) -> int:
                     help="extra environment for the services, e.g. GONGKAI_OUTBOX_POLL_SECONDS=0.05 (repeatable)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary run dir (logs) after a success")
+    ap.add_argument("--answer-retry-seconds", type=float, default=300,
+                    help="how long an answer is retried while reply answers 404 'task not yet known' (reply "
+                         "has not consumed case.routed yet: it lags under load), s (default 300)")
+    ap.add_argument("--no-store-probe", action="store_true",
+                    help="do not load benchmarks/_probe/sitecustomize.py into the services (it counts their "
+                         "store commands for the report)")
+    ap.add_argument("--quiet-timeout", type=float, default=60,
+                    help="after the last notice, wait up to this long for the stack to go quiet (CPU back "
+                         "near its rest rate) before the final CPU/counter snapshot, s (default 60)")
+    ap.add_argument("--profile", type=Path, metavar="DIR",
+                    help="run py-spy record on some services during the burst; speedscope files in DIR "
+                         "(summarise with benchmarks/profile_top.py)")
+    ap.add_argument("--profile-services", default="intake,routing,reply",
+                    help="comma-separated services to profile (default intake,routing,reply); also "
+                         "'store' and 'kafka' (Java Flight Recorder via jcmd)")
+    ap.add_argument("--profile-seconds", type=float, default=20, help="py-spy duration, s (default 20)")
+    ap.add_argument("--profile-delay", type=float, default=2, help="start py-spy this long after the first submit")
+    ap.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second (default 100)")
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error("--n must be >= 1")
@@ -668,6 +1005,19 @@ def main(argv: list[str]) -> int:
         if not sep or not key:
             ap.error(f"--env wants KEY=VALUE, got {item!r}")
         cfg.extra_env[key] = value
+    user_env = dict(cfg.extra_env)
+    if not args.no_store_probe:
+        # sitecustomize of benchmarks/_probe: counts each service's store commands at its /metrics.
+        cfg.extra_env["PYTHONPATH"] = os.pathsep.join(
+            [str(HOME / "benchmarks" / "_probe"), cfg.extra_env.get("PYTHONPATH", str(HOME))])
+    profile_services = [x.strip() for x in args.profile_services.split(",") if x.strip()]
+    java_targets = {"store": STORE_PROC, "kafka": BROKER_PROC}  # recorded with JFR (jcmd), not py-spy
+    bad = [x for x in profile_services if x not in (*SERVICES, WEB, *java_targets)]
+    if bad:
+        ap.error(f"--profile-services: unknown {bad}")
+    py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if args.profile and not py_spy:
+        ap.error("--profile needs py-spy (e.g. .local/venv/bin/pip install py-spy; not in requirements.lock)")
     ports = [cfg.kafka_port, cfg.kafka_controller_port, cfg.store_port, cfg.smtp_port, cfg.webhook_port,
              cfg.keycloak_port, cfg.keycloak_mgmt_port, *(cfg.port(s) for s in SERVICES)]
     busy = [p for p in ports if port_in_use(p)]
@@ -691,8 +1041,9 @@ def main(argv: list[str]) -> int:
                     "python": platform.python_version()},
         "stack": {"kafka": cfg.kafka_bootstrap, "store": cfg.mongo_url, "http": f"{cfg.port('intake')}-{cfg.port('audit')}",
                   "smtp": cfg.smtp_port, "webhook": cfg.webhook_port, "run_dir": str(cfg.run_dir),
-                  "extra_env": dict(cfg.extra_env)},
+                  "extra_env": user_env, "store_probe": not args.no_store_probe},
     }
+    profilers: list[tuple[str, subprocess.Popen | None, Path]] = []
     try:
         print(f"benchmark: starting private stack in {cfg.run_dir} ...", flush=True)
         t0 = time.perf_counter()
@@ -704,8 +1055,78 @@ def main(argv: list[str]) -> int:
         res["stack"]["startup_seconds"] = time.perf_counter() - t0
         print(f"benchmark: stack healthy after {res['stack']['startup_seconds']:.1f} s; settling {args.settle:.0f} s",
               flush=True)
+        offsets_rest0 = asyncio.run(topic_end_offsets(cfg.kafka_bootstrap))
+        rest0 = cpu_snapshot(stack)
         time.sleep(args.settle)
+        rest1 = cpu_snapshot(stack)
+        offsets_rest1 = asyncio.run(topic_end_offsets(cfg.kafka_bootstrap))
+        rest_records_per_s = {t: (v - offsets_rest0.get(t, 0)) / (rest1["t"] - rest0["t"])
+                              for t, v in offsets_rest1.items() if v - offsets_rest0.get(t, 0) > 0}
         res["memory"] = {"at_rest": memory_snapshot(stack)}
+        rest = cpu_delta(rest0, rest1, None)
+        idle_rate = {name: (r["cpu_s"] / rest["wall_s"] if r["cpu_s"] is not None and rest["wall_s"] > 0 else None)
+                     for name, r in rest["processes"].items()}
+        idle_rate[BENCH_PROC] = None  # the benchmark itself does the load: nothing to subtract
+        snaps: dict[str, Any] = {}
+
+        def start_profilers() -> None:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            pids = process_pids(stack)
+            for svc in profile_services:
+                if svc in java_targets:
+                    pid = pids.get(java_targets[svc])
+                    jcmd = shutil.which("jcmd")
+                    if not pid or not jcmd:
+                        continue
+                    out = args.profile / f"prof-{svc}.jfr"
+                    log = (args.profile / f"prof-{svc}.log").open("wb")
+                    # JFR's "profile" settings sample Java stacks every 10-20 ms; the recording is
+                    # written when it ends. jcmd returns at once: wait for the file afterwards.
+                    subprocess.run([jcmd, str(pid), "JFR.start", "name=gkbench", "settings=profile",
+                                    f"duration={int(args.profile_seconds)}s", f"filename={out}"],
+                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=30)
+                    profilers.append((svc, None, out))
+                    continue
+                pid = stack.pid(svc)
+                if not pid:
+                    continue
+                out = args.profile / f"prof-{svc}.speedscope.json"
+                log = (args.profile / f"prof-{svc}.log").open("wb")
+                proc = subprocess.Popen([py_spy, "record", "-p", str(pid), "-d", str(int(args.profile_seconds)),
+                                         "-r", str(args.profile_rate), "--function", "--nonblocking",
+                                         "-f", "speedscope", "-o", str(out)],
+                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                profilers.append((svc, proc, out))
+            print(f"benchmark: py-spy recording {', '.join(s for s, _, _ in profilers)} for "
+                  f"{args.profile_seconds:.0f} s -> {args.profile}", flush=True)
+
+        async def at_start() -> None:
+            snaps["metrics_before"] = await scrape_metrics(cfg)
+            snaps["offsets_before"] = await topic_end_offsets(cfg.kafka_bootstrap)
+            pids = process_pids(stack)
+            print("benchmark: pids: " + ", ".join(f"{k.split(' ')[0]}={v}" for k, v in pids.items()), flush=True)
+            snaps["cpu_before"] = cpu_snapshot(stack)
+            if args.profile:
+                asyncio.get_running_loop().call_later(args.profile_delay, start_profilers)
+
+        async def at_done() -> None:
+            snaps["cpu_done"] = cpu_snapshot(stack)
+
+        async def wait_quiet() -> float:
+            """Until the services, store and broker use about their rest CPU again (consumers such as
+            audit's may still be working through the burst's events); returns the seconds waited."""
+            t0 = time.perf_counter()
+            rest_sum = sum(v for k, v in idle_rate.items() if v is not None and k != BENCH_PROC)
+            prev = cpu_snapshot(stack)
+            while time.perf_counter() - t0 < args.quiet_timeout:
+                await asyncio.sleep(1.0)
+                cur = cpu_snapshot(stack)
+                d = cpu_delta(prev, cur, None)
+                busy = sum(r["cpu_s"] for k, r in d["processes"].items() if r["cpu_s"] is not None and k != BENCH_PROC)
+                prev = cur
+                if busy / d["wall_s"] <= 1.5 * rest_sum + 0.05:
+                    break
+            return time.perf_counter() - t0
 
         async def body() -> None:
             print(f"benchmark: raw broker: {args.raw_n} round trips, {args.raw_pipelined} pipelined ...", flush=True)
@@ -713,10 +1134,43 @@ def main(argv: list[str]) -> int:
                                                        args.raw_size, timeout=60)
             print(f"benchmark: pipeline: {args.n} applications ...", flush=True)
             res["pipeline"] = await run_pipeline(cfg, args.n, args.concurrency, args.answer_concurrency,
-                                                 args.timeout, args.stall_timeout, run_id)
+                                                 args.timeout, args.stall_timeout, run_id,
+                                                 at_start=at_start, at_done=at_done,
+                                                 answer_retry_seconds=args.answer_retry_seconds)
             res["notices"] = await wait_notices(mail, hooks, 2 * args.n, timeout=60)
+            quiet_wait = await wait_quiet()
+            snaps["cpu_after"] = cpu_snapshot(stack)
+            snaps["metrics_after"] = await scrape_metrics(cfg)
+            snaps["offsets_after"] = await topic_end_offsets(cfg.kafka_bootstrap)
+            ob, oa = snaps["offsets_before"], snaps["offsets_after"]
+            res["cpu"] = {
+                "at_rest": {**rest, "rate_core_s_per_s": idle_rate},
+                "burst": cpu_delta(snaps["cpu_before"], snaps["cpu_done"], args.n, idle_rate),
+                "total": cpu_delta(snaps["cpu_before"], snaps["cpu_after"], args.n, idle_rate),
+                "quiet_wait_s": quiet_wait,
+            }
+            res["counts"] = {
+                "per_service": metrics_delta(snaps["metrics_before"], snaps["metrics_after"]),
+                "topic_records_per_s_at_rest": rest_records_per_s,
+                "topic_records": dict(sorted(((t, oa[t] - ob.get(t, 0)) for t in oa if oa[t] - ob.get(t, 0) > 0),
+                                             key=lambda kv: -kv[1])),
+            }
 
         asyncio.run(body())
+        if profilers:
+            for svc, proc, out in profilers:
+                if proc is None:  # JFR: the JVM writes the file when the recording's duration is over
+                    deadline = time.monotonic() + args.profile_seconds + 30
+                    while not out.exists() and time.monotonic() < deadline:
+                        time.sleep(0.5)
+                    time.sleep(1.0)  # let it finish writing
+                    continue
+                try:
+                    proc.wait(timeout=args.profile_seconds + 30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            res["profiles"] = {svc: str(out) for svc, proc, out in profilers if out.exists()}
         res["memory"]["after_load"] = memory_snapshot(stack)
         for name, snap in res["memory"]["after_load"].items():
             if snap.get("pid") is None and name in SERVICES:
@@ -742,6 +1196,10 @@ def main(argv: list[str]) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # do not interrupt the teardown
+        for _svc, proc, _out in profilers:
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
         print("benchmark: tearing down ...", flush=True)
         try:
             stack.down()

@@ -133,9 +133,10 @@ USES: dict[str, Usage] = {
     "reply": Usage(
         # screened: online corrections and fee notices; procedure: the steps whose documents it renders
         # (its own clock's events, read back like any consumer's); private contacts: the applicant's name
-        # and address, printed in the documents addressed to them and nowhere else.
+        # and address, printed in the documents addressed to them and nowhere else; answers recorded and
+        # replies issued: its own, read back by its clock (which departments are open, the reply).
         consumes=(t.CASES_ROUTED, t.APPLICATIONS_RECEIVED, t.APPLICATIONS_SCREENED, t.CASES_PROCEDURE,
-                  t.PRIVATE_CONTACTS),
+                  t.PRIVATE_CONTACTS, t.ANSWERS_RECORDED, t.REPLIES_ISSUED),
         produces=(t.ANSWERS_RECORDED, t.REPLIES_ISSUED, t.CASES_PROCEDURE, t.DOCUMENTS_ISSUED),
         groups=("reply",),
         dept_kinds_consumed=("answers",),

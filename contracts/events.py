@@ -216,6 +216,31 @@ class ContradictionFlagged(EventData):
     message: str = Field(description="Chinese, for the OGI office")
 
 
+class ReopenedTask(EventPart):
+    """A task whose answer the OGI office set aside: its department answers again."""
+
+    task_id: str
+    dept_code: str
+
+
+class ContradictionResolved(EventData):
+    """The OGI office resolved a flagged contradiction: the answers stand (``reopened`` empty, the
+    note says why), or the answers of the ``reopened`` tasks are set aside and their departments
+    answer again (open again, on the case clock too). Once per contradiction."""
+
+    event_name = "contradiction.resolved"
+
+    case_id: str
+    contradiction_id: str = Field(description="The contradiction.flagged's ``contradiction_id``")
+    resolved_by: str = Field(description="The OGI officer who resolved it (display name)")
+    resolved_by_subject: str | None = Field(default=None, description="That officer's subject (OIDC ``sub``)")
+    note: str = Field(description="The OGI office's decision, Chinese")
+    reopened: list[ReopenedTask] = Field(
+        default_factory=list, description="The tasks whose answers were set aside, to be answered again"
+    )
+    resolved_at: datetime
+
+
 class MissingAnswer(EventPart):
     task_id: str
     dept_code: str
@@ -305,6 +330,7 @@ CORE_EVENTS: tuple[type[EventData], ...] = (
     ContradictionFlagged,
     CaseClosed,
     ReplyAmended,
+    ContradictionResolved,
 )
 
 def _all_events() -> tuple[type[EventData], ...]:

@@ -82,9 +82,10 @@ LEDGER_CHECKPOINTS = TopicSpec(
 ANSWERS_RECORDED = TopicSpec(
     name=f"{PREFIX}.answers.recorded",
     event_types=("answer.recorded", "answer.refused", "contradiction.flagged", "case.closed",
-                 "task.acknowledged", "task.returned", "answer.returned"),
+                 "task.acknowledged", "task.returned", "answer.returned", "contradiction.resolved"),
     description="Answers accepted (or refused, with the reason) by the reply service, whichever way they "
-    "came (HTTP or topic); contradictions flagged to the OGI office; cases closed with answers missing; "
+    "came (HTTP or topic); contradictions flagged to the OGI office and its resolutions (answers set aside "
+    "to be answered again); cases closed with answers missing; "
     "departments' handling of their tasks (acknowledged, returned to the OGI office, drafts sent back "
     "by the reviewer).",
 )

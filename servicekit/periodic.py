@@ -11,8 +11,9 @@
 again, until the task is cancelled (the service stops). A step that raises is logged as
 ``<name>_failed`` with the error and the next round comes as usual: a store or broker that is down
 for a while costs rounds, never the loop. ``busy`` (a predicate on the step's result) runs the next
-round at once while there is more to do (a queue drained in batches). ``then`` sees each result
-(e.g. wake the outbox relay when something was written).
+round at once while there is more to do (a queue drained in batches). A wake that comes while the
+step runs starts the next round as soon as it ends. ``then`` sees each result (e.g. wake the
+outbox relay when something was written).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ async def every(seconds: float, step: Callable[[], Awaitable[Any]], *, name: str
         await asyncio.sleep(first_after)
     while True:
         result: Any = None
+        if wake is not None:
+            wake.clear()  # a wake that comes while the step runs is kept for the wait below
         try:
             result = await step()
             if then is not None:
@@ -54,7 +57,8 @@ async def every(seconds: float, step: Callable[[], Awaitable[Any]], *, name: str
         if wake is None:
             await asyncio.sleep(seconds)
             continue
-        wake.clear()
+        if wake.is_set():
+            continue  # woken while the step ran: at once
         try:
             await asyncio.wait_for(wake.wait(), timeout=seconds)
         except TimeoutError:

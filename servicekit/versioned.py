@@ -24,6 +24,10 @@ and its events are stored together or not at all.
 ``decide`` may be a coroutine function (a decision that needs another read). It is called once per
 attempt with the fresh document (``None`` when there is none) and must not write anything itself.
 After ``attempts`` lost races, ``Conflict`` (a 409 to an HTTP caller, a redelivery to a consumer).
+
+A change guarded by the document's state rather than by what was read (a claim still held, a step
+taken once) is ``write_if(key, condition, change)``: one write while ``condition`` holds, whatever
+the revision (which it bumps all the same).
 """
 
 from __future__ import annotations
@@ -105,6 +109,20 @@ class Versioned:
         or ``extra_filter`` no longer holds)."""
         rev = int(doc.get(self.rev_field) or 0)
         done = await self.collection.update_one(self._filter(doc, extra_filter), change.update(self.rev_field, rev))
+        return done.matched_count == 1
+
+    async def write_if(self, key: Any, condition: dict[str, Any], change: Change) -> bool:  # noqa: ANN401
+        """Apply ``change`` to the document ``key`` if it matches ``condition`` now, whatever its
+        revision (which is bumped all the same): one write, no retry; False when the condition does
+        not hold. For a change guarded by the document's state rather than by a read - a claim held
+        (``{"deliveries.email.status": "sending"}``), a step taken once (``{"correction.submitted":
+        None}``) - where a concurrent change of other fields must not make it fail."""
+        update = change.update(self.rev_field, 0)
+        del update["$set"][self.rev_field]
+        if not update["$set"]:
+            del update["$set"]
+        update["$inc"] = {**update.get("$inc", {}), self.rev_field: 1}
+        done = await self.collection.update_one({**condition, "_id": key}, update)
         return done.matched_count == 1
 
     async def change(self, key: Any, decide: Decide, *, attempts: int = DEFAULT_ATTEMPTS,  # noqa: ANN401

@@ -37,6 +37,7 @@ from servicekit.kafka import ensure_topics, membership
 from servicekit.lease import Lease
 from servicekit.metrics import EVENTS_CONSUMED
 from servicekit.oidc import officer
+from servicekit.periodic import every
 from servicekit.ratelimit import AttemptLimiter, MongoWindowStorage
 from servicekit.runtime import ServiceRuntime
 
@@ -111,16 +112,16 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
 
     @rt.loop
     async def keep_lease() -> None:
-        every = settings.lease_seconds / 3
+        period = settings.lease_seconds / 3
         try:
             while True:
-                await asyncio.sleep(every)
+                await asyncio.sleep(period)
                 try:
-                    if not await asyncio.wait_for(lease.renew(), timeout=every):
+                    if not await asyncio.wait_for(lease.renew(), timeout=period):
                         step_down("the lease was taken by another writer")
                 except Exception as exc:  # noqa: BLE001 - store unreachable: until the lease may expire
                     rt.log.warning("ledger_lease_renew_failed", error=repr(exc))
-                    if time.monotonic() + every >= lease.valid_until:
+                    if time.monotonic() + period >= lease.valid_until:
                         step_down(f"the lease could not be renewed before it expires ({exc!r})")
         except asyncio.CancelledError:  # clean shutdown: free it, the standby takes over at once
             ledger.depose("shutting down")
@@ -206,16 +207,16 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
                 rt.log.warning("ledger_rewind_failed", error=repr(exc))
                 await asyncio.sleep(1)
 
+    async def sign_checkpoint() -> None:
+        doc, created = await cplog.sign_now(allow_empty=False, full_check=True)
+        if created and doc is not None:
+            rt.log.info("checkpoint_signed", tree_size=doc["tree_size"], root_hash=doc["root_hash"])
+
     @rt.loop
     async def sign_checkpoints() -> None:
-        while True:
-            await asyncio.sleep(settings.checkpoint_seconds)
-            try:
-                doc, created = await cplog.sign_now(allow_empty=False, full_check=True)
-                if created and doc is not None:
-                    rt.log.info("checkpoint_signed", tree_size=doc["tree_size"], root_hash=doc["root_hash"])
-            except Exception as exc:  # noqa: BLE001 - store down: next round
-                rt.log.warning("checkpoint_failed", error=repr(exc))
+        # A round that fails (store down) is logged as checkpoint_failed; the next comes as usual.
+        await every(settings.checkpoint_seconds, sign_checkpoint, name="checkpoint", log=rt.log,
+                    first_after=settings.checkpoint_seconds)
 
     @rt.loop
     async def publish_checkpoints() -> None:
@@ -227,14 +228,16 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
             except Exception as exc:  # noqa: BLE001 - broker down: retry
                 rt.log.warning("checkpoint_topic_unavailable", error=repr(exc))
                 await asyncio.sleep(settings.publish_retry_seconds)
-        while True:
-            cplog.signed.clear()
-            try:
-                await cplog.publish_pending(rt.kafka.publish_many)
-            except Exception as exc:  # noqa: BLE001 - broker or store down: retry
-                rt.log.warning("checkpoint_publish_failed", error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(cplog.signed.wait(), timeout=settings.publish_retry_seconds)
+
+        async def publish() -> bool:
+            cplog.signed.clear()  # before publishing: a checkpoint signed meanwhile is not missed
+            await cplog.publish_pending(rt.kafka.publish_many)
+            return cplog.signed.is_set()  # signed meanwhile: publish it at once
+
+        # Then when a checkpoint is signed, or every publish_retry_seconds (a failed round, broker
+        # or store down, is logged as checkpoint_publish_failed).
+        await every(settings.publish_retry_seconds, publish, name="checkpoint_publish", log=rt.log,
+                    wake=cplog.signed, busy=bool)
 
     app = rt.app("Gongkai audit", "审计台账（默克尔树、签名检查点、证明）、一案一档、时间线")
 

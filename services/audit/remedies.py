@@ -18,12 +18,12 @@ from datetime import date
 from typing import Any, Literal
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import CloudEvent, decode, deterministic_id, new_event
 from contracts.events import REGISTRY
 from contracts.events_ledger import CASES_REMEDIES, RemedyRecorded
 from servicekit import outbox
+from servicekit.versioned import Versioned
 
 REMEDY_OUTBOX = "remedy_outbox"
 SOURCE = "/gongkai/audit"
@@ -57,6 +57,7 @@ def _same(a: RemedyRecorded, b: RemedyRecorded) -> bool:
 class RemedyStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.docs = db[REMEDY_OUTBOX]
+        self.versioned = Versioned(self.docs)  # insert-only here: each document is written once
 
     async def setup(self) -> None:
         await outbox.ensure_indexes(self.docs)
@@ -68,18 +69,15 @@ class RemedyStore:
         answered with its document; a different one with the same key is a conflict."""
         event = remedy_event(data)
         doc = {"_id": f"{data.remedy_id}:{data.stage}", "remedy_id": data.remedy_id, "case_id": data.case_id,
-               "stage": data.stage, "event_id": event.id,
-               **outbox.new_doc_fields([outbox.record(CASES_REMEDIES.name, event)])}
-        try:
-            await self.docs.insert_one(doc)
+               "stage": data.stage, "event_id": event.id}
+        if await self.versioned.insert(doc, [outbox.record(CASES_REMEDIES.name, event)]):
             return data, True
-        except DuplicateKeyError:
-            old = await self._stored(data.remedy_id, data.stage)
-            if old is not None and _same(old, data):
-                return old, False
-            if data.stage == "filed":
-                raise RemedyConflict("该编号的复议或诉讼已登记，内容不同") from None
-            raise RemedyConflict("该复议或诉讼的结果已登记，不能重复登记不同的结果") from None
+        old = await self._stored(data.remedy_id, data.stage)
+        if old is not None and _same(old, data):
+            return old, False
+        if data.stage == "filed":
+            raise RemedyConflict("该编号的复议或诉讼已登记，内容不同")
+        raise RemedyConflict("该复议或诉讼的结果已登记，不能重复登记不同的结果")
 
     async def _stored(self, remedy_id: str, stage: str) -> RemedyRecorded | None:
         doc = await self.docs.find_one({"_id": f"{remedy_id}:{stage}"}, {"outbox": 1})

@@ -59,6 +59,7 @@ from servicekit.querycode import NO_MATCH, QueryCodeGate
 from servicekit.ratelimit import AttemptLimiter, MongoWindowStorage
 from servicekit.runtime import ServiceRuntime
 from servicekit.validation import field_errors, problem
+from servicekit.versioned import Change
 
 CHINA = ZoneInfo("Asia/Shanghai")
 CaseId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -248,7 +249,7 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
 
     async def on_procedure(event: CloudEvent) -> None:
         """The correction's state (Art. 30), as the reply service's clock records it."""
-        recorded = await corrections.apply_event(store.applications, event)
+        recorded = await corrections.apply_event(store.versioned, event)
         if recorded is not None:
             rt.log.info("correction_state_recorded", case_id=event.data.case_id, state=recorded)
 
@@ -350,7 +351,7 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
             time=now,
         )
 
-        def doc_of(number: str, rank: int | None) -> dict[str, Any]:
+        def doc_of(number: str, rank: int | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             if rank is None:
                 raise RuntimeError("an application of either door is ranked in its month")
             received = new_event(
@@ -404,13 +405,12 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
                 "rank_month": month,
                 "rank_key": rank_key(ref, agency, month, rank),
                 "attachments": stored_files,
+            }, [
                 # Contact first: notify learns how to reach the applicant before it hears of the case.
-                **outbox.new_doc_fields(
-                    [outbox.record(topics.PRIVATE_CONTACTS.name, contact),
-                     outbox.record(topics.APPLICATIONS_RECEIVED.name, received),
-                     *screening_records]
-                ),
-            }
+                outbox.record(topics.PRIVATE_CONTACTS.name, contact),
+                outbox.record(topics.APPLICATIONS_RECEIVED.name, received),
+                *screening_records,
+            ]
 
         # The files are stored before the application (whose outbox publishes it): an accepted
         # application never lacks its files. Their ids follow from the case: a replay rewrites them.
@@ -586,12 +586,11 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
             source=settings.source, subject=case_id, event_id=deterministic_id("correction.submitted", case_id),
             time=now,
         )
-        update = outbox.merge_updates({"$set": {"correction.submitted": submitted}},
-                                      outbox.append_update([outbox.record(screening_topic, event)]))
-        result = await store.applications.update_one(
-            {"_id": case_id, "correction.requested": {"$ne": None}, "correction.submitted": None,
-             "correction.received": None, "correction.abandoned": None}, update)
-        if result.modified_count != 1:  # a concurrent submission, or the state changed meanwhile
+        written = await store.versioned.write_if(
+            case_id, {"correction.requested": {"$ne": None}, "correction.submitted": None,
+                      "correction.received": None, "correction.abandoned": None},
+            Change(set={"correction.submitted": submitted}, records=[outbox.record(screening_topic, event)]))
+        if not written:  # a concurrent submission, or the state changed meanwhile
             raise HTTPException(409, corrections.refusal(await store.get(case_id) or {}, today)
                                 or corrections.ALREADY_SUBMITTED)
         relay.wake()
@@ -647,10 +646,9 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
         if not notice.chargeable:
             raise HTTPException(409, "本申请不收取信息处理费")
         if draft is None:
-            await store.applications.update_one(
-                {"_id": case_id, "screening.fee_notice": None},
-                {"$set": {"screening.fee_notice": {"method": notice.method.value, "confirmed": False}}},
-            )
+            await store.versioned.write_if(
+                case_id, {"screening.fee_notice": None},
+                Change(set={"screening.fee_notice": {"method": notice.method.value, "confirmed": False}}))
         today = datetime.now(UTC).astimezone(CHINA).date()
         if body is not None and body.issued_on is not None:
             # A notice entered afterwards (补登记): never after today, nor before the receipt.
@@ -666,16 +664,16 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
             rank_in_month=notice.rank_in_month, pages=notice.pages, confirmed_by=who, issued_on=today,
             confirmed_by_subject=principal.subject,
         )  # fmt: skip
-        update: dict = {"$set": {
+        confirmed = {
             "screening.fee_notice.confirmed": True, "screening.fee_notice.confirmed_by": who,
             "screening.fee_notice.confirmed_by_subject": principal.subject,
             "screening.fee_notice.issued_on": today.isoformat(), "screening.fee_notice.amount_yuan": notice.amount_yuan,
             "screening.fee_notice.method": notice.method.value, "screening.fee_notice.text_zh": notice.text_zh,
-        }}  # fmt: skip
+        }  # fmt: skip
         event = new_event(issued, source=settings.source, subject=case_id,
                           event_id=deterministic_id("fee.notice.issued", case_id))  # fmt: skip
-        update = outbox.merge_updates(update, outbox.append_update([outbox.record(screening_topic, event)]))
-        if not await store.confirm_fee_notice(case_id, update):
+        change = Change(set=confirmed, records=[outbox.record(screening_topic, event)])
+        if not await store.confirm_fee_notice(case_id, change):
             raise HTTPException(409, "收费通知已确认发出")
         relay.wake()
         rt.log.info("fee_notice_confirmed", case_id=case_id, subject=principal.subject, amount_yuan=notice.amount_yuan)
@@ -723,12 +721,12 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
         settlement |= {"by": who, "by_subject": principal.subject}
         event = new_event(data, source=settings.source, subject=case_id,
                           event_id=deterministic_id(data.event_name, case_id))  # fmt: skip
-        update = outbox.merge_updates({"$set": {"screening.fee_notice.settlement": settlement}},
-                                      outbox.append_update([outbox.record(screening_topic, event)]))
-        result = await store.applications.update_one(
-            {"_id": case_id, "screening.fee_notice.confirmed": True, "screening.fee_notice.settlement": None,
-             "correction.abandoned": None}, update)  # fmt: skip
-        if result.modified_count != 1:
+        settled = await store.versioned.write_if(
+            case_id, {"screening.fee_notice.confirmed": True, "screening.fee_notice.settlement": None,
+                      "correction.abandoned": None},
+            Change(set={"screening.fee_notice.settlement": settlement},
+                   records=[outbox.record(screening_topic, event)]))  # fmt: skip
+        if not settled:
             raise HTTPException(409, "已登记缴费或减免，或申请已视为放弃")
         relay.wake()
         rt.log.info("fee_settled", case_id=case_id, subject=principal.subject, outcome=body.outcome)

@@ -16,10 +16,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pymongo.asynchronous.collection import AsyncCollection
-
 from contracts.envelope import CloudEvent
 from contracts.events_procedure import ApplicationAbandoned, CorrectionReceived, CorrectionRequested
+from servicekit.versioned import Change, Versioned
 
 NOT_REQUESTED = "本申请没有补正通知，无需补正"
 ALREADY_SUBMITTED = "补正材料已经提交，不能重复提交"
@@ -32,7 +31,7 @@ def overdue(due_on: str) -> str:
     return f"补正期限（{due_on}）已届满，不能在线提交补正；如有正当理由，请与政府信息公开工作机构联系"
 
 
-async def apply_event(applications: AsyncCollection, event: CloudEvent[Any]) -> str | None:
+async def apply_event(applications: Versioned, event: CloudEvent[Any]) -> str | None:
     """Record a procedure event on the application (if it is one of this intake's); the field set
     or None (another event type, another agency's case, or already recorded)."""
     data = event.data
@@ -45,9 +44,9 @@ async def apply_event(applications: AsyncCollection, event: CloudEvent[Any]) -> 
         key, value = "abandoned", {"abandoned_on": data.abandoned_on.isoformat(), "reason": data.reason}
     else:
         return None
-    result = await applications.update_one({"_id": data.case_id, f"correction.{key}": None},
-                                           {"$set": {f"correction.{key}": value}})
-    return key if result.modified_count == 1 else None
+    written = await applications.write_if(data.case_id, {f"correction.{key}": None},
+                                          Change(set={f"correction.{key}": value}))
+    return key if written else None
 
 
 def refusal(doc: dict[str, Any], today: date) -> str | None:

@@ -47,8 +47,8 @@ def is_for(referral: CaseReferred, agency_code: str) -> bool:
 
 
 def application_doc(referral: CaseReferred, *, event_id: str, tracking_number: str, received_on: date,
-                    now: datetime, source: str) -> dict[str, Any]:
-    """The stored application (with its outbox record) for a referral to this agency. Pure."""
+                    now: datetime, source: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The application to store for a referral to this agency, and its outbox record. Pure."""
     case_id = referred_case_id(referral.referral_id)
     received = new_event(
         ApplicationReceived(
@@ -100,8 +100,7 @@ def application_doc(referral: CaseReferred, *, event_id: str, tracking_number: s
         },
         # Screening (repeats, fees) is not run on referred applications: no applicant contact to ask.
         "screening": {"repeats": [], "rank_in_month": None, "fee_notice": None, "referred": True},
-        **outbox.new_doc_fields([outbox.record(topics.APPLICATIONS_RECEIVED.name, received)]),
-    }
+    }, [outbox.record(topics.APPLICATIONS_RECEIVED.name, received)]
 
 
 async def accept(store: Any, referral: CaseReferred, *, event_id: str, agency_code: str, tracking_prefix: str,

@@ -18,9 +18,9 @@ from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from servicekit import outbox
+from servicekit.versioned import Change, Versioned
 
 # Tracking numbers drawn for one application before giving up (each collision draws the next one).
 NUMBER_ATTEMPTS = 20
@@ -34,6 +34,9 @@ class IntakeStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.db = db
         self.applications = db["applications"]
+        # Every change of an application is one write with its events (servicekit.versioned); each
+        # is guarded by the application's state (a step taken once), not by the revision read.
+        self.versioned = Versioned(self.applications)
         self.counters = db["counters"]
 
     async def setup(self) -> None:
@@ -62,12 +65,9 @@ class IntakeStore:
             {"applicant_ref": applicant_ref, "agency_code": agency_code, "rank_month": month})
         return stored + 1
 
-    async def confirm_fee_notice(self, case_id: str, update: dict[str, Any]) -> bool:
-        """Mark the drafted fee notice confirmed (once), with the update's outbox records."""
-        result = await self.applications.update_one(
-            {"_id": case_id, "screening.fee_notice.confirmed": False}, update
-        )
-        return result.modified_count == 1
+    async def confirm_fee_notice(self, case_id: str, change: Change) -> bool:
+        """Mark the drafted fee notice confirmed (once), with the change's outbox records."""
+        return await self.versioned.write_if(case_id, {"screening.fee_notice.confirmed": False}, change)
 
     async def next_sequence(self, agency: str, on: date) -> int:
         doc = await self.counters.find_one_and_update(
@@ -87,30 +87,30 @@ class IntakeStore:
         return await self.applications.find_one({"_id": case_id})
 
     async def insert_numbered(self, agency: str, on: date, number_of: Callable[[int], str],
-                              doc_of: Callable[[str, int | None], dict[str, Any]],
+                              doc_of: Callable[[str, int | None], tuple[dict[str, Any], list[dict[str, Any]]]],
                               ranked: tuple[str, str] | None = None) -> tuple[dict[str, Any], bool]:
-        """Store a new application under the next tracking number of the agency's day; a number
+        """Store a new application (``doc_of``: its fields and its first outbox records, stored in
+        the same insert) under the next tracking number of the agency's day; a number
         already taken (the unique index says so) is passed over for the next one, never an error.
         ``ranked`` (applicant_ref, month): the application also takes the next rank of the
         applicant's month (``doc_of`` gets it and stores ``rank_key``); a rank taken meanwhile by a
         concurrent submission of the same applicant is drawn again, the number kept.
-        On a replay of the case (same ``_id``) return the one already stored."""
+        On a replay of the case (same ``_id``) return the one already stored. Returns (the
+        application as stored, created?)."""
         number: str | None = None
         for _ in range(NUMBER_ATTEMPTS):
             if number is None:
                 number = number_of(await self.next_sequence(agency, on))
             rank = None if ranked is None else await self.rank_in_month(ranked[0], agency, ranked[1])
-            doc = doc_of(number, rank)
-            try:
-                await self.applications.insert_one(doc)
-                return doc, True
-            except DuplicateKeyError:
-                existing = await self.get(doc["_id"])
-                if existing is not None:
-                    return existing, False
-                if await self.applications.find_one({"tracking_number": number}, {"_id": 1}) is not None:
-                    number = None  # the tracking number collided: draw the next one
-                # else the rank collided: count again, keep the number
+            doc, records = doc_of(number, rank)
+            if await self.versioned.insert(doc, records):
+                return {**doc, self.versioned.rev_field: 0, **outbox.new_doc_fields(records)}, True
+            existing = await self.get(doc["_id"])
+            if existing is not None:
+                return existing, False
+            if await self.applications.find_one({"tracking_number": number}, {"_id": 1}) is not None:
+                number = None  # the tracking number collided: draw the next one
+            # else the rank collided: count again, keep the number
         raise NumbersExhausted(agency)
 
 

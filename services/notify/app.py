@@ -32,6 +32,7 @@ from services.notify.notices import Dispatcher, NoticeStore
 from services.notify.senders import SmtpSender, WebhookSender
 from services.notify.settings import NotifySettings
 from servicekit.consumer import subscribe
+from servicekit.periodic import every
 from servicekit.runtime import ServiceRuntime
 from servicekit.settings import CommonSettings
 
@@ -66,22 +67,11 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
 
     @rt.loop
     async def dispatch_loop() -> None:
+        # Again at once while a round attempted deliveries; else at the next poll or when a new
+        # notice wakes it. A round that fails (store down) is logged as dispatch_failed.
         try:
-            while True:
-                try:
-                    busy = await dispatcher.run_once()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - store down: try again
-                    rt.log.warning("dispatch_failed", error=repr(exc))
-                    busy = 0
-                if busy:
-                    continue
-                wake.clear()
-                try:
-                    await asyncio.wait_for(wake.wait(), timeout=settings.poll_seconds)
-                except TimeoutError:
-                    pass
+            await every(settings.poll_seconds, dispatcher.run_once, name="dispatch", log=rt.log, wake=wake,
+                        busy=lambda attempted: attempted > 0)
         finally:
             await webhook.close()
             await documents.close()

@@ -61,7 +61,6 @@ from typing import Any
 import structlog
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from contracts import topics
 from contracts.envelope import deterministic_id, new_event
@@ -77,6 +76,7 @@ from services.notify.messages import Message, backoff_seconds
 from services.notify.senders import SmtpSender, SmtpUncertain, WebhookSender, message_id
 from services.notify.settings import NotifySettings
 from servicekit import outbox
+from servicekit.versioned import Change, Versioned
 
 log = structlog.get_logger()
 
@@ -94,6 +94,9 @@ def now() -> datetime:
 class NoticeStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.notices = db["notices"]
+        # A notice's ``notice.delivered`` goes out with the write that records the delivery
+        # (servicekit.versioned); each such write is guarded by the delivery's state (the claim).
+        self.versioned = Versioned(self.notices)
         self.contacts = db["contacts"]
         self.cases = db["cases"]
 
@@ -148,13 +151,8 @@ class NoticeStore:
             "deliveries": deliveries,
             "next_at": now(),
             "created_at": now(),
-            **outbox.new_doc_fields([]),
         }
-        try:
-            await self.notices.insert_one(doc)
-            return True
-        except DuplicateKeyError:
-            return False
+        return await self.versioned.insert(doc)
 
     async def knows_case(self, case_id: str) -> bool:
         """Whether notify has heard of the case: its application, a contact or a notice."""
@@ -397,7 +395,7 @@ class Dispatcher:
         if channel is NoticeChannel.EMAIL:
             done[f"{field}.smtp_reply"] = reply
             done[f"{field}.message_id"] = message_id(key)
-        update: dict[str, Any] = {"$set": done}
+        records: list[dict[str, Any]] = []
         kind = contract_kind(notice["kind"])
         if notice.get("audience", Audience.APPLICANT.value) == Audience.APPLICANT.value and kind is not None:
             event = new_event(
@@ -408,9 +406,9 @@ class Dispatcher:
                 event_id=deterministic_id("notice.delivered", key),
                 causation_id=notice["cause_event_id"],
             )
-            record = outbox.record(topics.NOTICES_DELIVERED.name, event)
-            update = outbox.merge_updates(update, outbox.append_update([record]))
-        await self.store.notices.update_one({"_id": notice["_id"], f"{field}.status": "sending"}, update)
+            records.append(outbox.record(topics.NOTICES_DELIVERED.name, event))
+        await self.store.versioned.write_if(notice["_id"], {f"{field}.status": "sending"},
+                                            Change(set=done, records=records))
         self.confirmed.pop(key, None)
         self.wake_relay()
         log.info("notice_delivered", case_id=notice["case_id"], channel=channel.value, kind=notice["kind"],

@@ -47,6 +47,7 @@ from servicekit.consumer import Unprocessable, subscribe
 from servicekit.http import content_disposition
 from servicekit.oidc import Principal, officer, refuse, require_department
 from servicekit.openapi import errors
+from servicekit.periodic import every
 from servicekit.ratelimit import AttemptLimiter, MongoWindowStorage
 from servicekit.runtime import ServiceRuntime
 from servicekit.validation import MAX_INT
@@ -80,7 +81,9 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
                           payment_method=settings.fee_payment_method)
     rt.on_setup(steps.setup)
     rt.publishes(topics.DOCUMENTS_ISSUED.name, DocumentIssued)
-    relay = rt.outbox(store.cases, feedback.docs, steps.documents)
+    # The case clock's own documents (collection ``clocks``, services/reply/clock/service.py), with their outbox.
+    clock = ClockService(rt.db, settings.source, calendar.get, topics.CASES_PROCEDURE.name)
+    relay = rt.outbox(store.cases, feedback.docs, steps.documents, clock.clocks)
     for model in (AnswerRecorded, AnswerRefused, ContradictionFlagged, CaseClosed, TaskAcknowledged, TaskReturned,
                   AnswerReturned):
         rt.publishes(topics.ANSWERS_RECORDED.name, model)
@@ -90,23 +93,28 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     rt.publishes(topics.DEPARTMENT_REPLIES_TEMPLATE, ReplyAmended)
     for model in events_feedback.EVENTS:
         rt.publishes(topics.REPLIES_ISSUED.name, model)
-    # The case clock: deadlines, corrections, extensions, consultations, warnings (Arts. 30-33).
+    # The case clock: deadlines, corrections, extensions, consultations, warnings (Arts. 30-33). It
+    # knows each case from the events: case.routed (open_case), case.rerouted and referral.recorded
+    # (on_routed), the answers and the reply (read back: on_clock_fact).
     clock_topic = topics.CASES_PROCEDURE.name
-    clock = ClockService(store.cases, settings.source, CalendarSource(settings.calendar_dir).get, clock_topic)
     store.clock = clock
     for model in events_procedure.EVENTS:
         if model.event_name in topics.CASES_PROCEDURE.event_types:
             rt.publishes(clock_topic, model)
 
+    async def clock_setup() -> None:
+        await clock.setup(store.cases)  # indexes; the cases opened before ``clocks`` (adopted at start-up)
+
+    rt.on_setup(clock_setup)
+
     @rt.loop
     async def clock_loop() -> None:
-        while True:
-            try:
-                if await clock.sweep():
-                    relay.wake()
-            except Exception as exc:  # noqa: BLE001 - store down: try again next round
-                rt.log.warning("clock_sweep_failed", error=repr(exc))
-            await asyncio.sleep(settings.clock_seconds)
+        await every(settings.clock_seconds, clock.sweep, name="clock_sweep", log=rt.log,
+                    then=lambda n: n and relay.wake())
+
+    async def on_clock_fact(event: CloudEvent[Any]) -> None:
+        """The reply's own answers (drafts and sign-offs) and reply, as the clock knows the case."""
+        await clock.feed(event)
 
     @rt.loop
     async def document_renderer() -> None:
@@ -118,13 +126,13 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
 
     @rt.loop
     async def sweep_loop() -> None:
-        while True:
-            try:
-                if await store.sweep() + await steps.sweep():
-                    relay.wake()
-            except Exception as exc:  # noqa: BLE001 - store down or a render failed: next round
-                rt.log.warning("reply_sweep_failed", error=repr(exc))
-            await asyncio.sleep(settings.sweep_seconds)
+        """Cases and step documents left half-way (a crash, a failed render): advanced again."""
+
+        async def sweep() -> int:
+            return await store.sweep() + await steps.sweep()
+
+        # A round that raises (store down, a render failed) is logged as reply_sweep_failed.
+        await every(settings.sweep_seconds, sweep, name="reply_sweep", log=rt.log, then=lambda n: n and relay.wake())
 
     async def on_routed(event: CloudEvent[Any]) -> None:
         data = event.data
@@ -134,8 +142,10 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
             await steps.render_case(data.case_id)  # its receipt waited for the case
         elif isinstance(data, events_routing.CaseRerouted):
             await store.apply_reroute(data)
+            await clock.on_rerouted(data)
         elif isinstance(data, events_routing.ReferralRecorded):
             await store.apply_referral(data)
+            await clock.on_referral(data)
             await steps.on_step(event)  # 非本机关负责公开告知书
         relay.wake()
 
@@ -225,6 +235,11 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     # Every department's answers topic (gongkai.dept.<code>.answers), new departments included.
     subscribe(rt.broker, group_id="reply", pattern=topics.DEPARTMENT_ANSWERS_PATTERN,
               registry=registry_of(AnswerSubmitted), handle=on_answer, title="record-answer", **common)
+    # The clock's view of each case: its answers and its reply, read back like any consumer's.
+    for spec, title in ((topics.ANSWERS_RECORDED, "clock-answers"), (topics.REPLIES_ISSUED, "clock-reply")):
+        subscribe(rt.broker, group_id="reply", topics=(spec.name,),
+                  registry={m.ce_type(): m for m in ALL_EVENTS if m.event_name in spec.event_types},
+                  handle=on_clock_fact, title=title, **common)
 
     app = rt.app("Gongkai reply", "部门答复、汇总答复、答复文书、答复期限")
     add_clock_routes(app, clock, relay.wake)
@@ -407,6 +422,7 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
 
     app.state.runtime = rt
     app.state.store = store
+    app.state.clock = clock
     app.state.steps = steps
     app.state.feedback = feedback
     app.state.on_screened = on_screened  # the online-correction consumer's handler (in-process tests)

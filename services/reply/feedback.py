@@ -15,7 +15,8 @@ the OGI office's follow-up contacts (回访).
 Both public routes are opened by the query code exactly like the other public reads
 (``servicekit.querycode``, the same attempt limits). The events carry no applicant identity;
 free text stays in the ``feedback`` collection (one document per case, its own outbox, changed
-by single-document writes conditional on ``rev``) and the events carry its SHA-256.
+by single-document writes conditional on ``rev``: ``servicekit.versioned``) and the events carry
+its SHA-256.
 
 The decisions (is this read new, may the rating change, is a case due for a follow-up) are the
 pure functions at the top, tested without a store.
@@ -35,7 +36,6 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from contracts import topics
 from contracts.envelope import EventData, deterministic_id, new_event
@@ -55,6 +55,7 @@ from servicekit.openapi import errors
 from servicekit.querycode import NO_MATCH, QueryCodeGate
 from servicekit.ratelimit import AttemptLimiter
 from servicekit.validation import StrictIn
+from servicekit.versioned import Change, Conflict, Versioned
 from services.reply.public import public_case_lookup
 from servicekit.workdays import IsWorkday, workdays_after
 
@@ -199,6 +200,7 @@ class FeedbackStore:
     def __init__(self, db: AsyncDatabase, source: str, cases: Any, is_workday: Callable[[], IsWorkday],  # noqa: ANN401
                  change_workdays: int, unread_workdays: int, today: Callable[[], date] | None = None) -> None:
         self.docs = db["feedback"]
+        self.versioned = Versioned(self.docs, rev_field="rev")
         self.cases = cases
         self.source = source
         self.is_workday = is_workday
@@ -213,31 +215,36 @@ class FeedbackStore:
         return new_event(data, source=self.source, subject=case_id, event_id=event_id, time=datetime.now(UTC))
 
     async def get(self, case_id: str) -> dict[str, Any]:
-        doc = await self.docs.find_one({"_id": case_id}, {"outbox": 0})
-        return doc or {"_id": case_id, "rev": 0, "reads": [], "rating": None, "followups": []}
+        return await self.versioned.load(case_id) or {**self._empty(case_id), "rev": 0}
+
+    @staticmethod
+    def _empty(case_id: str) -> dict[str, Any]:
+        return {"_id": case_id, "reads": [], "rating": None, "followups": []}
 
     async def _update(self, case_id: str, change: Callable[[dict[str, Any]], tuple[dict[str, Any], list[Any]] | None]
                       ) -> dict[str, Any]:
-        """Apply ``change(doc) -> (sets, events)`` (None: nothing to do) atomically with its events."""
-        for _ in range(20):
-            doc = await self.get(case_id)
+        """Apply ``change(doc) -> (sets, events)`` (None: nothing to do) in one write conditional on
+        the document's ``rev`` with its events (``servicekit.versioned``; a concurrent change:
+        decided again from a fresh read, too many: 409). The document as it is after the change."""
+        if await self.versioned.load(case_id, {"_id": 1}) is None:
+            await self.versioned.insert(self._empty(case_id))  # False: made concurrently, as good
+        seen: list[dict[str, Any]] = []
+
+        def decide(doc: dict[str, Any] | None) -> Change | None:
+            assert doc is not None  # made above; feedback documents are never deleted
+            seen[:] = [doc]
             out = change(doc)
             if out is None:
-                return doc
+                return None
             sets, events = out
             records = [outbox.record(topics.REPLIES_ISSUED.name, e) for e in events]
-            rev = int(doc.get("rev") or 0)
-            if rev == 0 and "outbox_len" not in doc:
-                try:
-                    await self.docs.insert_one({"_id": case_id, "rev": 0, "reads": [], "rating": None,
-                                                "followups": [], **outbox.new_doc_fields([])})
-                except DuplicateKeyError:
-                    pass
-            update = outbox.merge_updates({"$set": {**sets, "rev": rev + 1}}, outbox.append_update(records))
-            result = await self.docs.update_one({"_id": case_id, "rev": rev}, update)
-            if result.modified_count == 1:
-                return {**doc, **sets, "rev": rev + 1}
-        raise FeedbackRefused(409, "记录冲突，请重试")
+            return Change(set=sets, records=records, result={**doc, **sets, "rev": int(doc.get("rev") or 0) + 1})
+
+        try:
+            written = await self.versioned.change(case_id, decide, what="feedback")
+        except Conflict:
+            raise FeedbackRefused(409, "记录冲突，请重试") from None
+        return written if written is not None else seen[0]
 
     async def record_read(self, case: dict[str, Any], via: str) -> bool:
         release = release_of(case)

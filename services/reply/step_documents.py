@@ -32,8 +32,9 @@ notify knows which document its notice carries). It is created ``pending`` with 
 rendering needs the case (from ``case.routed``: tracking number, agency, date of receipt) and, for
 documents addressed to the applicant, the contact; what is missing is waited for (the consumers
 call ``render_case`` when it arrives; the sweep retries). The rendered bytes, the SHA-256 and the
-``document.issued`` event go in one conditional write (``pending`` -> ``issued``), so two renders
-racing cannot store bytes that differ from the hash in the ledger. A document addressed to an
+``document.issued`` event go in one conditional write (``pending`` -> ``issued``, and the record's
+``rev`` unchanged since it was read: ``servicekit.versioned``), so two renders racing cannot store
+bytes that differ from the hash in the ledger. A document addressed to an
 applicant whose contact never arrives (a case referred in from another agency: the contact stays
 there) is rendered after ``REPLY_CONTACT_PATIENCE_SECONDS`` addressed to "申请人".
 """
@@ -51,7 +52,6 @@ import structlog
 from bson import Binary
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from contracts import topics
 from contracts.envelope import CloudEvent, deterministic_id, new_event
@@ -73,6 +73,7 @@ from services.reply.documents import models as m
 from services.reply.reply_docs import APPLICANT, AgencyInfo, render
 from servicekit import outbox
 from servicekit.querycode import query_code
+from servicekit.versioned import Change, Versioned
 
 CHINA = ZoneInfo("Asia/Shanghai")
 log = structlog.get_logger()
@@ -156,6 +157,8 @@ class StepDocuments:
                  calendar: Callable[[], WorkCalendar] | None = None, enabled: bool = True,
                  contact_patience: timedelta = timedelta(minutes=10), payment_method: str = "") -> None:
         self.documents = db["documents"]
+        # A step document's one change (pending -> issued, with document.issued): conditional on its ``rev``.
+        self.versioned = Versioned(self.documents, rev_field="rev")
         self.applicants = db["applicants"]  # private: only for rendering (module docstring)
         self.cases = db["cases"]
         self.applications = db["applications"]
@@ -192,11 +195,8 @@ class StepDocuments:
         doc = {"_id": document_id, "case_id": event.data.case_id, "doc_type": kind.value,
                "kind": kind.value, "title": DOCUMENTS[kind.value].title, "status": PENDING,
                "addressee": TO_PARTY.get(kind, "applicant"), "step_event_id": event.id, "step_type": event.type,
-               "facts": facts, "created_at": datetime.now(UTC), **outbox.new_doc_fields([])}
-        try:
-            await self.documents.insert_one(doc)
-        except DuplicateKeyError:
-            pass
+               "facts": facts, "created_at": datetime.now(UTC)}
+        await self.versioned.insert(doc)  # False: noted before (a redelivery)
         return await self.render_one(document_id)
 
     async def render_case(self, case_id: str) -> int:
@@ -255,13 +255,12 @@ class StepDocuments:
                            sha256=sha, size=len(rendered.pdf)),
             source=self.source, subject=doc["case_id"], event_id=deterministic_id("document.issued", document_id),
             causation_id=doc["step_event_id"], time=datetime.now(UTC))
-        update = outbox.merge_updates(
-            {"$set": {"status": ISSUED, "html": rendered.html, "pdf": Binary(rendered.pdf), "pdf_bytes": len(rendered.pdf),
-                      "sha256": sha, "seq": seq, "issued_on": issued_on.isoformat(), "event_id": event.id,
-                      "issued_at": datetime.now(UTC)}},
-            outbox.append_update([outbox.record(topics.DOCUMENTS_ISSUED.name, event)]))
-        done = await self.documents.update_one({"_id": document_id, "status": PENDING}, update)
-        if done.modified_count == 1:
+        change = Change(
+            set={"status": ISSUED, "html": rendered.html, "pdf": Binary(rendered.pdf), "pdf_bytes": len(rendered.pdf),
+                 "sha256": sha, "seq": seq, "issued_on": issued_on.isoformat(), "event_id": event.id,
+                 "issued_at": datetime.now(UTC)},
+            records=[outbox.record(topics.DOCUMENTS_ISSUED.name, event)])
+        if await self.versioned.write(doc, change, {"status": PENDING}):
             log.info("step_document_issued", case_id=doc["case_id"], kind=kind.value, bytes=len(rendered.pdf))
         return ISSUED
 
@@ -306,9 +305,10 @@ class StepDocuments:
                                     responsible_agency=m.ResponsibleAgency(
                                         name=f["agency_name"], contact=m.Contact(address=f["address"], phone=f["phone"])))
         if kind is P.ABANDONMENT_NOTICE:
-            from services.reply.clock.service import ClockService  # the case's procedural history
+            from services.reply.clock.service import CLOCKS, ClockService  # the case's procedural history
 
-            correction = ClockService.history_of(case).correction
+            clock = await self.cases.database[CLOCKS].find_one({"_id": case["_id"]}, {"outbox": 0})
+            correction = ClockService.history_of(clock).correction if clock and clock.get("procedure") else None
             notice_on = correction.issued_on if correction is not None else None
             if notice_on is None:  # the clock's history has it; else the correction notice's own record
                 notice = await self.documents.find_one({"case_id": case["_id"], "kind": P.CORRECTION_NOTICE.value})

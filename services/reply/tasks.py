@@ -16,7 +16,9 @@
   ``materials`` (metadata) and ``material_chunks`` (≤ 4 MiB per document: the store has no GridFS);
   ``GET /cases/{case_id}/material/{material_id}`` for officers.
 
-All events go on ``gongkai.answers.recorded`` through the case document's outbox.
+All events go on ``gongkai.answers.recorded`` through the case document's outbox, each change in one
+write of the case conditional on its ``reply_rev`` (``CaseStore.versioned``, ``servicekit.versioned``;
+a concurrent change: decided again from a fresh read; too many: 409).
 """
 
 from __future__ import annotations
@@ -36,14 +38,15 @@ from starlette.datastructures import UploadFile
 from contracts import topics
 from contracts.envelope import deterministic_id
 from contracts.events_desk import AnswerReturned, TaskAcknowledged, TaskReturned
+from services.reply import release
 from services.reply.cases import AnswerRefusal, CaseStore, Officer, TaskNotYetKnown
-from services.reply.clock.clock import Status, compute, workdays_left
 from servicekit import chunks as chunked
 from servicekit import outbox
 from servicekit.http import content_disposition
 from servicekit.oidc import Principal, officer, refuse, require_department
 from servicekit.openapi import errors
 from servicekit.validation import StrictIn
+from servicekit.versioned import Change, Conflict
 
 MAX_MATERIAL_BYTES = 20 * 1024 * 1024
 OFFICE_READERS = ("ogi_officer", "ogi_head", "auditor")
@@ -114,15 +117,12 @@ class Desk:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def deadline(self, doc: dict[str, Any]) -> dict[str, Any]:
+    async def deadlines(self, case_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Each case's ``due_on``, ``workdays_left``, ``deadline_status``: the case clock's."""
         clock = self.store.clock
         if clock is None:
-            return {"due_on": None, "workdays_left": None, "deadline_status": None}
-        cal, today = clock.calendar(), clock.today()
-        d = compute(clock.history_of(doc), cal, today)
-        left = workdays_left(d, cal, today) if d.status in (Status.RUNNING, Status.PAUSED) else None
-        return {"due_on": d.due_on.isoformat() if d.due_on else None, "workdays_left": left,
-                "deadline_status": d.status.value}
+            return {cid: {"due_on": None, "workdays_left": None, "deadline_status": None} for cid in case_ids}
+        return await clock.task_deadlines(case_ids)
 
     @staticmethod
     def pending_return(doc: dict[str, Any], task_id: str) -> dict[str, Any] | None:
@@ -140,7 +140,7 @@ class Desk:
         tasks = await self.store.open_tasks(dept_code)
         ids = sorted({t["case_id"] for t in tasks})
         docs = {d["_id"]: d async for d in self.store.cases.find({"_id": {"$in": ids}}, {"outbox": 0})}
-        deadlines = {cid: self.deadline(doc) for cid, doc in docs.items()}
+        deadlines = await self.deadlines(list(docs))
         described = {d["_id"]: d.get("description") async for d in self.store.applications.find({"_id": {"$in": ids}})}
         out = []
         for t in tasks:
@@ -189,7 +189,7 @@ class Desk:
         return {
             "task_id": task_id, "case_id": case["_id"], "tracking_number": case["tracking_number"],
             "dept_code": owner["dept_code"], "dept_name": owner["dept_name"], "received_on": case["received_on"],
-            "description": app.get("description"), **self.deadline(case),
+            "description": app.get("description"), **(await self.deadlines([case["_id"]]))[case["_id"]],
             "status": status, "status_zh": STATUS_ZH[status],
             "acknowledged": self._ack(case, task_id), "returned": self.pending_return(case, task_id),
             "answer": None if a is None else {
@@ -208,50 +208,68 @@ class Desk:
             raise AnswerRefusal(409, "task_withdrawn", f"任务 {task_id} 已由政府信息公开工作机构撤回")
         return case, task
 
+    async def _change(self, task_id: str,
+                      decide: Callable[[dict[str, Any], dict[str, Any]], tuple[Change | None, Any]]) -> Any:  # noqa: ANN401
+        """``decide(case, task) -> (change, result)`` on a fresh read of the task's case, each
+        attempt: the change (None: nothing to write) is one write conditional on the case's
+        ``reply_rev`` with its events (``CaseStore.versioned``); returns the last ``result``."""
+        case, _ = await self._open_task(task_id)
+        out: list[Any] = [None]
+
+        def on(doc: dict[str, Any] | None) -> Change | None:
+            task = release.task_of(doc, task_id)[0] if doc is not None else None
+            if task is None:
+                raise AnswerRefusal(409, "task_withdrawn", f"任务 {task_id} 已由政府信息公开工作机构撤回")
+            change, out[0] = decide(doc, task)
+            return change
+
+        try:
+            await self.store.versioned.change(case["_id"], on, what="desk")
+        except Conflict:
+            raise AnswerRefusal(409, "busy", "任务正被同时修改，请重试") from None
+        return out[0]
+
+    def _answers_event(self, case: dict[str, Any], data: Any, event_id: str) -> tuple[Any, list[dict[str, Any]]]:  # noqa: ANN401
+        event = self.store._event(data, case["_id"], event_id)
+        return event, [outbox.record(topics.ANSWERS_RECORDED.name, event)]
+
     async def acknowledge(self, task_id: str, who: Officer) -> tuple[dict[str, Any], bool]:
-        for _ in range(20):
-            case, task = await self._open_task(task_id)
+        def decide(case: dict[str, Any], task: dict[str, Any]) -> tuple[Change | None, Any]:
             existing = self._ack(case, task_id)
             if existing is not None:
-                return existing, False
+                return None, (existing, False)
             now = datetime.now(UTC)
-            event = self.store._event(
-                TaskAcknowledged(case_id=case["_id"], task_id=task_id, dept_code=task["dept_code"],
-                                 acknowledged_by=who.name, acknowledged_by_subject=who.subject, acknowledged_at=now),
-                case["_id"], deterministic_id("task.acknowledged", task_id))
+            event, records = self._answers_event(case, TaskAcknowledged(
+                case_id=case["_id"], task_id=task_id, dept_code=task["dept_code"], acknowledged_by=who.name,
+                acknowledged_by_subject=who.subject, acknowledged_at=now), deterministic_id("task.acknowledged", task_id))
             entry = {"task_id": task_id, "by": who.name, "by_subject": who.subject, "at": now, "event_id": event.id}
-            if await self.store._write(case, {"acknowledged": [*(case.get("acknowledged") or []), entry]},
-                                       [outbox.record(topics.ANSWERS_RECORDED.name, event)]):
-                return entry, True
-        raise AnswerRefusal(409, "busy", "任务正被同时修改，请重试")
+            return Change(set={"acknowledged": [*(case.get("acknowledged") or []), entry]}, records=records), (entry, True)
+
+        return await self._change(task_id, decide)
 
     async def give_back(self, task_id: str, who: Officer, reason: str) -> tuple[dict[str, Any], bool]:
-        for _ in range(20):
-            case, task = await self._open_task(task_id)
+        def decide(case: dict[str, Any], task: dict[str, Any]) -> tuple[Change | None, Any]:
             existing = self.pending_return(case, task_id)
             if existing is not None:
-                return existing, False
-            a = next((x for x in case["answers"] if x["task_id"] == task_id), None)
+                return None, (existing, False)
+            a = release.answer_of(case, task_id)
             if a is not None and a.get("review") is not None:
                 raise AnswerRefusal(409, "signed_off", "该任务的答复已经保密审查签署，不能退回")
             now = datetime.now(UTC)
             seq = case.get("route_seq", 0)
-            event = self.store._event(
-                TaskReturned(case_id=case["_id"], task_id=task_id, dept_code=task["dept_code"], reason=reason,
-                             returned_by=who.name, returned_by_subject=who.subject, returned_at=now),
-                case["_id"], deterministic_id("task.returned", task_id, str(seq)))
+            event, records = self._answers_event(case, TaskReturned(
+                case_id=case["_id"], task_id=task_id, dept_code=task["dept_code"], reason=reason, returned_by=who.name,
+                returned_by_subject=who.subject, returned_at=now), deterministic_id("task.returned", task_id, str(seq)))
             entry = {"task_id": task_id, "dept_code": task["dept_code"], "dept_name": task["dept_name"],
                      "reason": reason, "by": who.name, "by_subject": who.subject, "at": now, "route_seq": seq,
                      "event_id": event.id}
-            if await self.store._write(case, {"returns": [*(case.get("returns") or []), entry]},
-                                       [outbox.record(topics.ANSWERS_RECORDED.name, event)]):
-                return entry, True
-        raise AnswerRefusal(409, "busy", "任务正被同时修改，请重试")
+            return Change(set={"returns": [*(case.get("returns") or []), entry]}, records=records), (entry, True)
+
+        return await self._change(task_id, decide)
 
     async def send_back(self, task_id: str, who: Officer, comment: str) -> tuple[dict[str, Any], bool]:
-        for _ in range(20):
-            case, task = await self._open_task(task_id)
-            a = next((x for x in case["answers"] if x["task_id"] == task_id), None)
+        def decide(case: dict[str, Any], task: dict[str, Any]) -> tuple[Change | None, Any]:
+            a = release.answer_of(case, task_id)
             if a is None:
                 raise AnswerRefusal(409, "no_answer", "该任务尚无答复草稿，无从退回修改")
             if a.get("review") is not None:
@@ -259,17 +277,16 @@ class Desk:
             if (a.get("author") or {}).get("subject") == who.subject:
                 raise AnswerRefusal(403, "four_eyes", "保密审查须由撰写答复者以外的本部门审查人进行，不能审查本人撰写的答复")
             if a.get("sent_back"):
-                return a["sent_back"], False
+                return None, (a["sent_back"], False)
             now = datetime.now(UTC)
-            event = self.store._event(
-                AnswerReturned(case_id=case["_id"], task_id=task_id, dept_code=task["dept_code"], comment=comment,
-                               reviewer=who.name, reviewer_subject=who.subject, sent_back_at=now),
-                case["_id"], deterministic_id("answer.returned", task_id, a["hash"]))
+            event, records = self._answers_event(case, AnswerReturned(
+                case_id=case["_id"], task_id=task_id, dept_code=task["dept_code"], comment=comment, reviewer=who.name,
+                reviewer_subject=who.subject, sent_back_at=now), deterministic_id("answer.returned", task_id, a["hash"]))
             sent = {"comment": comment, "by": who.name, "by_subject": who.subject, "at": now, "event_id": event.id}
             answers = [{**x, "sent_back": sent} if x["task_id"] == task_id else x for x in case["answers"]]
-            if await self.store._write(case, {"answers": answers}, [outbox.record(topics.ANSWERS_RECORDED.name, event)]):
-                return sent, True
-        raise AnswerRefusal(409, "busy", "任务正被同时修改，请重试")
+            return Change(set={"answers": answers}, records=records), (sent, True)
+
+        return await self._change(task_id, decide)
 
     # -- material -------------------------------------------------------------------------------
 

@@ -103,10 +103,6 @@ class Directory:
     def agency(self, code: str) -> Agency | None:
         return next((a for a in self.agencies if a.code == code), None)
 
-    def public_view(self) -> dict[str, Any]:
-        """What GET /directory shows (the whole directory, as stored)."""
-        return {"version": self.version, **copy.deepcopy(self.raw)}
-
 
 def _strs(value: Any, what: str) -> tuple[str, ...]:
     if value is None:

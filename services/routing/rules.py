@@ -473,8 +473,3 @@ def _ranked(suggestions: list[Pick]) -> list[Pick]:
         if p.dept_code not in best or p.confidence > best[p.dept_code].confidence:
             best[p.dept_code] = p
     return sorted(best.values(), key=lambda p: (-p.confidence, p.dept_code))
-
-
-def route(directory: Directory, description: str, targets: list[str]) -> list[Pick]:
-    """Compatibility wrapper: the tasks to create (the OGI office alone when the case goes to triage)."""
-    return list(decide(directory, description, targets).picks)

@@ -29,6 +29,9 @@ from services.routing.casework import CaseworkError, ReturnRefused
 from services.routing.directory import Directory, DirectoryError, apply_change, load_raw, parse
 from services.routing.rules import decide
 from servicekit import outbox
+from servicekit.versioned import Change, Conflict, Versioned
+
+NOT_ROUTED = "该案件尚未分办"
 
 
 class VersionConflict(Exception):
@@ -121,6 +124,7 @@ class DirectoryStore:
 class RoutingStore:
     def __init__(self, db: AsyncDatabase, source: str) -> None:
         self.routings = db["routings"]
+        self.cases = Versioned(self.routings, rev_field="rev")
         self.source = source
 
     async def setup(self) -> None:
@@ -159,16 +163,12 @@ class RoutingStore:
             },
             "triage_open": decision.triage,
             "routed_at": now,
-            "rev": 0,
             "change_seq": 0,
             "changes": [],
             "referrals": [],
         }
         records = casework.routing_records(doc, directory.agency_name, self.source, event.id, time=now)
-        doc.update(outbox.new_doc_fields(records))
-        try:
-            await self.routings.insert_one(doc)
-        except DuplicateKeyError:
+        if not await self.cases.insert(doc, records):  # revision 0, with its records
             return None
         return doc
 
@@ -195,33 +195,33 @@ class RoutingStore:
         """Record a department's ``task.returned`` (``data``) once: "recorded" (the case is in the
         queue), "resolved" (recorded, but the OGI office already acted), "duplicate" (a redelivery).
         Raises CaseworkError(404) for a case not routed here, ReturnRefused for a task it lacks."""
-        for _ in range(attempts):
-            doc = await self._load(data.case_id)
+        def decide(doc: dict[str, Any] | None) -> Change | None:
+            if doc is None:
+                raise CaseworkError(404, NOT_ROUTED)
             entry = casework.plan_return(doc, event_id, data)
             if entry is None:
-                return "duplicate"
-            update: dict[str, Any] = {"$push": {"returns": entry}, "$inc": {"rev": 1}}
-            if entry["status"] == "open":
-                update["$set"] = {"returns_open": True}
-            done = await self.routings.update_one({"_id": doc["_id"], "rev": doc.get("rev", 0)}, update)
-            if done.matched_count:
-                return "recorded" if entry["status"] == "open" else "resolved"
-        raise CaseworkError(409, "案件正被同时修改，请重试")
+                return None
+            opened = entry["status"] == "open"
+            return Change(set={"returns_open": True} if opened else {}, push={"returns": entry},
+                          result="recorded" if opened else "resolved")
+
+        try:
+            outcome = await self.cases.change(data.case_id, decide, attempts=attempts, what="task.returned")
+        except Conflict:
+            raise CaseworkError(409, "案件正被同时修改，请重试") from None
+        return outcome or "duplicate"
 
     async def _load(self, case_id: str) -> dict[str, Any]:
-        doc = await self.routings.find_one({"_id": case_id}, {"outbox": 0})
+        doc = await self.cases.load(case_id)
         if doc is None:
-            raise CaseworkError(404, "该案件尚未分办")
+            raise CaseworkError(404, NOT_ROUTED)
         return doc
 
     async def _commit(self, doc: dict[str, Any], set_fields: dict[str, Any], push: dict[str, Any],
                       records: list[dict[str, Any]]) -> None:
-        update = outbox.merge_updates(
-            {"$set": set_fields, "$push": push, "$inc": {"rev": 1}},
-            outbox.append_update(records),
-        )
-        done = await self.routings.update_one({"_id": doc["_id"], "rev": doc.get("rev", 0)}, update)
-        if done.matched_count == 0:
+        """The officer's change, planned from ``doc``: written only if nobody changed the case since
+        (else 409: the officer looks again, the change is not re-planned behind their back)."""
+        if not await self.cases.write(doc, Change(set=set_fields, push=push, records=records)):
             raise CaseworkError(409, "案件正被同时修改，请刷新后重试")
 
     async def change_departments(self, case_id: str, directory: Directory, *, add: list[str] = (),

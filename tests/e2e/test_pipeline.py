@@ -39,8 +39,16 @@ async def test_three_departments_one_reply(stack, mail, hooks) -> None:
     for dept, (reply_type, reason, outcome_code) in answers.items():
         task = await client.wait_task_open(case_id, dept)
         resp = await client.answer(task["task_id"], dept, reply_type, text=f"{DEPARTMENTS[dept]}的答复内容", reason=reason,
-                                   outcome_code=outcome_code)
+                                   outcome_code=outcome_code, review=dept != "zrzy")
         assert resp.status_code == 201, resp.text
+        if dept == "zrzy":
+            # The clock (its own documents, fed by the reply's events read back from the bus) names
+            # the departments whose answer is not signed off: a draft keeps zrzy open.
+            await eventually(lambda: _open_departments(client, case_id, {"zrzy", "czt", "sthjt"}), 30,
+                             what="the case due, every department open")
+            assert (await client.review(task["task_id"], dept)).status_code == 200
+            await eventually(lambda: _open_departments(client, case_id, {"czt", "sthjt"}), 30,
+                             what="zrzy's sign-off seen by the clock")
 
     reply = await client.reply(case_id)
     assert reply["reply"]["decision"] == "partially_disclosed"
@@ -90,7 +98,19 @@ async def test_three_departments_one_reply(stack, mail, hooks) -> None:
             assert position[event["causationid"]] < i, f"{event['type']} precedes its cause"
     reply_at = types.index("reply.issued")
     assert all(i < reply_at for i, ty in enumerate(types) if ty == "answer.recorded")
+    # Replied: the clock stops, the case is no longer due (reply.issued read back by the clock).
+    await eventually(lambda: _open_departments(client, case_id, None), 30, what="the replied case no longer due")
     await client.close()
+
+
+async def _open_departments(client: Client, case_id: str, expected: set[str] | None):  # noqa: ANN202
+    """True once ``GET /cases/due-soon`` lists the case with ``expected`` open (None: not listed)."""
+    resp = await client.get("reply", "/cases/due-soon", params={"within": 20})
+    assert resp.status_code == 200, resp.text
+    case = next((c for c in resp.json()["cases"] if c["case_id"] == case_id), None)
+    if expected is None:
+        return True if case is None else None
+    return True if case is not None and set(case["open_departments"]) == expected else None
 
 
 async def _n(ok: bool) -> bool:

@@ -48,7 +48,7 @@ async def api(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterat
 
 
 async def procedure_events(st, case_id: str) -> list[tuple[str, dict]]:  # noqa: ANN001
-    doc = await st.cases.find_one({"_id": case_id})
+    doc = await st.clock.clocks.find_one({"_id": case_id})  # the clock's own document, with its outbox
     out = []
     for rec in doc.get("outbox") or []:
         if rec["topic"] == "gongkai.cases.procedure":

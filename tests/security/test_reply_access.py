@@ -65,9 +65,17 @@ async def api(store, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
 
 
 async def outbox(api, case_id: str = "c1") -> list[tuple[str, dict]]:  # noqa: ANN001
-    doc = await api.app.state.store.cases.find_one({"_id": case_id})
-    return [(json.loads(r["value"])["type"].removeprefix("cn.gongkai.").removesuffix(".v1"), json.loads(r["value"])["data"])
-            for r in doc.get("outbox") or []]
+    """The events queued for the case: the case's (answers, the reply) and its clock's (procedure)."""
+    out = []
+    for collection in (api.app.state.store.cases, api.app.state.clock.clocks):
+        doc = await collection.find_one({"_id": case_id}) or {}
+        out += [(json.loads(r["value"])["type"].removeprefix("cn.gongkai.").removesuffix(".v1"),
+                 json.loads(r["value"])["data"]) for r in doc.get("outbox") or []]
+    return out
+
+
+async def clock_rev(api, case_id: str = "c1") -> int:  # noqa: ANN001
+    return (await api.app.state.clock.clocks.find_one({"_id": case_id}))["procedure_rev"]
 
 
 def due(days: int) -> str:
@@ -148,7 +156,7 @@ async def test_no_token_a_forged_one_or_headers_only_is_401_a_wrong_role_403(api
         resp = await api.request(method, url, json=body, headers=role_token(role))
         assert resp.status_code == 403, (role, resp.status_code, resp.text)
     doc = await api.app.state.store.cases.find_one({"_id": "c1"})
-    assert doc["answers"] == [] and doc["procedure_rev"] == 0 and not doc.get("closed")
+    assert doc["answers"] == [] and await clock_rev(api) == 0 and not doc.get("closed")
     assert [t for t, _ in await outbox(api)] == ["deadline.changed"]  # only the opening's event
 
 
@@ -307,7 +315,7 @@ async def test_dates_never_in_the_future_nor_far_back(api, path, body, field) ->
 
     r = await api.post(path, json={k: fill(v) for k, v in body.items()}, headers=OGI)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
-    assert (await api.app.state.store.cases.find_one({"_id": "c1"}))["procedure_rev"] == 0
+    assert await clock_rev(api) == 0
 
 
 async def test_the_extension_date_is_bounded_and_domain_refusals_stay_409(api) -> None:  # noqa: ANN001

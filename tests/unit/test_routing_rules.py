@@ -10,7 +10,7 @@ import pytest
 from contracts.topics import DEPARTMENT_INBOX_PATTERN, department_inbox
 from services.routing import directory as directory_module
 from services.routing.directory import Directory, load
-from services.routing.rules import Pick, route
+from services.routing.rules import Pick, decide
 
 DIRECTORY = load()
 OGI = DIRECTORY.ogi_office.code
@@ -74,14 +74,14 @@ def test_get_finds_departments_and_the_ogi_office():
 )
 def test_explicit_targets_are_exactly_those(targets):
     # The description would match other departments by keyword; explicit targets win.
-    picks = route(DIRECTORY, "关于征地补偿和预算的信息", targets)
+    picks = list(decide(DIRECTORY, "关于征地补偿和预算的信息", targets).picks)
     assert codes(picks) == targets
     assert all(p.rule == "explicit-target" for p in picks)
     assert [p.dept_name for p in picks] == [DIRECTORY.get(c).name for c in targets]
 
 
 def test_unknown_explicit_target_adds_the_ogi_office_for_triage():
-    picks = route(DIRECTORY, "关于征地补偿的信息", ["zrzy", "no-such-dept", "gone"])
+    picks = list(decide(DIRECTORY, "关于征地补偿的信息", ["zrzy", "no-such-dept", "gone"]).picks)
     assert codes(picks) == ["zrzy", OGI]
     assert picks[0].rule == "explicit-target"
     assert picks[1].rule.startswith("triage:")
@@ -90,13 +90,13 @@ def test_unknown_explicit_target_adds_the_ogi_office_for_triage():
 
 
 def test_only_unknown_targets_go_to_triage_only():
-    picks = route(DIRECTORY, "关于征地补偿的信息", ["no-such-dept"])
+    picks = list(decide(DIRECTORY, "关于征地补偿的信息", ["no-such-dept"]).picks)
     assert codes(picks) == [OGI]
     assert picks[0].rule.startswith("triage:")
 
 
 def test_unknown_target_with_ogi_named_explicitly_gives_one_ogi_pick():
-    picks = route(DIRECTORY, "任意", [OGI, "no-such-dept"])
+    picks = list(decide(DIRECTORY, "任意", [OGI, "no-such-dept"]).picks)
     assert codes(picks) == [OGI]
     assert picks[0].rule == "explicit-target"
 
@@ -104,7 +104,7 @@ def test_unknown_target_with_ogi_named_explicitly_gives_one_ogi_pick():
 def test_one_pick_per_department_even_if_a_target_repeats():
     # The module promises "one pick per department"; each pick becomes a task whose id is derived
     # from (case, department), so two picks of one department give two tasks with the same id.
-    picks = route(DIRECTORY, "任意", ["zrzy", "czt", "zrzy"])
+    picks = list(decide(DIRECTORY, "任意", ["zrzy", "czt", "zrzy"]).picks)
     assert sorted(codes(picks)) == ["czt", "zrzy"]
 
 
@@ -127,7 +127,7 @@ def test_one_pick_per_department_even_if_a_target_repeats():
     ],
 )
 def test_keyword_matches(description, expected):
-    picks = route(DIRECTORY, description, [])
+    picks = list(decide(DIRECTORY, description, []).picks)
     assert set(codes(picks)) == expected
     assert len(picks) == len(expected)
     for p in picks:
@@ -139,7 +139,7 @@ def test_keyword_matches(description, expected):
 
 
 def test_keyword_picks_follow_directory_order():
-    picks = route(DIRECTORY, "预算与征地", [])
+    picks = list(decide(DIRECTORY, "预算与征地", []).picks)
     order = [d.code for d in DIRECTORY.departments]
     assert codes(picks) == sorted(codes(picks), key=order.index) == ["zrzy", "czt"]
 
@@ -147,14 +147,14 @@ def test_keyword_picks_follow_directory_order():
 def test_keyword_rule_lists_at_most_five_hits():
     # Six keywords of one department in one clause (no delimiters between them).
     description = "征地土地征收集体土地用地审批建设用地不动产登记"
-    [pick] = route(DIRECTORY, description, [])
+    [pick] = list(decide(DIRECTORY, description, []).picks)
     assert pick.dept_code == "zrzy"
     assert len(pick.rule.removeprefix("keyword:").split(";")[0].split(",")) == 5
 
 
 @pytest.mark.parametrize("description", ["请公开本单位的会议纪要", "", "hello world"])
 def test_nothing_matches_goes_to_ogi_triage(description):
-    picks = route(DIRECTORY, description, [])
+    picks = list(decide(DIRECTORY, description, []).picks)
     assert len(picks) == 1
     assert picks[0].dept_code == OGI
     assert picks[0].dept_name == DIRECTORY.ogi_office.name
@@ -163,5 +163,5 @@ def test_nothing_matches_goes_to_ogi_triage(description):
 
 def test_ogi_office_has_no_keywords_so_it_is_never_a_keyword_pick():
     # Its only subject, as description, still goes to triage rather than a keyword pick.
-    picks = route(DIRECTORY, DIRECTORY.ogi_office.subjects[0], [])
+    picks = list(decide(DIRECTORY, DIRECTORY.ogi_office.subjects[0], []).picks)
     assert [p.rule.startswith("triage:") for p in picks] == [True]

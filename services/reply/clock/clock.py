@@ -578,7 +578,7 @@ def end_consultation(history: History, *, number: int, ended_on: date, end: Cons
     return replace(history, consultations=tuple(cons))
 
 
-# -- warnings, overdue, recomputation ----------------------------------------------------------
+# -- warnings, overdue ---------------------------------------------------------------------------
 
 
 def workdays_left(deadline: Deadline, calendar: WorkCalendar, as_of: date) -> int | None:
@@ -615,36 +615,3 @@ def alerts(deadline: Deadline, calendar: WorkCalendar, as_of: date) -> list[Aler
     if as_of > deadline.due_on:
         return [Alert("overdue", None, deadline.due_on, left)]
     return [Alert("warning", t, deadline.due_on, left) for t in WARNING_THRESHOLDS if left <= t]
-
-
-@dataclass(frozen=True)
-class DeadlineChange:
-    field: str  # "due_on" | "correction_window_ends" | "provisional"
-    old: date | bool | None
-    new: date | bool | None
-
-
-def changes(old: Deadline, new: Deadline) -> list[DeadlineChange]:
-    """What moved between two computations of the same case (e.g. before/after a calendar change)."""
-    out = []
-    if old.due_on != new.due_on:
-        out.append(DeadlineChange("due_on", old.due_on, new.due_on))
-    if old.correction_window_ends != new.correction_window_ends:
-        out.append(DeadlineChange("correction_window_ends", old.correction_window_ends, new.correction_window_ends))
-    if old.provisional != new.provisional:
-        out.append(DeadlineChange("provisional", old.provisional, new.provisional))
-    return out
-
-
-def recompute(
-    histories: Iterable[tuple[str, History]], old: WorkCalendar, new: WorkCalendar, as_of: date
-) -> list[tuple[str, Deadline, Deadline, list[DeadlineChange]]]:
-    """Every case whose deadline the calendar change moves, with old and new computations."""
-    out = []
-    for case_id, h in histories:
-        a, b = compute(h, old, as_of), compute(h, new, as_of)
-        ch = changes(a, b)
-        if ch:
-            out.append((case_id, a, b, ch))
-    return out
-

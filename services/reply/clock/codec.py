@@ -1,5 +1,5 @@
-"""The procedural history as stored on the case document (plain JSON types, no '.' or '$' keys,
-no nested arrays) and back. Pure."""
+"""The procedural history as stored on the clock's document (collection ``clocks``: plain JSON
+types, no '.' or '$' keys, no nested arrays) and back. Pure."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def _fee(f: dict[str, Any] | None) -> FeeNotice | None:
 
 
 def summary(d: Deadline, calendar_version: str) -> dict[str, Any]:
-    """The fields of a computed deadline kept on the case document (for queries and the sweep)."""
+    """The fields of a computed deadline kept on the clock's document (for queries and the sweep)."""
     return {
         "status": d.status.value,
         "due_on": _d(d.due_on),

@@ -1,0 +1,55 @@
+"""Benchmark probe, loaded into each service process by benchmarks/pipeline.py (only there).
+
+benchmarks/pipeline.py puts this directory first on the services' PYTHONPATH, so Python imports
+this module at start-up (``sitecustomize``). It registers a global PyMongo command listener that
+counts every store command the process sends, by command name and collection, with the time the
+driver waited for it, in two Prometheus counters of the default registry. The services already
+expose that registry at /metrics, so the benchmark reads the counters there before and after the
+load. Nothing else changes in the service; a failure here never stops the service.
+
+    gongkai_bench_store_commands_total{command, collection, outcome}
+    gongkai_bench_store_command_seconds_total{command, collection}
+"""
+
+from __future__ import annotations
+
+try:
+    from prometheus_client import Counter
+    from pymongo import monitoring
+
+    _COMMANDS = Counter("gongkai_bench_store_commands", "Store commands sent (benchmark probe)",
+                        ["command", "collection", "outcome"])
+    _SECONDS = Counter("gongkai_bench_store_command_seconds", "Time waited for store commands (benchmark probe)",
+                       ["command", "collection"])
+    _IGNORED = {"hello", "ismaster", "isMaster", "ping", "endSessions", "buildInfo", "saslStart",
+                "saslContinue"}
+
+    class _StoreCommands(monitoring.CommandListener):
+        def __init__(self) -> None:
+            self._coll: dict[tuple[int, int], str] = {}
+
+        def started(self, event: monitoring.CommandStartedEvent) -> None:
+            if event.command_name in _IGNORED:
+                return
+            coll = event.command.get(event.command_name)
+            if event.command_name == "getMore":
+                coll = event.command.get("collection")
+            self._coll[(event.request_id, event.operation_id or 0)] = (
+                f"{event.database_name}.{coll}" if isinstance(coll, str) else event.database_name)
+
+        def _done(self, event, outcome: str) -> None:  # noqa: ANN001
+            coll = self._coll.pop((event.request_id, event.operation_id or 0), None)
+            if coll is None:
+                return
+            _COMMANDS.labels(event.command_name, coll, outcome).inc()
+            _SECONDS.labels(event.command_name, coll).inc(event.duration_micros / 1e6)
+
+        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+            self._done(event, "ok")
+
+        def failed(self, event: monitoring.CommandFailedEvent) -> None:
+            self._done(event, "error")
+
+    monitoring.register(_StoreCommands())
+except Exception:  # noqa: BLE001, S110 - a probe never breaks the service
+    pass
