@@ -3,7 +3,7 @@ against WeasyPrint (the previous one, measured only when it is installed), on th
 
     PYTHONPATH=. .local/venv/bin/python benchmarks/render.py [documents] [--weasyprint-documents N]
 
-The documents are the sample of every kind (tests/documents/samples.py: 8 procedural, 23 outcome
+The documents are the sample of every kind (tests/reply/document_samples.py: 8 procedural, 23 outcome
 replies, the 8-department consolidated reply) cycled, each with its own case number, applicant and
 request text (so that no document is a cache hit of the one before). Fonts are loaded once per
 process (the first render, reported as "cold"); then each engine renders the same HTML. Prints wall
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from services.reply import CONSOLIDATED, render_html, render_pdf
-from tests.documents import samples as s
+from tests.reply import document_samples as s
 
 _HAN = ("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面"
         "而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本")

@@ -12,7 +12,7 @@ them. Within one version only *compatible* changes are allowed (docs/events-vers
 
 ``incompatibilities(committed, generated)`` lists the incompatible changes between two sets of
 schema files ({file name: schema}); contracts/jsonschema_export.py refuses to write over the
-committed files when there is one, and tests/unit/test_event_versioning.py fails on one.
+committed files when there is one, and tests/contracts/test_event_versioning.py fails on one.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ what. So this module writes the documents itself, from what the code declares:
     python -m servicekit.asyncapi [OUT_DIR]   writes OUT_DIR/<service>.json and OUT_DIR/gongkai-bus.json
                                               (default: docs/asyncapi)
 
-Output is deterministic (keys sorted); tests/unit/test_asyncapi.py regenerates and compares, and
+Output is deterministic (keys sorted); tests/servicekit/test_asyncapi.py regenerates and compares, and
 validates with the official parser (@asyncapi/parser).
 """
 

@@ -25,7 +25,7 @@ from deploy.local.stack import SERVICES, WEB, Stack, StackConfig  # noqa: E402
 from tests.idp_fixture import Keycloak  # noqa: E402
 
 # Real-browser fixtures (browser, page, new_page) and the failing test's screenshot: tests/browser.py.
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.store_fixture"]
 
 # GONGKAI_E2E_PORT_SHIFT moves every port (e.g. 1000), so that two suites can run side by side.
 _SHIFT = int(os.environ.get("GONGKAI_E2E_PORT_SHIFT", "0"))

@@ -1,4 +1,4 @@
-"""Fixtures of the audit tests: a private real store (tests/store/conftest.py), one database per test."""
+"""Fixtures of the audit tests: a private real store (tests/store_fixture.py), one database per test."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.audit.checkpoint_log import CheckpointLog, Signer
 from services.audit.ledger import Ledger
-from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 
 ORIGIN = "gongkai.audit/test-agency"
 

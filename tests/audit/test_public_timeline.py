@@ -53,3 +53,20 @@ def test_amended_reply_and_review_steps_show_no_officer_or_note():
     assert view["steps"][3]["detail"] == "结果纠正，审结日期 2026-06-30"
     text = json.dumps(view, ensure_ascii=False)
     assert "officer-9" not in text and "备注" not in text and "内部" not in text
+
+
+def test_the_ogi_offices_contradictions_stay_internal():
+    """contradiction.flagged and contradiction.resolved (the OGI office's decision, with its officer
+    and note) are in the ledger, never in the applicant's view; a reopened answer is not a step."""
+    events = [
+        ev("application.received", "2026-03-02T01:00:00Z", tracking_number="T", received_on="2026-03-02"),
+        ev("contradiction.flagged", "2026-03-09T01:00:00Z", contradiction_id="x1", item_key="a.pdf",
+           message="各部门对同一事项的答复不一致"),
+        ev("contradiction.resolved", "2026-03-10T01:00:00Z", contradiction_id="x1", resolved_by="公开办甲",
+           resolved_by_subject="u-ogi-1", note="请财政厅重新答复", reopened=[{"task_id": "t2", "dept_code": "czt"}],
+           resolved_at="2026-03-10T01:00:00Z"),
+    ]
+    view = applicant_view("T", events)
+    assert [s["step"] for s in view["steps"]] == ["申请已登记"] and view["status"] == "办理中"
+    text = json.dumps(view, ensure_ascii=False)
+    assert "公开办甲" not in text and "重新答复" not in text and "czt" not in text

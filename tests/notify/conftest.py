@@ -1,5 +1,5 @@
-"""Reuse the private-store fixtures of tests/store (a store started through deploy/local/infra.sh),
-and notify's handlers and dispatcher on a database of their own with fake senders (``env``)."""
+"""The private store (tests/store_fixture.py, started through deploy/local/infra.sh) and notify's
+handlers and dispatcher on a database of their own with fake senders (``env``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from pymongo import AsyncMongoClient
 from services.notify.handlers import NoticeHandlers
 from services.notify.notices import Dispatcher, NoticeStore
 from services.notify.settings import NotifySettings
-from tests.store.conftest import store, store_built  # noqa: F401
 
 
 @dataclass

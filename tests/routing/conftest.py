@@ -13,7 +13,6 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from deploy.local.store_instance import StoreInstance, free_port  # noqa: F401
-from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 
 from tests.routing.figures import FIGURES
 

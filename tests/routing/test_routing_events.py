@@ -25,7 +25,7 @@ AT = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
 TASK = RoutedTask(task_id="t2", dept_code="czt", dept_name="云南省财政厅", rule="manual:reassign")
 GONE = WithdrawnTaskRef(task_id="t1", dept_code="ogi", dept_name="云南省人民政府办公厅政府信息公开办公室")
 
-# Samples (also for tests/unit/test_contracts.py SAMPLES, which the lead owns).
+# Samples (also for tests/contracts/test_contracts.py SAMPLES, which the lead owns).
 SAMPLES = {
     TaskWithdrawn: TaskWithdrawn(case_id="c1", task_id="t1", tracking_number="YN-20261123-00001", dept_code="ogi",
                                  dept_name=GONE.dept_name, reason="经核实由财政厅办理", withdrawn_by="王五",

@@ -12,7 +12,6 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from deploy.local.store_instance import StoreInstance
-from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 
 
 @pytest_asyncio.fixture

@@ -31,7 +31,6 @@ from services.web.settings import WebSettings
 from servicekit.secrets import MissingSecret
 from servicekit.settings import CommonSettings
 from tests import tokens
-from tests.store.conftest import store, store_built  # noqa: F401
 
 PUBLIC = "http://127.0.0.1:8106"
 CLIENT_SECRET = "test-client-secret-0123456789"

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.store.conftest import store, store_built  # noqa: F401
 from tests.web.test_auth import PUBLIC, FakeIdp, env, idp, make_app, sign_in  # noqa: F401
 from tests.web.test_ogi_pages import CASE, FakeBackends, fake  # noqa: F401
 

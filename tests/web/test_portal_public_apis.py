@@ -14,7 +14,6 @@ from contracts.events import CaseRouted, RoutedTask
 from services.audit.public_timeline import query_code as audit_query_code
 from services.intake.identity import query_code as intake_query_code
 from services.reply.public import public_explanation, query_code
-from tests.store.conftest import store, store_built  # noqa: F401
 from tests.service_apps import db_name, reply_app
 
 SECRET = "portal-test-secret"

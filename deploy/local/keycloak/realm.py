@@ -94,7 +94,7 @@ def users(directory: dict[str, Any]) -> list[dict[str, Any]]:
              ("dir-admin", [Role.DIRECTORY_ADMIN], None, "目录管理员"),
              ("auditor", [Role.AUDITOR], None, "审计人员"),
              ("nobody", [], None, "没有任何角色的账号（用于测试拒绝访问）"),
-             # Exactly one role, for the route matrix (tests/security/test_route_matrix.py).
+             # Exactly one role, for the route matrix (tests/e2e/test_route_matrix.py).
              ("head-only", [Role.OGI_HEAD], o, f"{ogi['name']}负责人（仅负责人角色）")]
     out = []
     for i, (username, roles, department, what) in enumerate(plan):

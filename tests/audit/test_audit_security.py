@@ -23,7 +23,6 @@ from services.audit.settings import AuditSettings
 from tests import tokens
 from tests.audit.factory import case_events, raw
 from tests.audit.service import AUDITOR, OGI, SECRET, audit_service
-from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 
 TRACKING = "YN-20260302-00001"  # case-00001 of tests/audit/factory.py
 BIG = str(2**63)

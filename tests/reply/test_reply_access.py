@@ -28,7 +28,6 @@ from contracts.events import Answer, AnswerSubmitted, CaseRouted, Confidentialit
 from servicekit.http import content_disposition
 from services.reply.cases import china_today
 from deploy.local.store_instance import free_port
-from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 from tests.service_apps import db_name, reply_app
 from tests.tokens import bearer, token
 

@@ -16,7 +16,6 @@ from services.notify.messages import Message
 from services.notify.settings import NotifySettings
 from tests.notify import samples as s
 from deploy.local.store_instance import free_port
-from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 from tests.tokens import bearer, oidc_env
 
 pytestmark = pytest.mark.asyncio

@@ -1,8 +1,10 @@
-"""Fixtures: private instances of the local document store, started through deploy/local/infra.sh.
+"""Fixtures: private instances of the local document store, started through deploy/local/infra.sh
 
 Each instance runs in its own temporary GONGKAI_RUN_DIR on a free port, so the tests neither need
 nor disturb a developer's running infrastructure. The store is built (if needed) by
-``deploy/local/install.sh store``.
+``deploy/local/install.sh store``. A plugin of tests/conftest.py (``pytest_plugins``): every test
+directory has ``store`` (one per session; each test uses a database of its own), ``new_store``
+(a factory of stores of its own, stopped at teardown) and ``store_built``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 
 from deploy.local.store_instance import StoreInstance
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "deploy" / "local" / "install.sh"
 
 

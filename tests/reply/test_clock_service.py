@@ -680,7 +680,8 @@ async def test_the_reply_services_own_resolution_reopens_the_department_on_the_c
     [item] = case["contradictions"]
     out = await env.store.resolve_contradiction("c1", item["id"], "公开办李经办", "请住建局重新答复", ["c1-t2"], "u-officer-1")
     assert out["reopened"] == ["c1-t2"]
-    assert (await env.store.resolve_contradiction("c1", item["id"], "公开办李经办", "再次", [])) == out  # once
+    again = await env.store.resolve_contradiction("c1", item["id"], "公开办李经办", "再次", [])  # once: the first stands
+    assert (again["note"], again["reopened"], again["event_id"]) == ("请住建局重新答复", ["c1-t2"], out["event_id"])
 
     async def feed_outbox() -> list[str]:
         case = await env.store.cases.find_one({"_id": "c1"})

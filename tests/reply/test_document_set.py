@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from contracts.decisions import OUTCOMES
 from services.reply.documents import CONSOLIDATED, DOCUMENTS, ProceduralKind, models, render_html
-from tests.documents import samples as s
+from tests.reply import document_samples as s
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "services/reply/documents/templates"
 LAW = "《中华人民共和国政府信息公开条例》"

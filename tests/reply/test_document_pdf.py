@@ -30,7 +30,7 @@ from services.reply.documents import (
     render_pdf,
 )
 from services.reply.documents.render import document_structure
-from tests.documents import samples as s
+from tests.reply import document_samples as s
 
 REPO = Path(__file__).resolve().parents[2]
 MM = 72 / 25.4  # points
@@ -327,7 +327,7 @@ def test_without_a_cjk_font_rendering_fails_loudly() -> None:
     script = textwrap.dedent(
         """
         from services.reply.documents import render_html, render_pdf, DocumentRenderError
-        from tests.documents import samples as s
+        from tests.reply import document_samples as s
         html = render_html("disclosed", s.OUTCOME_SAMPLES["disclosed"])
         try:
             render_pdf(html)

@@ -18,7 +18,7 @@ from contracts import acl, topics
 from contracts.envelope import CONTENT_TYPE, encode, kafka_headers
 from contracts.events import ALL_EVENTS
 from servicekit import asyncapi
-from tests.unit.test_contracts import SAMPLES, make
+from tests.contracts.test_contracts import SAMPLES, make
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "asyncapi"

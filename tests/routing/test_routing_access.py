@@ -16,7 +16,6 @@ from services.routing.app import build
 from services.routing.settings import RoutingSettings
 from tests.routing.helpers import outbox_of, received
 from deploy.local.store_instance import free_port
-from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 from tests.tokens import bearer, oidc_env, token
 
 pytestmark = pytest.mark.asyncio

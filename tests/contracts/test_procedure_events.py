@@ -1,6 +1,6 @@
 """The procedure events: a sample of each, round trip, registry, topics and committed schemas.
 
-``SAMPLES`` is meant to be merged into tests/unit/test_contracts.py's SAMPLES by the lead."""
+``SAMPLES`` is meant to be merged into tests/contracts/test_contracts.py's SAMPLES by the lead."""
 
 from __future__ import annotations
 

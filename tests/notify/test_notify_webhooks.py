@@ -29,7 +29,6 @@ from services.notify.notices import Dispatcher, NoticeStore
 from services.notify.senders import WebhookFailed, WebhookSender
 from services.notify.settings import NotifySettings
 from tests.notify import samples as s
-from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 
 SECRET = s.WEBHOOK_SECRET
 

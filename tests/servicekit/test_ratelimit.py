@@ -14,7 +14,6 @@ from limits.storage import storage_from_string
 from pymongo import AsyncMongoClient
 
 from servicekit.ratelimit import AttemptLimiter, MongoWindowStorage
-from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.asyncio
 

@@ -9,8 +9,7 @@ from datetime import timedelta
 
 from contracts.access import WEB_ROUTES, Role, access_of
 from tests import tokens
-from tests.security.test_intake_security import OGI, application, field_of, intake, today  # noqa: F401 - fixtures
-from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
+from tests.intake.test_intake_security import OGI, application, field_of, intake, today  # noqa: F401 - fixtures
 
 OFFICER = tokens.bearer("ogi_officer", name="公开办王经办", sub="officer-wang")
 

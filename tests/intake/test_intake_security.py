@@ -24,7 +24,6 @@ from services.intake.app import build
 from services.intake.identity import applicant_ref
 from services.intake.settings import IntakeSettings
 from tests import tokens
-from tests.store.conftest import store, store_built  # noqa: F401 - fixtures
 
 QUERY_KEY = "intake-query-key-of-the-test"
 REF_KEY = "intake-ref-key-of-the-test"
