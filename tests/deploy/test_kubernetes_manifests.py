@@ -316,8 +316,10 @@ def test_every_service_runs_hardened_with_probes_and_limits(rendered, overlay):
             assert env["GONGKAI_KAFKA_USERNAME"]["value"] == f"svc-{name}"
             assert env["GONGKAI_KAFKA_INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     audit = deployments["audit"]
-    assert audit["spec"]["replicas"] == 1 and audit["spec"]["strategy"] == {"type": "Recreate"}
-    assert all(deployments[s]["spec"]["replicas"] >= 2 for s in SERVICES if s != "audit")
+    # Leader and standby (one ledger writer by the lease); a rolling update never adds a third.
+    assert audit["spec"]["replicas"] == 2 and audit["spec"]["strategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+    assert all(deployments[s]["spec"]["replicas"] >= 2 for s in SERVICES)
     common = by_name(docs, "ConfigMap")["gongkai-common"]["data"]
     assert common["GONGKAI_ENV"] == "production" and common["GONGKAI_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert not [k for cm in of_kind(docs, "ConfigMap") for k, v in (cm.get("data") or {}).items()
