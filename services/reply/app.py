@@ -23,6 +23,7 @@ from contracts.events import (
     ConfidentialityReview,
     ContactRegistered,
     ContradictionFlagged,
+    ContradictionResolved,
     ReplyAmended,
     ReplyIssued,
     registry_of,
@@ -85,7 +86,7 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     clock = ClockService(rt.db, settings.source, calendar.get, topics.CASES_PROCEDURE.name)
     relay = rt.outbox(store.cases, feedback.docs, steps.documents, clock.clocks)
     for model in (AnswerRecorded, AnswerRefused, ContradictionFlagged, CaseClosed, TaskAcknowledged, TaskReturned,
-                  AnswerReturned):
+                  AnswerReturned, ContradictionResolved):
         rt.publishes(topics.ANSWERS_RECORDED.name, model)
     rt.publishes(topics.REPLIES_ISSUED.name, ReplyIssued)
     rt.publishes(topics.REPLIES_ISSUED.name, ReplyAmended)

@@ -79,6 +79,7 @@ EVENT_ZH = {
     "application.received": "收到申请", "case.routed": "分办", "task.assigned": "任务下达", "case.rerouted": "调整承办部门",
     "task.withdrawn": "撤回任务", "referral.recorded": "转至其他机关", "case.referred": "转送其他机关",
     "answer.recorded": "部门答复", "answer.refused": "答复被拒收", "contradiction.flagged": "答复存在矛盾",
+    "contradiction.resolved": "公开办已处理答复矛盾",
     "case.closed": "结案", "reply.issued": "作出答复", "reply.amended": "补充答复", "deadline.changed": "答复期限变更",
     "correction.requested": "通知补正", "correction.received": "收到补正", "extension.approved": "延长答复期限",
     "consultation.started": "征求意见", "consultation.ended": "征求意见结束", "deadline.warning.issued": "期限预警",

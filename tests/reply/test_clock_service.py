@@ -699,7 +699,8 @@ async def test_the_reply_services_own_resolution_reopens_the_department_on_the_c
     data = json.loads(rec["value"])["data"]
     assert rec["topic"] == "gongkai.answers.recorded"
     assert rec["event_id"] == deterministic_id("contradiction.resolved", "c1", item["id"])
-    assert data["reopened"] == [{"task_id": "c1-t2", "dept_code": "zjj"}] and data["resolved_by_subject"] == "u-officer-1"
+    assert data["reopened"] == [{"task_id": "c1-t2", "dept_code": "zjj"}]
+    assert data["resolved_by_subject"] == "u-officer-1"
     assert await open_of(env) == ["zjj"] == case["open_depts"]
     # zjj answers again (the same answer): a new event, and the clock counts it.
     await env.store.record_answer("c1-t2", "zjj", WITHHELD, "topic", review=review)

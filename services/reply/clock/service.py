@@ -206,7 +206,8 @@ class ClockService:
     def _placeholder(case_id: str) -> dict[str, Any]:
         """A case the clock has facts of but no ``case.routed`` yet (no ``procedure``)."""
         return {"_id": case_id, "tasks": [], "route_seq": None, "referrals": [], "referred": [], "answers": [],
-                "resolutions": [], "set_aside": [], "reply_issued": False, "replied_on": None, "alerts_sent": [], "triage": []}
+                "resolutions": [], "set_aside": [], "reply_issued": False, "replied_on": None, "alerts_sent": [],
+                "triage": []}
 
     async def _feed(self, case_id: str, decide: Callable[[dict[str, Any]], Change | None], what: str) -> bool:
         """Apply one fact of the case (``decide``: the change, or None when it is known already);
