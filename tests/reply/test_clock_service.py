@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
 from contracts import events_procedure as ep
@@ -191,14 +192,18 @@ async def test_sweep_warns_at_5_and_2_days_then_overdue_each_once(env):
     await env.open("c2", date(2025, 3, 17))  # due later: 20 WD after Mon 3/17 = Mon 4/14
     env.today.d = date(2025, 3, 21)  # 6 WD left: nothing
     assert await env.clock.sweep() == 0
+    assert env.clock.tally == {"open": 2, "running": 2, "paused": 0, "due_soon": 0, "overdue": 0}
     env.today.d = date(2025, 3, 24)  # 5 left
     assert await env.clock.sweep() == 1
     assert await env.clock.sweep() == 0  # nothing new
+    assert env.clock.tally["due_soon"] == 1 and env.clock.tally["overdue"] == 0
     env.today.d = date(2025, 3, 27)  # 2 left
     assert await env.clock.sweep() == 1
     env.today.d = date(2025, 4, 1)  # overdue
     assert await env.clock.sweep() == 1
     assert await env.clock.sweep() == 0
+    assert env.clock.tally == {"open": 2, "running": 2, "paused": 0, "due_soon": 0, "overdue": 1}
+    assert REGISTRY.get_sample_value("gongkai_cases", {"state": "overdue"}) == 1  # on /metrics
     evs = [e for e in await env.events() if e[0] != "deadline.changed"]
     assert [(t, d.get("threshold"), d.get("workdays_left")) for t, d in evs] == [
         ("deadline.warning.issued", 5, 5),

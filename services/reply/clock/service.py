@@ -50,6 +50,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
+from prometheus_client import Gauge
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -91,6 +92,10 @@ MIGRATION = "clocks-from-cases"  # its mark in the reply's ``migrations`` collec
 LEGACY_FIELDS = ("procedure", "procedure_rev", "clock", "clock_announced", "alerts_sent", "triage")
 NO_DEADLINE = {"due_on": None, "workdays_left": None, "deadline_status": None}
 log = structlog.get_logger()
+# Set at the end of each complete sweep (every replica sweeps every open case: take max() over them).
+CASES = Gauge("gongkai_cases", "Open cases by the state of their legal deadline, as of the last sweep", ["state"])
+CASE_STATES = ("open", "running", "paused", "due_soon", "overdue")
+DUE_SOON_WORKDAYS = 5  # the last warning's threshold (Art. 33: 20 working days in all)
 
 
 def china_today() -> date:
@@ -147,6 +152,7 @@ class ClockService:
         self.calendar = calendar
         self.topic = topic
         self.today = today
+        self.tally: dict[str, int] | None = None  # the last complete sweep's counts (the gauge gongkai_cases)
 
     async def setup(self, cases: AsyncCollection | None = None) -> None:
         """Indexes; then, given the reply's ``cases``, the cases opened before ``clocks`` (``adopt``)."""
@@ -567,16 +573,27 @@ class ClockService:
     async def sweep(self) -> int:
         """One pass over the open cases; returns how many documents changed."""
         changed = 0
+        tally = dict.fromkeys(CASE_STATES, 0)
         async for doc in self.clocks.find({"reply_issued": False, "procedure": {"$exists": True}}, NO_OUTBOX):
-            if await self._sweep_one(doc):
+            if await self._sweep_one(doc, tally):
                 changed += 1
+        for state, n in tally.items():
+            CASES.labels(state).set(n)
+        self.tally = tally
         return changed
 
-    async def _sweep_one(self, doc: dict[str, Any]) -> bool:
+    async def _sweep_one(self, doc: dict[str, Any], tally: dict[str, int] | None = None) -> bool:
         case_id = doc["_id"]
         cal, today = self.calendar(), self.today()
         hist = self.history_of(doc)
         d = compute(hist, cal, today)
+        if tally is not None and d.status in (Status.RUNNING, Status.PAUSED):
+            tally["open"] += 1
+            tally["running" if d.status is Status.RUNNING else "paused"] += 1
+            if d.due_on is not None and d.due_on < today:
+                tally["overdue"] += 1
+            elif (left := workdays_left(d, cal, today)) is not None and left <= DUE_SOON_WORKDAYS:
+                tally["due_soon"] += 1
         evs: list[tuple[EventData, str]] = []
         if (
             d.status is Status.ABANDONED and d.abandoned_for is AbandonReason.CORRECTION_OVERDUE
