@@ -421,6 +421,118 @@ async def test_count_documents(db: AsyncDatabase) -> None:
     assert await db.c.estimated_document_count() == 10
 
 
+async def test_id_plus_other_fields_filters(db: AsyncDatabase) -> None:
+    # The services' conditional writes: {_id: X, rev: n}, {_id: X, outbox_len: n}, {_id: X, status: s}.
+    # GongkaiStore looks such filters up by _id and matches the rest on that document only: a
+    # document matches only if every part of the filter holds.
+    await db.c.insert_many([{"_id": i, "rev": 1, "status": "new" if i % 2 else "sending"} for i in range(20)])
+    # find: match / no match (right _id, wrong field; wrong _id, right field)
+    assert await db.c.find_one({"_id": 3, "rev": 1}) == {"_id": 3, "rev": 1, "status": "new"}
+    assert await db.c.find_one({"_id": 3, "rev": 2}) is None
+    assert await db.c.find_one({"_id": 99, "rev": 1}) is None
+    assert await db.c.find_one({"_id": 3, "status": "new", "rev": {"$gte": 1}}) is not None
+    assert await db.c.find_one({"_id": 3, "status": "new", "rev": {"$gt": 1}}) is None
+    assert await db.c.find_one({"_id": {"$eq": 4}, "status": "sending"}) is not None
+    assert await db.c.find_one({"_id": {"$eq": 4}, "status": "new"}) is None
+    # numbers compare by value, as for {_id: v} alone
+    assert (await db.c.find_one({"_id": 5.0, "rev": 1}))["_id"] == 5
+    # $in on _id, with and without other conditions
+    ids = [d["_id"] async for d in db.c.find({"_id": {"$in": [1, 2, 3, 4, 99]}, "status": "new"})]
+    assert sorted(ids) == [1, 3]
+    assert await db.c.count_documents({"_id": {"$in": [1, 2, 3, 4, 99]}}) == 4
+    assert await db.c.count_documents({"_id": {"$in": []}, "rev": 1}) == 0
+    assert await db.c.count_documents({"_id": {"$in": [1, 2]}, "rev": 1, "status": {"$ne": "new"}}) == 1
+    # a range on _id plus another field (no key look-up) still works
+    assert await db.c.count_documents({"_id": {"$lt": 10}, "status": "new"}) == 5
+    # update: a guarded write applies once; the stale one matches nothing
+    res = await db.c.update_one({"_id": 6, "rev": 1}, {"$set": {"rev": 2}})
+    assert (res.matched_count, res.modified_count) == (1, 1)
+    res = await db.c.update_one({"_id": 6, "rev": 1}, {"$set": {"rev": 3}})
+    assert (res.matched_count, res.modified_count) == (0, 0)
+    assert (await db.c.find_one({"_id": 6}))["rev"] == 2
+    res = await db.c.update_many({"_id": {"$in": [7, 8, 9]}, "status": "new"}, {"$set": {"status": "sent"}})
+    assert (res.matched_count, res.modified_count) == (2, 2)
+    assert await db.c.count_documents({"status": "sent"}) == 2
+    # upsert: an absent _id is inserted from the filter; an existing _id whose other fields do not
+    # match is a duplicate key (as in MongoDB), and the document is left alone
+    res = await db.c.update_one({"_id": 50, "rev": 1}, {"$set": {"status": "made"}}, upsert=True)
+    assert res.upserted_id == 50
+    assert await db.c.find_one({"_id": 50}) == {"_id": 50, "rev": 1, "status": "made"}
+    with pytest.raises(DuplicateKeyError):
+        await db.c.update_one({"_id": 6, "rev": 1}, {"$set": {"status": "x"}}, upsert=True)
+    assert await db.c.find_one({"_id": 6}) == {"_id": 6, "rev": 2, "status": "sending"}
+    # findAndModify: matches, refuses, upserts
+    doc = await db.c.find_one_and_update(
+        {"_id": 10, "status": "sending"}, {"$inc": {"rev": 1}}, return_document=ReturnDocument.AFTER
+    )
+    assert doc == {"_id": 10, "rev": 2, "status": "sending"}
+    assert await db.c.find_one_and_update({"_id": 10, "status": "new"}, {"$inc": {"rev": 1}}) is None
+    doc = await db.c.find_one_and_update(
+        {"_id": 60, "status": "new"}, {"$set": {"rev": 0}}, upsert=True, return_document=ReturnDocument.AFTER
+    )
+    assert doc == {"_id": 60, "status": "new", "rev": 0}
+    assert await db.c.find_one_and_delete({"_id": 60, "rev": 1}) is None
+    assert (await db.c.find_one_and_delete({"_id": 60, "rev": 0}))["_id"] == 60
+    # delete: only when everything holds
+    assert (await db.c.delete_one({"_id": 11, "status": "sending"})).deleted_count == 0
+    assert (await db.c.delete_one({"_id": 11, "status": "new"})).deleted_count == 1
+    assert (await db.c.delete_many({"_id": {"$in": [12, 13, 14]}, "rev": 1, "status": "sending"})).deleted_count == 2
+    assert await db.c.count_documents({"_id": {"$in": [11, 12, 13, 14]}}) == 1
+    assert await db.c.count_documents({}) == 21 - 3
+
+
+async def test_equality_index_on_polled_fields(db: AsyncDatabase) -> None:
+    # The outbox relay's poll {outbox_pending: true} (sorted by outbox_at) and the like are answered
+    # from an in-memory equality index on the first field of a non-unique index; the answers must
+    # stay those of a scan through inserts, updates, deletes and arrays.
+    await db.c.insert_many(
+        [{"_id": f"d{i:02}", "outbox_pending": i % 3 == 0, "outbox_at": 100 - i, "tags": ["all", f"t{i % 4}"]}
+         for i in range(30)]
+    )
+    # Built over the existing documents, and for fields of other types too.
+    await db.c.create_index([("outbox_pending", ASCENDING), ("outbox_at", ASCENDING)])
+    await db.c.create_index("tags")
+    await db.c.create_index("kind")
+
+    async def pending() -> list[str]:
+        return [d["_id"] async for d in db.c.find({"outbox_pending": True}, sort=[("outbox_at", ASCENDING)])]
+
+    assert await pending() == [f"d{i:02}" for i in (27, 24, 21, 18, 15, 12, 9, 6, 3, 0)]
+    assert [d["_id"] async for d in db.c.find({"outbox_pending": True}).sort("outbox_at", ASCENDING).limit(2)] == [
+        "d27",
+        "d24",
+    ]
+    await db.c.update_one({"_id": "d27", "outbox_pending": True}, {"$set": {"outbox_pending": False}})
+    await db.c.update_one({"_id": "d01"}, {"$set": {"outbox_pending": True}})
+    await db.c.insert_one({"_id": "new", "outbox_pending": True, "outbox_at": 0, "tags": "solo"})
+    await db.c.delete_one({"_id": "d00"})
+    assert await pending() == ["new"] + [f"d{i:02}" for i in (24, 21, 18, 15, 12, 9, 6, 3, 1)]
+    assert await db.c.count_documents({"outbox_pending": False}) == 20
+    assert await db.c.count_documents({"outbox_pending": {"$eq": True}, "outbox_at": {"$gt": 90}}) == 4
+    assert await db.c.count_documents({"outbox_pending": {"$in": [True, False]}}) == 30
+    assert await db.c.count_documents({"outbox_pending": {"$ne": True}}) == 20
+    # arrays: {f: v} matches an array containing v; a plain value too
+    assert await db.c.count_documents({"tags": "all"}) == 29
+    assert await db.c.count_documents({"tags": "t1"}) == 8
+    assert await db.c.count_documents({"tags": {"$in": ["t1", "solo"]}}) == 9
+    assert await db.c.count_documents({"tags": "solo"}) == 1
+    await db.c.update_one({"_id": "d05"}, {"$pull": {"tags": "t1"}})
+    assert await db.c.count_documents({"tags": "t1"}) == 7
+    assert await db.c.count_documents({"tags": ["all", "t1"]}) == 7  # whole-array equality: scanned
+    # values of other types on an indexed field are answered by a scan, correctly
+    await db.c.insert_many([{"_id": "k1", "kind": 1}, {"_id": "k2", "kind": 1.0}, {"_id": "k3", "kind": "1"}])
+    assert await db.c.count_documents({"kind": 1}) == 2
+    assert await db.c.count_documents({"kind": "1"}) == 1
+    await db.c.update_many({"kind": "1"}, {"$set": {"kind": "one"}})
+    assert await db.c.count_documents({"kind": "1"}) == 0
+    assert await db.c.count_documents({"kind": {"$in": ["one", "two"]}}) == 1
+    await db.c.delete_many({"outbox_pending": True})
+    assert await pending() == []
+    await db.c.drop_index("outbox_pending_1_outbox_at_1")
+    assert await db.c.count_documents({"outbox_pending": False}) == 20  # scanned again
+    assert await db.c.count_documents({}) == 23
+
+
 async def test_types_round_trip(db: AsyncDatabase) -> None:
     # tz-aware datetimes (millisecond precision, UTC) and standard UUIDs, as servicekit configures.
     at = datetime(2026, 5, 4, 3, 2, 1, 123000, tzinfo=UTC)
@@ -454,6 +566,28 @@ async def test_data_survives_stop_and_start(new_store) -> None:
         # The unique index survived too.
         with pytest.raises(DuplicateKeyError):
             await client.gk.c.insert_one({"event_id": "e5"})
+    finally:
+        await client.close()
+
+
+async def test_equality_index_is_rebuilt_on_start(new_store) -> None:
+    inst = new_store()
+    client = client_for(inst.url)
+    try:
+        await client.gk.c.create_index([("outbox_pending", ASCENDING), ("outbox_at", ASCENDING)])
+        await client.gk.c.insert_many([{"_id": i, "outbox_pending": i < 3, "outbox_at": -i} for i in range(10)])
+    finally:
+        await client.close()
+
+    inst.stop()
+    inst.start()
+
+    client = client_for(inst.url)
+    try:
+        found = [d["_id"] async for d in client.gk.c.find({"outbox_pending": True}).sort("outbox_at", ASCENDING)]
+        assert found == [2, 1, 0]
+        await client.gk.c.update_one({"_id": 1, "outbox_pending": True}, {"$set": {"outbox_pending": False}})
+        assert await client.gk.c.count_documents({"outbox_pending": True}) == 2
     finally:
         await client.close()
 

@@ -1,14 +1,35 @@
+import de.bwaldvogel.mongo.MongoCollection;
+import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
+import de.bwaldvogel.mongo.backend.CollectionOptions;
+import de.bwaldvogel.mongo.backend.CursorRegistry;
+import de.bwaldvogel.mongo.backend.Index;
+import de.bwaldvogel.mongo.backend.IndexKey;
+import de.bwaldvogel.mongo.backend.Missing;
 import de.bwaldvogel.mongo.backend.QueryResult;
+import de.bwaldvogel.mongo.backend.ValueComparator;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
+import de.bwaldvogel.mongo.backend.h2.H2Collection;
+import de.bwaldvogel.mongo.backend.h2.H2Database;
+import de.bwaldvogel.mongo.bson.BsonRegularExpression;
 import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.bson.ObjectId;
 import de.bwaldvogel.mongo.wire.message.MongoQuery;
 import io.netty.channel.Channel;
+import org.h2.mvstore.MVMap;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -75,6 +96,12 @@ public final class GongkaiStore {
      *   <li>An {@code insert} with write errors reported {@code n} = all documents sent, even those
      *       refused; it now reports those actually inserted (the data itself was right).</li>
      *   <li>{@code hello} (MongoDB 4.4.2+ name of {@code isMaster}) is answered, for tools.</li>
+     *   <li>Key look-ups (see {@link KeyLookupH2Collection}): the library uses the {@code _id} index
+     *       only when a filter's keys are exactly {@code {_id}}, so every conditional write of the
+     *       services ({@code {_id: X, rev: 3}}, {@code {_id: X, outbox_len: n}}) scanned and
+     *       deserialised the whole collection; and it ignores secondary indexes, so the outbox
+     *       relay's poll {@code {outbox_pending: true}} scanned each collection several times a
+     *       second. Both now look candidates up by key and match the whole filter on those only.</li>
      * </ul>
      */
     enum Durability { COMMIT, FSYNC, INTERVAL }
@@ -218,6 +245,384 @@ public final class GongkaiStore {
             synchronized (lock) {
                 super.handleClose(channel);
             }
+        }
+
+        /** Every database (also those the super constructor reopens from the file) is ours. */
+        @Override
+        protected MongoDatabase openOrCreateDatabase(String databaseName) {
+            return new KeyLookupH2Database(databaseName);
+        }
+
+        /**
+         * {@link H2Database} with our collection class and our equality indexes. An inner class
+         * because {@link H2Database}'s constructor already opens the collections (calling
+         * {@link #openOrCreateCollection}) before any field of a subclass is set, while the
+         * reference to the outer backend (its MVStore) is set before that constructor runs.
+         */
+        final class KeyLookupH2Database extends H2Database {
+
+            KeyLookupH2Database(String databaseName) {
+                super(databaseName, SerializedH2Backend.this.getMvStore(), SerializedH2Backend.this.getCursorRegistry());
+            }
+
+            /** As {@link H2Database#openOrCreateCollection}, with the same map names. */
+            @Override
+            protected MongoCollection<Object> openOrCreateCollection(String collectionName, CollectionOptions options) {
+                String fullName = getFullCollectionNamespace(collectionName);
+                MVMap<Object, Document> dataMap = getMvStore().openMap("databases." + fullName);
+                MVMap<String, Object> metaMap = getMvStore().openMap("meta." + fullName);
+                return new KeyLookupH2Collection(this, collectionName, options, dataMap, metaMap, cursorRegistry);
+            }
+
+            /**
+             * A non-unique index (which the library ignores: "not yet implemented") whose first key
+             * is a top-level field becomes an {@link EqualityIndex} on that field; others stay
+             * ignored.
+             */
+            @Override
+            protected Index<Object> openOrCreateSecondaryIndex(String collectionName, String indexName,
+                                                               List<IndexKey> keys, boolean sparse) {
+                String field = keys.get(0).getKey();
+                if (EqualityIndex.indexable(collectionName, field)) {
+                    return new EqualityIndex(indexName, keys);
+                }
+                return super.openOrCreateSecondaryIndex(collectionName, indexName, keys, sparse);
+            }
+        }
+    }
+
+    /**
+     * An H2 collection that looks a filter's candidates up by key instead of scanning the whole
+     * collection, whenever the filter has, at its top level, an equality ({@code {f: v}},
+     * {@code {f: {$eq: v}}}) or {@code {f: {$in: [...]}}} on
+     * <ul>
+     *   <li>the field of a single-field unique index ({@code _id} first): {@code {_id: X, rev: 3}},
+     *       {@code {_id: {$in: [...]}, status: "sending"}}; the library's own path does this only
+     *       for a filter of exactly {@code {_id: X}};</li>
+     *   <li>or else the field of an {@link EqualityIndex}: {@code {outbox_pending: true}}.</li>
+     * </ul>
+     * The library then runs its full matcher on those candidates only (the same
+     * {@code matchDocuments(query, positions, ...)} it uses for {@code {_id: X}}), so a document
+     * matches exactly as before: only if every part of the filter holds. The look-up just has to
+     * return every document the filter could match, a superset, which each index guarantees for
+     * the values it accepts. Everything that selects documents goes through
+     * {@code queryDocuments}: find, count, distinct, update (upserts unchanged: nothing matched, so
+     * the library inserts from the filter as before), delete and findAndModify. A {@code $natural}
+     * sort keeps the scan.
+     */
+    static final class KeyLookupH2Collection extends H2Collection {
+
+        KeyLookupH2Collection(MongoDatabase database, String collectionName, CollectionOptions options,
+                              MVMap<Object, Document> dataMap, MVMap<String, Object> metaMap,
+                              CursorRegistry cursorRegistry) {
+            super(database, collectionName, options, dataMap, metaMap, cursorRegistry);
+        }
+
+        @Override
+        protected QueryResult queryDocuments(Document query, Document orderBy, int numberToSkip, int limit,
+                                             int batchSize, Document fieldSelector) {
+            if (query != null && !query.isEmpty() && !sortsByNaturalOrder(orderBy)) {
+                Iterable<Object> positions = candidatePositions(query);
+                if (positions != null) {
+                    return matchDocuments(query, positions, orderBy, numberToSkip, limit, batchSize, fieldSelector);
+                }
+            }
+            return super.queryDocuments(query, orderBy, numberToSkip, limit, batchSize, fieldSelector);
+        }
+
+        /**
+         * As the library's, but a position whose document is gone is skipped rather than handed to
+         * the matcher (the indexes are kept in step with the data, so this is only a safety net).
+         */
+        @Override
+        protected QueryResult matchDocuments(Document query, Iterable<Object> positions, Document orderBy,
+                                             int numberToSkip, int limit, int batchSize, Document fieldSelector) {
+            List<Document> documents = new ArrayList<>();
+            for (Object position : positions) {
+                Document document = getDocument(position);
+                if (document != null) {
+                    documents.add(document);
+                }
+            }
+            return matchDocumentsFromStream(documents.stream(), query, orderBy, numberToSkip, limit, batchSize,
+                fieldSelector);
+        }
+
+        private static boolean sortsByNaturalOrder(Document orderBy) {
+            return orderBy != null && orderBy.containsKey("$natural");
+        }
+
+        /** Positions of every document the filter may match, or null: no index applies. */
+        private Iterable<Object> candidatePositions(Document query) {
+            Index<Object> unique = null;
+            Document uniqueQuery = null;
+            for (Index<Object> index : getIndexes()) {
+                if (!index.isUnique() || index.getKeys().size() != 1) {
+                    continue;
+                }
+                String field = index.getKeys().get(0).getKey();
+                if (field.contains(".") || !query.containsKey(field)) {
+                    continue;
+                }
+                Object lookup = uniqueLookup(query.get(field));
+                if (lookup == null) {
+                    continue;
+                }
+                Document keyQuery = new Document(field, lookup);
+                if (!index.canHandle(keyQuery)) {
+                    continue;
+                }
+                if (field.equals(getIdField())) {
+                    return index.getPositions(keyQuery);
+                }
+                if (unique == null) {
+                    unique = index;
+                    uniqueQuery = keyQuery;
+                }
+            }
+            if (unique != null) {
+                return unique.getPositions(uniqueQuery);
+            }
+            for (Index<Object> index : getIndexes()) {
+                if (index instanceof EqualityIndex && index.canHandle(query)) {
+                    return index.getPositions(query);
+                }
+            }
+            return null;
+        }
+
+        /**
+         * The condition on a unique index's field as a query the library's unique index answers,
+         * or null: a plain value (not null, not a document, array or regular expression; the index
+         * normalises numbers as for {@code {_id: v}}), {@code {$eq: value}} (unwrapped) or
+         * {@code {$in: [plain values]}}.
+         */
+        private static Object uniqueLookup(Object condition) {
+            if (plainValue(condition)) {
+                return condition;
+            }
+            if (condition instanceof Document doc && doc.size() == 1) {
+                if (doc.containsKey("$eq") && plainValue(doc.get("$eq"))) {
+                    return doc.get("$eq");
+                }
+                if (doc.get("$in") instanceof Collection<?> values) {
+                    for (Object value : values) {
+                        if (!plainValue(value)) {
+                            return null;
+                        }
+                    }
+                    return doc;
+                }
+            }
+            return null;
+        }
+
+        private static boolean plainValue(Object value) {
+            return !Missing.isNullOrMissing(value) && !(value instanceof Map) && !(value instanceof Collection)
+                && !(value instanceof BsonRegularExpression) && !(value instanceof Pattern);
+        }
+    }
+
+    /**
+     * An in-memory index for equality on one top-level field, in place of the non-unique indexes
+     * the library ignores (for a compound index: on its first field). Values are strings,
+     * booleans and ObjectIds only, the types of the services' polls ({@code outbox_pending},
+     * {@code status}, {@code case_id}, ...): their equality has no normalisation to get wrong. A
+     * document is listed under its field's value, and under each such element when the field is an
+     * array ({@code {f: v}} matches an array containing v); a filter with {@code {f: v}},
+     * {@code {f: {$eq: v}}} or {@code {f: {$in: [v, ...]}}} of those types gets the documents
+     * listed under those values, a superset of its matches, which {@link KeyLookupH2Collection}
+     * then filters with the whole filter. Other filters on the field are not answered (the
+     * collection is scanned, as before).
+     *
+     * <p>Kept up to date by the library through the {@link Index} interface (add, updateInPlace,
+     * remove); built by a scan when the collection's indexes are opened (at start, or by
+     * createIndexes), never stored. Like the library's ignored index it is "sparse" and reports no
+     * position of its own, so the library's bookkeeping takes positions from the unique indexes.
+     */
+    static final class EqualityIndex extends Index<Object> {
+        private final String field;
+        private final Map<Object, TreeSet<Object>> positionsByValue = new HashMap<>();
+        private long entries;
+
+        EqualityIndex(String name, List<IndexKey> keys) {
+            super(name, keys, true);
+            this.field = keys.get(0).getKey();
+        }
+
+        /** Only top-level fields of user collections (whose documents' key is their _id). */
+        static boolean indexable(String collectionName, String field) {
+            return !collectionName.startsWith("system.") && !field.contains(".") && !field.startsWith("$")
+                && !field.equals("_id");
+        }
+
+        private static boolean indexedType(Object value) {
+            return value instanceof String || value instanceof Boolean || value instanceof ObjectId;
+        }
+
+        /** The values a document is listed under. */
+        private Set<Object> valuesOf(Document document) {
+            Object value = document.get(field);
+            if (indexedType(value)) {
+                return Set.of(value);
+            }
+            if (!(value instanceof Collection<?> elements)) {
+                return Set.of();
+            }
+            Set<Object> values = new LinkedHashSet<>();
+            collectElements(elements, values);
+            return values;
+        }
+
+        private static void collectElements(Collection<?> elements, Set<Object> into) {
+            for (Object element : elements) {
+                if (indexedType(element)) {
+                    into.add(element);
+                } else if (element instanceof Collection<?> nested) {
+                    collectElements(nested, into); // more than a match needs: harmless
+                }
+            }
+        }
+
+        /** The values a filter on the field asks for, or null: not answered by this index. */
+        private List<Object> lookupValues(Document query) {
+            if (!query.containsKey(field)) {
+                return null;
+            }
+            Object condition = query.get(field);
+            if (indexedType(condition)) {
+                return List.of(condition);
+            }
+            if (condition instanceof Document doc && doc.size() == 1) {
+                if (indexedType(doc.get("$eq"))) {
+                    return List.of(doc.get("$eq"));
+                }
+                if (doc.get("$in") instanceof Collection<?> values) {
+                    for (Object value : values) {
+                        if (!indexedType(value)) {
+                            return null;
+                        }
+                    }
+                    return new ArrayList<>(values);
+                }
+            }
+            return null;
+        }
+
+        /** The document's position: H2Collection keys its documents by their _id. */
+        private static Object positionOf(Document document) {
+            return Missing.ofNullable(document.get("_id"));
+        }
+
+        private void put(Object value, Object position) {
+            if (positionsByValue.computeIfAbsent(value, v -> new TreeSet<>(ValueComparator.asc())).add(position)) {
+                entries++;
+            }
+        }
+
+        private void take(Object value, Object position) {
+            TreeSet<Object> positions = positionsByValue.get(value);
+            if (positions != null && positions.remove(position)) {
+                entries--;
+                if (positions.isEmpty()) {
+                    positionsByValue.remove(value);
+                }
+            }
+        }
+
+        @Override
+        public Object getPosition(Document document) {
+            return null;
+        }
+
+        @Override
+        public void checkAdd(Document document, MongoCollection<Object> collection) {
+            // not unique: nothing to refuse
+        }
+
+        @Override
+        public void add(Document document, Object position, MongoCollection<Object> collection) {
+            Object key = Missing.ofNullable(position);
+            for (Object value : valuesOf(document)) {
+                put(value, key);
+            }
+        }
+
+        @Override
+        public Object remove(Document document) {
+            Object key = positionOf(document);
+            for (Object value : valuesOf(document)) {
+                take(value, key);
+            }
+            return null;
+        }
+
+        @Override
+        public void checkUpdate(Document oldDocument, Document newDocument, MongoCollection<Object> collection) {
+            // not unique: nothing to refuse
+        }
+
+        @Override
+        public void updateInPlace(Document oldDocument, Document newDocument, Object position,
+                                  MongoCollection<Object> collection) {
+            Set<Object> before = valuesOf(oldDocument);
+            Set<Object> after = valuesOf(newDocument);
+            if (before.equals(after)) {
+                return;
+            }
+            Object key = Missing.ofNullable(position);
+            for (Object value : before) {
+                if (!after.contains(value)) {
+                    take(value, key);
+                }
+            }
+            for (Object value : after) {
+                if (!before.contains(value)) {
+                    put(value, key);
+                }
+            }
+        }
+
+        @Override
+        public boolean canHandle(Document query) {
+            return lookupValues(query) != null;
+        }
+
+        @Override
+        public Iterable<Object> getPositions(Document query) {
+            List<Object> values = lookupValues(query);
+            if (values == null) {
+                throw new UnsupportedOperationException("not an equality on " + field + ": " + query);
+            }
+            if (values.size() == 1) {
+                TreeSet<Object> positions = positionsByValue.get(values.get(0));
+                return positions == null ? List.of() : new ArrayList<>(positions);
+            }
+            // In position (_id) order, as a scan returns them.
+            TreeSet<Object> union = new TreeSet<>(ValueComparator.asc());
+            for (Object value : values) {
+                TreeSet<Object> positions = positionsByValue.get(value);
+                if (positions != null) {
+                    union.addAll(positions);
+                }
+            }
+            return new ArrayList<>(union);
+        }
+
+        @Override
+        public long getCount() {
+            return entries;
+        }
+
+        @Override
+        public long getDataSize() {
+            return entries;
+        }
+
+        @Override
+        public void drop() {
+            positionsByValue.clear();
+            entries = 0;
         }
     }
 
