@@ -167,7 +167,8 @@ def subscriptions_of(broker: Any) -> list[Subscription]:
     out = []
     for sub in broker.subscribers:
         config = sub.specification.config
-        fn = sub.calls[0].handler._original_call  # noqa: SLF001 - the function the subscriber runs
+        # The function the subscriber runs (servicekit.consumer's own, under its acknowledgement).
+        fn = inspect.unwrap(sub.calls[0].handler._original_call)  # noqa: SLF001
         accepts = getattr(fn, "accepts", None)
         names: dict[str, Any] = {}
         with_dlt = False

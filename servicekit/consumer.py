@@ -6,7 +6,10 @@
 - Any other error is retried (the offset is not committed and the record is fetched again) with
   backoff; after ``max_attempts`` tries spread over at least ``patience_seconds`` (so that a
   store restart or a slightly late prerequisite is waited out) it is dead-lettered with the error.
-Offsets are committed only after the handler succeeded (at-least-once); handlers are idempotent.
+Offsets are committed only after the record was processed (handled or dead-lettered; at-least-once),
+and in batches: each subscriber's ``servicekit.kafka.OffsetCommits`` commits the partitions that
+moved at most ``GONGKAI_KAFKA_COMMIT_INTERVAL_MS`` after a record was done, on revocation and at
+shutdown. A crash redelivers what was processed since the last commit; handlers are idempotent.
 
 A ``dlt-reason`` names the field and the rule, never the record's values (a dead-letter topic is
 read by operators; a record may carry an ID number, a phone number, a name): ``reason_of(exc)``
@@ -16,6 +19,7 @@ builds it. ``Unprocessable`` messages are the handler's own words and must follo
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import time
@@ -32,7 +36,7 @@ from pydantic_core import PydanticKnownError
 from contracts.envelope import CloudEvent, EventData, UnknownEventType, decode
 from contracts.topics import dead_letter_topic
 
-from servicekit.kafka import membership
+from servicekit.kafka import membership, offset_commits
 from servicekit.logs import bind_event, unbind_event
 from servicekit.metrics import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS
 from servicekit.settings import CommonSettings
@@ -139,9 +143,12 @@ def subscribe(
     common: CommonSettings | None = None,
 ) -> None:
     """Register a subscriber for ``topics`` (or a ``pattern``) that dead-letters bad records.
-    Its group membership (static instance id, session timeout) comes from ``common`` (default:
-    the GONGKAI_* settings of the process)."""
+    Its group membership (static instance id, session timeout) and its commit interval come from
+    ``common`` (default: the GONGKAI_* settings of the process)."""
     failures: dict[tuple[str, int, int], tuple[int, float]] = {}
+    common = common or CommonSettings()
+    member = title or (pattern and "pattern") or "_".join(topics)
+    commits = offset_commits(broker, f"{group_id}:{member}", common.kafka_commit_interval_ms / 1000)
 
     async def dead_letter(rec: Any, reason: str) -> None:
         await send_to_dlt(broker, rec, reason, group_id)
@@ -183,17 +190,32 @@ def subscribe(
         failures.pop(key, None)
         EVENTS_CONSUMED.labels(rec.topic, "ok").inc()
 
-    member = title or (pattern and "pattern") or "_".join(topics)
     consume.__name__ = f"consume_{group_id}_{member}"
     consume.accepts = registry  # type: ignore[attr-defined] - what it decodes, for servicekit/asyncapi.py
+
+    @functools.wraps(consume)
+    async def acknowledged(msg: KafkaMessage) -> None:
+        # Acknowledged by hand (AckPolicy.MANUAL): a record processed (handled or dead-lettered)
+        # goes to the batched commit; one that failed is read again (nack seeks back to it), and
+        # nothing after it is committed meanwhile.
+        try:
+            await consume(msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await msg.nack()
+            raise
+        await commits.done(msg)
+
     kwargs: dict[str, Any] = {"pattern": pattern} if pattern else {}
-    kwargs.update(membership(common or CommonSettings(), f"{group_id}:{member}"))
+    kwargs.update(membership(common, f"{group_id}:{member}"))
     sub = broker.subscriber(
         *topics,
         group_id=group_id,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        ack_policy=AckPolicy.MANUAL,
+        listener=commits,
         title=title,
         **kwargs,
     )
-    sub(consume)
+    sub(acknowledged)

@@ -1,5 +1,6 @@
 """Kafka adapter: the FastStream broker of a service (its subscribers), a producer for the outbox
-(ordered, pipelined, idempotent), start-up with retry, a liveness probe, topic creation.
+(ordered, pipelined, idempotent), start-up with retry, a liveness probe, topic creation, and the
+batched offset commits of the subscribers (``OffsetCommits``).
 
 Every client authenticates as the service's own principal (``KafkaSecurity``, from the
 ``GONGKAI_KAFKA_*`` settings); what that principal may do is contracts/acl.py's table.
@@ -8,15 +9,17 @@ Every client authenticates as the service's own principal (``KafkaSecurity``, fr
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from aiokafka.helpers import create_ssl_context
+from aiokafka.structs import OffsetAndMetadata
 from faststream.exceptions import SetupError
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -114,6 +117,140 @@ def membership(common: CommonSettings, member: str) -> dict[str, Any]:
     return options
 
 
+class OffsetCommits(ConsumerRebalanceListener):  # type: ignore[misc]
+    """The offsets of one consumer's processed records, committed together.
+
+    FastStream's acknowledgement commits every assigned partition after every message (an
+    OffsetCommit request naming all of them, for each record). Instead the subscriber calls
+    ``done(msg)`` once a record is fully processed (handled, skipped, or dead-lettered) and the
+    offsets are committed in one request naming only the partitions that moved:
+
+    - at most ``interval`` seconds after the first record done since the last commit;
+    - at once for the revoked partitions, when a rebalance revokes them (this listener's
+      ``on_partitions_revoked``, before the user's ``listener`` runs);
+    - at once when the broker stops (``close_commits``, from ``BrokerHandle.stop``); a record done
+      while the broker stops (FastStream waits for the handler in flight) is committed at once too.
+
+    At-least-once: a subscriber processes its records one at a time in the order it reads them, so
+    a record done at offset ``o`` means every record before it in its partition was done; the
+    offset committed is ``o + 1`` of the last record done, never one read but not yet done. A
+    record read again after a seek back (a retry, a rewind) sets the partition's offset back too.
+    A crash redelivers what was done since the last commit (at most ``interval`` of work plus the
+    record in flight); the handlers are idempotent.
+    """
+
+    def __init__(self, interval: float = 0.15, listener: ConsumerRebalanceListener | None = None,
+                 name: str = "") -> None:
+        self.interval = interval
+        self.listener = listener
+        self.name = name
+        self._consumer: AIOKafkaConsumer | None = None
+        self._pending: dict[TopicPartition, int] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._closing = False
+        self.requests = 0  # OffsetCommit requests sent (for the tests and the benchmark)
+
+    def pending(self) -> dict[TopicPartition, int]:
+        """The offsets done but not committed yet."""
+        return dict(self._pending)
+
+    async def done(self, msg: Any) -> None:  # noqa: ANN401 - a FastStream KafkaMessage
+        """The record of ``msg`` is fully processed: its offset + 1 goes with the next commit."""
+        consumer, rec = getattr(msg, "consumer", None), msg.raw_message
+        if not isinstance(consumer, AIOKafkaConsumer):
+            return  # FastStream's in-memory test broker: nothing to commit
+        self._consumer = consumer
+        self._pending[TopicPartition(rec.topic, rec.partition)] = rec.offset + 1
+        if self._closing or self.interval <= 0:
+            try:
+                await self.flush()
+            except Exception as exc:  # noqa: BLE001 - the record is redelivered after the restart
+                log.warning("offset_commit_failed", subscriber=self.name, error=repr(exc))
+        elif self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon(), name=f"commit-{self.name}")
+
+    def forget(self, partitions: set[TopicPartition] | None = None) -> None:
+        """Drop what is pending (of ``partitions``; default all), e.g. after a seek back whose
+        positions were committed by the caller."""
+        for tp in list(self._pending):
+            if partitions is None or tp in partitions:
+                del self._pending[tp]
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.interval)
+        try:
+            await self.flush()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - kept pending: the next record done commits it
+            log.warning("offset_commit_failed", subscriber=self.name, error=repr(exc))
+
+    async def flush(self, partitions: set[TopicPartition] | None = None) -> None:
+        """Commit what is pending now (of ``partitions``; default all) in one request. Offsets of
+        partitions no longer assigned are dropped (their records are read again by their next
+        owner); on a failure the offsets stay pending, unless a newer one was done meanwhile."""
+        async with self._lock:
+            consumer = self._consumer
+            taken = {tp: o for tp, o in self._pending.items() if partitions is None or tp in partitions}
+            if consumer is None or not taken:
+                return
+            for tp in taken:
+                del self._pending[tp]
+            assigned = consumer.assignment()
+            offsets = {tp: OffsetAndMetadata(o, "") for tp, o in taken.items() if tp in assigned}
+            if not offsets:
+                return
+            try:
+                self.requests += 1
+                await consumer.commit(offsets)
+            except BaseException:
+                for tp, o in taken.items():
+                    self._pending.setdefault(tp, o)
+                raise
+
+    async def close(self) -> None:
+        """Commit what is pending; from now on each record done is committed at once."""
+        self._closing = True
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+        try:
+            await self.flush()
+        except Exception as exc:  # noqa: BLE001 - redelivered after the restart
+            log.warning("offset_commit_failed", subscriber=self.name, error=repr(exc), at="shutdown")
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        try:
+            await self.flush(set(revoked))
+        except Exception as exc:  # noqa: BLE001 - the next owner reads them again
+            log.warning("offset_commit_failed", subscriber=self.name, error=repr(exc), at="revoke")
+        self.forget(set(revoked))
+        if self.listener is not None:
+            await self.listener.on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._closing = False  # (re)started
+        if self.listener is not None:
+            await self.listener.on_partitions_assigned(assigned)
+
+
+_COMMITS: weakref.WeakKeyDictionary[Any, list[OffsetCommits]] = weakref.WeakKeyDictionary()
+
+
+def offset_commits(broker: KafkaBroker, name: str, interval: float,
+                   listener: ConsumerRebalanceListener | None = None) -> OffsetCommits:
+    """The ``OffsetCommits`` of one subscriber of ``broker`` (pass it as the subscriber's
+    ``listener``): flushed by ``close_commits(broker)`` when the broker stops."""
+    commits = OffsetCommits(interval, listener, name)
+    _COMMITS.setdefault(broker, []).append(commits)
+    return commits
+
+
+async def close_commits(broker: KafkaBroker) -> None:
+    """Commit every subscriber's processed offsets now (before the broker stops)."""
+    await asyncio.gather(*(c.close() for c in _COMMITS.get(broker, [])))
+
+
 class BrokerHandle:
     """Owns a service's Kafka connections; starts them with retry, since Kafka may be down."""
 
@@ -183,6 +320,7 @@ class BrokerHandle:
         self.producer = None
 
     async def stop(self) -> None:
+        await close_commits(self.broker)  # what was processed is committed before the consumers stop
         await self._close()
         self.connected.clear()
 

@@ -13,7 +13,7 @@ term and expiry), never a read followed by a write, so two contenders cannot bot
 - ``release()`` (clean shutdown) leaves the term and frees it, so a standby takes over without
   waiting for the expiry.
 
-The term is what guards the protected resource (the audit ledger checks it before each append,
+The term is what guards the protected resource (the audit ledger checks it on its write path,
 services/audit/ledger.py): a lease alone cannot stop a holder that was paused past its expiry from
 writing once more, the term checked on the write path can. ``valid_until`` is the holder's own,
 conservative view (monotonic clock, counted from *before* the last successful renewal was sent):

@@ -43,3 +43,7 @@ class CommonSettings(BaseSettings):
     kafka_instance_id: str = ""
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 1_000
+    # Offsets of processed records are committed together (servicekit.kafka.OffsetCommits): at most
+    # this long after a record was processed, and at once when its partitions are revoked or the
+    # broker stops. A crash redelivers at most what was processed in this window (docs/reliability.md).
+    kafka_commit_interval_ms: int = 150

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import sys
@@ -33,7 +34,7 @@ from services.audit.resume import ResumeFromLedger, rewind
 from services.audit.remedies import RemedyStore
 from services.audit.settings import AuditSettings
 from servicekit.consumer import reason_of, send_to_dlt
-from servicekit.kafka import ensure_topics, membership
+from servicekit.kafka import ensure_topics, membership, offset_commits
 from servicekit.lease import Lease
 from servicekit.metrics import EVENTS_CONSUMED
 from servicekit.oidc import officer
@@ -58,7 +59,8 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
     # key file); a key generated into the run directory is for development only.
     rt.require_secrets({"AUDIT_QUERY_CODE_SECRET": settings.query_code_secret,
                         "AUDIT_SIGNING_KEY (or AUDIT_KEY_FILE)": settings.signing_key or settings.key_file})
-    ledger = Ledger(rt.db, repair=move_aside)
+    ledger = Ledger(rt.db, repair=move_aside, head_check_seconds=settings.ledger_head_check_seconds,
+                    fence_check_seconds=settings.ledger_fence_check_seconds)
     # Leader and standby: the process that holds the lease appends (its term fences the ledger);
     # another serves reads at once and takes over when the lease expires. A lone instance takes
     # the free lease (or its own earlier incarnation's) at start, without waiting.
@@ -150,43 +152,61 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
 
     # The ledger needs the exact bytes and the record's position, so this subscriber reads the
     # raw record itself rather than going through servicekit.consumer.subscribe. A record is
-    # committed (acknowledged) only after its append returned; where to read from is the
-    # ledger's to say (services/audit/resume.py): on every assignment and after a heal.
+    # committed only after its append returned (batched: servicekit.kafka.OffsetCommits); where to
+    # read from is the ledger's to say (services/audit/resume.py): on every assignment and after a heal.
     resume = ResumeFromLedger(ledger)
+    commits = offset_commits(rt.broker, "audit:ledger-append", rt.common.kafka_commit_interval_ms / 1000,
+                             listener=resume)
     subscriber = rt.broker.subscriber(pattern=topics.AUDITED_PATTERN, group_id="audit", auto_offset_reset="earliest",
-                                      ack_policy=AckPolicy.NACK_ON_ERROR, title="ledger-append", listener=resume,
+                                      ack_policy=AckPolicy.MANUAL, title="ledger-append", listener=commits,
                                       **membership(rt.common, "audit:ledger-append"))
     resume.subscriber = subscriber
 
-    @subscriber
-    async def record(msg: KafkaMessage) -> None:
+    async def record(msg: KafkaMessage):  # noqa: ANN202 - bool (no annotation: FastStream reads the signature)
+        # True when the record is done with (recorded, skipped, dead-lettered): it may be committed.
         rec = msg.raw_message
         if rec.topic == LEDGER_CHECKPOINTS.name:
-            return  # the ledger's own checkpoints commit to it; they are not leaves of it
+            return True  # the ledger's own checkpoints commit to it; they are not leaves of it
         raw = rec.value or b""
         try:
             event = decode(raw, REGISTRY)
         except (ValidationError, ValueError) as exc:
             await send_to_dlt(rt.broker, rec, f"invalid event: {reason_of(exc)}", "audit")
-            return
+            return True
         try:
             seq = await ledger.append(event, raw, rec.topic, rec.partition, rec.offset)
         except LedgerFenced as exc:
             step_down(str(exc))  # a higher term took over: this record is the new writer's
-            return
+            return False
         except LedgerHealed:
             # The store lost (or changed) entries: read again from the last durable one. The
-            # seek covers this record's partition too; the acknowledgement then commits the
-            # rewound positions.
+            # seek covers this record's partition too, and commits the rewound positions (what
+            # was done before them is no longer to be committed).
+            commits.forget()
             await rewind(msg.consumer, ledger)
-            return
+            return False
         except LedgerUnusable:
             # Nothing is appended until the operator resolves it (/health says why): wait, then
             # read this record again (not committed).
             await asyncio.sleep(settings.blocked_retry_seconds)
             await msg.nack()
-            return
+            return False
         EVENTS_CONSUMED.labels(rec.topic, "ok" if seq else "duplicate").inc()
+        return True
+
+    @subscriber
+    @functools.wraps(record)
+    async def acknowledged(msg: KafkaMessage) -> None:
+        # Acknowledged by hand: a record done with goes to the batched commit; one that failed is
+        # read again (nack seeks back to it), and nothing after it is committed meanwhile.
+        try:
+            if await record(msg):
+                await commits.done(msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await msg.nack()
+            raise
 
     @rt.loop
     async def rewind_after_heal() -> None:
@@ -202,6 +222,7 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
                 await asyncio.sleep(1)
                 continue
             try:
+                commits.forget()
                 await rewind(consumer, ledger)
             except Exception as exc:  # noqa: BLE001 - e.g. a rebalance in progress: again soon
                 rt.log.warning("ledger_rewind_failed", error=repr(exc))

@@ -10,8 +10,11 @@ H(0x00 || value). The tree's complete-subtree hashes are kept in memory (rebuilt
 leaf hashes at start), so roots and proofs cost O(log n).
 
 The ledger heals (issue 16). What is in memory is only a copy of what the store holds, and a store
-can lose acknowledged writes. So before each append the head in memory is checked against the store
-(one query: the head entry is there with its hash, nothing is beyond it); on a gap or a mismatch the
+can lose acknowledged writes. So the head in memory is checked against the store: every insert is
+itself a check (``_id`` = head + 1 is unique: an entry beyond the head, written by someone else, makes
+it fail, and then the head is checked at once), and the head entry is looked up by its ``_id`` (it is
+there, with its hash) before an append at most every ``head_check_seconds`` (0: before every append)
+and before every checkpoint (with a count of the entries). On a gap or a mismatch the
 ledger stops appending and re-reads its committed state (``restore``): the durable ledger is the
 contiguous prefix 1..k whose chain links and signed roots check. Entries after the first gap
 (orphans, written after entries that were lost) and checkpoints signed over more than k leaves are
@@ -27,9 +30,12 @@ named on /health and in the log) and keeps serving what it holds.
 Two processes may run (a leader and a standby, issue 12), but only one appends: the leader holds a
 lease in the store (servicekit.lease) whose term is the fencing token. The leader inserts its term
 into ``ledger_writers`` when it takes over (``take_over``; insert only, ``_id`` = term, so the
-collection is the record of every takeover), and every append and every checkpoint first checks
-that no higher term is there (one query, the write path's own); a writer whose term was passed
-stops there (``LedgerFenced``) and its process exits. A standby (``stand_by``) never writes, heals or moves anything aside: it follows the store
+collection is the record of every takeover), and the write path checks that no higher term is there
+(one query): before every checkpoint and every heal, after an insert that found its position taken,
+and before an append when the last check is older than ``fence_check_seconds`` (0: before every
+append). A writer whose term was passed stops there (``LedgerFenced``) and its process exits. A
+deposed writer can thus append only within ``fence_check_seconds`` of the takeover and only at a
+position its successor has not written yet (a correct entry, in order, that the successor takes in). A standby (``stand_by``) never writes, heals or moves anything aside: it follows the store
 (``follow``) to serve reads, and refuses appends and signing.
 """
 
@@ -38,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -166,7 +173,8 @@ def _default_repair() -> Repair:
 
 class Ledger:
     def __init__(self, db: AsyncDatabase, repair: Repair | None = None,
-                 on_problem: Callable[[str | None], None] | None = None) -> None:
+                 on_problem: Callable[[str | None], None] | None = None,
+                 head_check_seconds: float = 0.0, fence_check_seconds: float = 0.0) -> None:
         self.db = db
         self.entries = db[LEDGER]
         self.heals = db[HEALS]
@@ -186,6 +194,13 @@ class Ledger:
         self.term: int | None = None  # the writer term this process appends under (None: unfenced)
         self.standby = False  # a standby reads only (no append, no heal, no signing)
         self.fenced: str | None = None  # why this process was deposed, once it was
+        # How long a check of the head / of the fence stands for appends (0: none is skipped); the
+        # monotonic time until which the last one does.
+        self.head_check_seconds = head_check_seconds
+        self.fence_check_seconds = fence_check_seconds
+        self._head_ok_until = 0.0
+        self._fence_ok_until = 0.0
+        self.queries = {"head": 0, "fence": 0}  # checks sent to the store (tests, benchmark)
 
     async def fence(self, term: int, holder: str = "") -> None:
         """Record our writer term (the lease's): from now on a writer with a lower term is refused
@@ -194,10 +209,12 @@ class Ledger:
             await self.writers.insert_one({"_id": term, "holder": holder, "at": datetime.now(UTC)})
         except DuplicateKeyError:
             pass  # ours, recorded by an earlier attempt (terms are the lease's: one holder each)
+        sent = time.monotonic()
         higher = await self.writers.find_one({"_id": {"$gt": term}}, {"_id": 1})
         if higher is not None:
             raise LedgerFenced(f"writer term {term} is behind the ledger's {higher['_id']}")
         self.term, self.standby, self.fenced = term, False, None
+        self._fence_ok_until = sent + self.fence_check_seconds
 
     def stand_by(self) -> None:
         """Read only until ``take_over``."""
@@ -222,18 +239,25 @@ class Ledger:
         self.fenced = why
         self.standby = True
 
-    async def _check_fence(self) -> None:
-        """Part of the write path (with the lock held, before anything is written or healed)."""
+    async def _check_fence(self, force: bool = False) -> None:
+        """Part of the write path (with the lock held, before anything is written or healed): the
+        store is asked when ``force`` (a checkpoint, a heal, a position found taken) or when the
+        last answer is older than ``fence_check_seconds``."""
         if self.fenced is not None:
             raise LedgerFenced(self.fenced)
         if self.standby:
             raise LedgerFenced("standby: another process is the ledger's writer")
         if self.term is None:
             return  # no lease in use (one process, as before issue 12)
+        sent = time.monotonic()
+        if not force and sent < self._fence_ok_until:
+            return
+        self.queries["fence"] += 1
         higher = await self.writers.find_one({"_id": {"$gt": self.term}}, {"_id": 1})
         if higher is not None:
             self.depose(f"writer term {self.term} was superseded by term {higher['_id']}")
             raise LedgerFenced(self.fenced)
+        self._fence_ok_until = sent + self.fence_check_seconds
 
     async def follow(self) -> int:
         """A standby's reads follow the store: the entries appended since (leaf hashes only) are
@@ -332,21 +356,23 @@ class Ledger:
                              resume_positions=len(s.positions))
         self._set_problem(None)
         self._stale = False
+        self._head_ok_until = 0.0
         return s
 
     async def _head_problem(self) -> str | None:
-        """The cheap check before an append: the head in memory is the store's head."""
+        """The cheap check: the head in memory is the store's head (looked up by its ``_id``) and
+        nothing is stored just beyond it (the next ``_id``; an insert there would fail anyway)."""
         assert self._head is not None
         seq, h = self._head
-        cursor = self.entries.find({"_id": {"$gte": max(seq, 1)}}, {"_id": 1, "hash": 1}).sort("_id", ASCENDING).limit(2)
-        docs = [d async for d in cursor]
-        if seq > 0 and (not docs or int(docs[0]["_id"]) != seq):
-            return f"ledger entry {seq} (the head) is missing from the store"
-        if seq > 0 and docs[0].get("hash") != h:
-            return f"ledger entry {seq} in the store is not the head in memory"
-        beyond = [d for d in docs if int(d["_id"]) > seq]
-        if beyond:
-            return f"ledger entry {int(beyond[0]['_id'])} exists beyond the head {seq} (another writer?)"
+        self.queries["head"] += 1
+        if seq > 0:
+            doc = await self.entries.find_one({"_id": seq}, {"_id": 1, "hash": 1})
+            if doc is None:
+                return f"ledger entry {seq} (the head) is missing from the store"
+            if doc.get("hash") != h:
+                return f"ledger entry {seq} in the store is not the head in memory"
+        if await self.entries.find_one({"_id": seq + 1}, {"_id": 1}) is not None:
+            return f"ledger entry {seq + 1} exists beyond the head {seq} (another writer?)"
         return None
 
     async def _full_problem(self) -> str | None:
@@ -360,19 +386,30 @@ class Ledger:
 
     async def _ensure(self, full: bool = False) -> None:
         """With the lock held: the in-memory state is the store's, or it is re-read (and then the
-        consumer must rewind: LedgerHealed is raised by append)."""
+        consumer must rewind: LedgerHealed is raised by append). Before an append the head is
+        looked up only when its last check is older than ``head_check_seconds``."""
         if self.problem is not None or self._stale or self._head is None or self._tree is None:
             why = self.problem or ("a write failed" if self._stale else "not loaded")
             initial = self._head is None and not self._stale and self.problem is None
+            await self._check_fence(force=True)  # a deposed writer heals nothing
             await self._restore(why)
             if not initial:
                 self._want_rewind()
             return
+        sent = time.monotonic()
+        if not full and sent < self._head_ok_until:
+            return
         problem = await (self._full_problem() if full else self._head_problem())
         if problem is not None:
-            self.log.warning("ledger_diverged", reason=problem)
-            await self._restore(problem)
-            self._want_rewind()
+            await self._diverged(problem)
+            return
+        self._head_ok_until = sent + self.head_check_seconds
+
+    async def _diverged(self, problem: str) -> None:
+        self.log.warning("ledger_diverged", reason=problem)
+        await self._check_fence(force=True)  # a deposed writer heals nothing
+        await self._restore(problem)
+        self._want_rewind()
 
     def _want_rewind(self) -> None:
         self.rewind_pending = True
@@ -438,8 +475,11 @@ class Ledger:
             except DuplicateKeyError:
                 if await self.entries.find_one({"event_id": event.id}, {"_id": 1}):
                     return None  # a redelivered event: nothing was written, the head stands
-                self._stale = True  # the position was taken: re-read, retry
-                raise
+                # The position was taken: another writer (then we are fenced off), or our memory
+                # is off the store. Re-read; the consumer rewinds.
+                self._stale = True
+                await self._diverged(f"ledger entry {seq + 1} exists beyond the head {seq} (another writer?)")
+                raise LedgerHealed("ledger state re-read: rewind first") from None
             except BaseException:
                 # Written or not (a lost acknowledgement), re-read the state next time.
                 self._stale = True
@@ -455,7 +495,7 @@ class Ledger:
         against the store first (with ``full_check``, the number of stored entries too: the
         periodic signing does it), and a divergence heals the ledger before the snapshot."""
         async with self.lock:
-            await self._check_fence()
+            await self._check_fence(force=True)
             await self._ensure(full=full_check)
             if self.problem is not None:
                 raise LedgerUnusable(self.problem)

@@ -25,6 +25,13 @@ class AuditSettings(BaseSettings):
     # The ledger writer's lease (leader and standby): a standby takes over this long after the
     # leader last renewed it; renewed every third of it.
     lease_seconds: float = 10.0
+    # The leader's checks on the write path (services/audit/ledger.py, docs/reliability.md): the
+    # head in memory is looked up in the store before an append at most this often (an insert
+    # whose position is taken checks it at once; every checkpoint checks it with a count), and the
+    # fence (no higher writer term) at most this often (every checkpoint, every heal and every
+    # position found taken check it at once). 0: before every append.
+    ledger_head_check_seconds: float = 1.0
+    ledger_fence_check_seconds: float = 0.2
     # Same secret as intake's query codes (INTAKE_QUERY_CODE_SECRET): the applicant's view of the
     # timeline. No default: production refuses to start without it.
     query_code_secret: str = ""

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from services.audit.checkpoint_log import CheckpointLog, Signer
-from services.audit.ledger import WRITERS, Ledger, LedgerFenced
+from services.audit.ledger import WRITERS, Ledger, LedgerFenced, LedgerHealed
 from servicekit.lease import Lease
 from tests.audit.conftest import ORIGIN
 from tests.audit.factory import case_events, raw
@@ -123,3 +123,67 @@ async def test_the_lease_term_is_the_fence(db) -> None:  # noqa: ANN001
     with pytest.raises(LedgerFenced):
         await consume(first, recs[3:4])
     assert await consume(second, recs[3:]) == len(recs) - 3
+
+
+async def test_a_stale_writer_is_refused_with_the_checks_spread_out(db) -> None:  # noqa: ANN001
+    """As the service runs it: the fence and the head are asked about at most every so often, not
+    before every append. A deposed writer is still refused: at once when its position was taken by
+    the successor (the insert fails, then the fence is asked), and otherwise once its last check is
+    older than ``fence_check_seconds``. It heals nothing, and the ledger ends complete."""
+    recs = records(range(1, 4))
+    old = Ledger(db, head_check_seconds=60, fence_check_seconds=60)
+    await old.fence(1, "audit-a")
+    await old.setup()
+    assert await consume(old, recs[:10]) == 10
+    assert old.queries["fence"] == 0 and old.queries["head"] <= 1  # not one per append
+
+    new = Ledger(db, head_check_seconds=60, fence_check_seconds=0.05)
+    new.stand_by()
+    await new.setup()
+    await new.take_over(2, "audit-b")
+    assert await consume(new, recs[10:15]) == 5
+
+    # The old writer's checks are not due, but its next position (11) is taken: refused.
+    topic, part, offset, ev = recs[15]
+    with pytest.raises(LedgerFenced, match="superseded by term 2"):
+        await old.append(ev, raw(ev), topic, part, offset)
+    assert old.fenced is not None
+    assert await db.ledger.count_documents({}) == 15
+    assert await db.ledger_heals.count_documents({}) == 0
+
+    # A third writer takes over and has appended nothing yet: the second is refused once its last
+    # fence check is older than fence_check_seconds.
+    third = Ledger(db, head_check_seconds=60, fence_check_seconds=60)
+    third.stand_by()
+    await third.setup()
+    await third.take_over(3, "audit-c")
+    await asyncio.sleep(0.1)
+    with pytest.raises(LedgerFenced, match="superseded by term 3"):
+        await new.append(ev, raw(ev), topic, part, offset)
+    assert await db.ledger.count_documents({}) == 15
+    assert await db.ledger_heals.count_documents({}) == 0
+
+    assert await consume(third, recs[15:]) == len(recs) - 15
+    ids = [d["event_id"] async for d in third.iter_entries()]
+    assert ids == [e.id for *_, e in recs]
+    assert (await third.verify()).ok
+
+
+async def test_an_entry_beyond_the_head_is_caught_by_the_insert(db) -> None:  # noqa: ANN001
+    """With the head check spread out, a position taken under the writer makes its insert fail:
+    the ledger re-reads at once (LedgerHealed), nothing is overwritten, and it goes on after the
+    rewind from the store's head."""
+    recs = records(range(1, 3))
+    led = Ledger(db, head_check_seconds=60, fence_check_seconds=60)
+    await led.setup()
+    assert await consume(led, recs[:5]) == 5
+    other = Ledger(db)
+    await other.setup()
+    assert await consume(other, recs[5:6]) == 1  # entry 6, behind led's back
+    topic, part, offset, ev = recs[6]
+    with pytest.raises(LedgerHealed):
+        await led.append(ev, raw(ev), topic, part, offset)
+    led.rewound()
+    assert await led.append(ev, raw(ev), topic, part, offset) == 7
+    assert await consume(led, recs[5:]) == len(recs) - 7  # 6 and 7 skipped by their event ids
+    assert (await led.verify()).ok
