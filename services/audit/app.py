@@ -13,6 +13,7 @@ import time
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import Gauge
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
@@ -41,6 +42,13 @@ from servicekit.oidc import officer
 from servicekit.periodic import every
 from servicekit.ratelimit import AttemptLimiter, MongoWindowStorage
 from servicekit.runtime import ServiceRuntime
+
+# What an operator watches (docs/operations.md, "What to watch"): the ledger grows, checkpoints follow.
+LEDGER_SIZE = Gauge("gongkai_audit_ledger_size", "Entries in the ledger, as this process knows it")
+LEADER = Gauge("gongkai_audit_leader", "1 if this process holds the ledger writer's lease, 0 for a standby")
+CHECKPOINT_SIZE = Gauge("gongkai_audit_checkpoint_tree_size", "Entries covered by the latest signed checkpoint")
+CHECKPOINT_SIGNED = Gauge("gongkai_audit_checkpoint_signed_timestamp_seconds",
+                          "When the latest checkpoint was signed (Unix time)")
 
 # Failed query-code attempts (servicekit.ratelimit): the one collection of the audit database that
 # is updated in place, and it is no part of the ledger (deploy/production/audit-store-role.md).
@@ -80,6 +88,8 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
     rt.on_setup(claim_lease)  # before the ledger loads: a standby loads read only
     rt.on_setup(ledger.setup)
     rt.health_fields(lambda: {"role": role["role"]})
+    LEADER.set_function(lambda: 1.0 if role["role"] == "leader" else 0.0)
+    LEDGER_SIZE.set_function(lambda: float(ledger.size or 0))
 
     def step_down(why: str) -> None:
         # The lease is lost: nothing more is written by this process; it exits non-zero and its
@@ -232,6 +242,10 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
         doc, created = await cplog.sign_now(allow_empty=False, full_check=True)
         if created and doc is not None:
             rt.log.info("checkpoint_signed", tree_size=doc["tree_size"], root_hash=doc["root_hash"])
+        latest = doc if created and doc is not None else await cplog.latest()
+        if latest is not None:
+            CHECKPOINT_SIZE.set(latest["tree_size"])
+            CHECKPOINT_SIGNED.set(latest["signed_at"].timestamp())
 
     @rt.loop
     async def sign_checkpoints() -> None:

@@ -415,6 +415,11 @@ class Ledger:
         self.rewind_pending = True
         self.rewind_wanted.set()
 
+    @property
+    def size(self) -> int | None:
+        """Entries in the ledger as this process knows it (None before it has loaded)."""
+        return self._head[0] if self._head is not None else None
+
     def resume_positions(self) -> dict[Position, int]:
         """Per (topic, partition): the next offset to read, just after the highest offset the
         durable ledger records for it (a partition absent here is read from its beginning)."""

@@ -75,6 +75,14 @@ async def audited_bus_ids(bootstrap: str) -> list[str]:
         await consumer.stop()
 
 
+async def gauge(http: httpx.AsyncClient, stack: Stack, instance: str, name: str) -> float:
+    """A gauge's value on the instance's /metrics (Prometheus text format)."""
+    text = (await http.get(stack.cfg.url(instance) + "/metrics", timeout=5.0)).text
+    found = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")]
+    assert len(found) == 1, f"{name} on {instance}: {found}"
+    return found[0]
+
+
 async def health(http: httpx.AsyncClient, stack: Stack, instance: str) -> dict[str, Any] | None:
     try:
         r = await http.get(stack.cfg.url(instance) + "/health", timeout=1.0)
@@ -176,6 +184,10 @@ async def test_standby_takes_over_when_the_leader_dies_under_load(standby_stack:
         stack.wait_healthy(lead)
         back = await health(http, stack, lead)
         assert back and back["role"] == "standby", back
+        # The operator's view: which process writes, and how far the ledger is.
+        assert await gauge(http, stack, standby, "gongkai_audit_leader") == 1.0
+        assert await gauge(http, stack, lead, "gongkai_audit_leader") == 0.0
+        assert await gauge(http, stack, standby, "gongkai_audit_ledger_size") >= before_kill
 
         await loader
         assert len(accepted) == APPLICATIONS, f"{len(accepted)} of {APPLICATIONS} accepted"
