@@ -11,14 +11,28 @@ identity platform (统一身份认证).
 ``AccessGuard`` is a FastAPI dependency applied to every route of a service: it looks the route
 up in ``contracts.access.ROUTES`` (fail closed: an unlisted route is refused), lets public routes
 through, and otherwise answers 401 without a valid token and 403 with a token lacking the role,
-logging each refusal with the token's subject. Handlers read the officer with ``officer(request)``.
+logging each refusal with the token's subject. Handlers read the officer with ``Depends(officer)``.
+
+**Verified tokens are remembered** (``TokenVerifier``): a token that verified is kept, keyed by
+its SHA-256 (not the token itself), with the officer and the key that verified it, for at most
+``token_cache_seconds`` (default 60 s) and never past its ``exp``; at most ``token_cache_size``
+tokens (least recently used dropped first). A remembered token is accepted again only while the
+key set still holds *the same key object* under its key id: every JWKS refresh replaces the key
+objects, so after a refresh (a rotation that removed a key, or the periodic
+``jwks_lifespan_seconds`` one) each remembered token is verified again in full. The bound: a
+token stays accepted up to ``token_cache_seconds`` after an issuer revoked its key only when this
+service has not refreshed its keys in the meantime — the same as without the cache, where the
+keys themselves are kept ``jwks_lifespan_seconds``. Refused tokens are never remembered.
+``token_cache_seconds = 0`` turns the cache off.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +67,10 @@ class OidcSettings(BaseSettings):
     jwks_lifespan_seconds: int = 300
     # Unknown key ids refetch the JWKS at most this often (a flood of forged kids is not a flood of fetches).
     jwks_min_refetch_seconds: float = 10.0
+    # Verified tokens remembered (module docstring): how long at most (never past ``exp``; 0: off),
+    # and how many at most (least recently used dropped first).
+    token_cache_seconds: float = 60.0
+    token_cache_size: int = 2048
 
 
 @dataclass(frozen=True)
@@ -155,19 +173,64 @@ class KeySet:
         return self._keys[kid]
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A remembered verified token: who, with which key object, until when (monotonic, wall)."""
+
+    principal: Principal
+    kid: str | None
+    key: jwt.PyJWK
+    until_monotonic: float
+    exp: float
+
+
 class TokenVerifier:
     def __init__(self, settings: OidcSettings | None = None) -> None:
         self.settings = settings or OidcSettings()
         self.keys = KeySet(self.settings)
+        self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
 
     @property
     def configured(self) -> bool:
         return bool(self.settings.issuer)
 
+    async def _remembered(self, digest: bytes) -> Principal | None:
+        hit = self._verified.get(digest)
+        if hit is None:
+            return None
+        if time.monotonic() >= hit.until_monotonic or time.time() >= hit.exp:
+            del self._verified[digest]
+            return None
+        try:  # refreshes the key set when it is due, as a full verification would
+            key = await self.keys.key(hit.kid)
+        except InvalidToken:
+            key = None
+        if key is not hit.key:  # the keys were fetched again since: verify in full
+            self._verified.pop(digest, None)
+            return None
+        self._verified.move_to_end(digest)
+        return hit.principal
+
+    def _remember(self, digest: bytes, principal: Principal, kid: str | None, key: jwt.PyJWK,
+                  claims: dict[str, Any]) -> None:
+        s = self.settings
+        try:
+            exp = float(claims["exp"])
+        except (KeyError, TypeError, ValueError):
+            return
+        self._verified[digest] = _Verified(principal, kid, key, time.monotonic() + s.token_cache_seconds, exp)
+        self._verified.move_to_end(digest)
+        while len(self._verified) > max(1, s.token_cache_size):
+            self._verified.popitem(last=False)
+
     async def verify(self, token: str) -> Principal:
         s = self.settings
         if not s.issuer:
             raise InvalidToken("未配置身份提供方（GONGKAI_OIDC_ISSUER），不接受任何令牌")
+        caching = s.token_cache_seconds > 0 and s.token_cache_size > 0
+        digest = hashlib.sha256(token.encode()).digest() if caching else b""
+        if caching and (known := await self._remembered(digest)) is not None:
+            return known
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -194,13 +257,16 @@ class TokenVerifier:
         dept = _claim(claims, s.department_claim)
         if isinstance(dept, list):
             dept = dept[0] if dept else None
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             username=str(claims.get("preferred_username") or ""),
             name=str(claims.get("name") or ""),
             roles=frozenset(str(r) for r in roles) if isinstance(roles, list) else frozenset(),
             department=str(dept) if dept else None,
         )
+        if caching:
+            self._remember(digest, principal, header.get("kid"), key, claims)
+        return principal
 
 
 def bearer_token(request: Request) -> str | None:
@@ -254,8 +320,10 @@ class AccessGuard:
         request.state.principal = principal
 
 
-def officer(request: Request) -> Principal:
-    """The verified officer of a request that passed the guard (as a FastAPI dependency too)."""
+async def officer(request: Request) -> Principal:
+    """The verified officer of a request that passed the guard: a FastAPI dependency
+    (``Depends(officer)``). A coroutine function, so FastAPI calls it on the event loop instead of
+    handing it to a worker thread (a thread-pool hop on every officer request)."""
     principal = getattr(request.state, "principal", None)
     if principal is None:  # a public route asking for an officer: a wiring mistake
         raise HTTPException(401, "需要身份认证", headers=UNAUTHENTICATED)

@@ -11,7 +11,7 @@ for an unknown case or remedy, 409 for a contradiction. ``GET`` lists the case's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -67,7 +67,7 @@ class RemedyRequest(StrictIn):
 TAGS: list = ["remedies"]  # the OpenAPI group of these routes
 
 
-def add_remedies_routes(app: FastAPI, ledger: Ledger, store: RemedyStore, officer: Callable[[Request], Principal],
+def add_remedies_routes(app: FastAPI, ledger: Ledger, store: RemedyStore, officer: Callable[[Request], Awaitable[Principal]],
                         wake: Callable[[], None] = lambda: None) -> None:
 
     async def case_facts(case_id: str) -> CaseFacts:

@@ -304,7 +304,7 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
         earlier = [
             repeats.Earlier(case_id=e["_id"], applicant_ref=ref, agency_code=agency,
                             description=(e.get("application") or {}).get("description", ""),
-                            received_on=date.fromisoformat(e["received_on"]))
+                            received_on=date.fromisoformat(e["received_on"]), normalised=e.get("repeat_text"))
             for e in earlier_docs
         ]  # fmt: skip
         matches = repeats.find_repeats(

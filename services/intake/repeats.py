@@ -15,6 +15,12 @@ applicant (``applicant_ref``) to the same agency and their descriptions match:
 
 The flag is a warning for the officer, who decides (Art. 36(6) applies only to a repeat of an
 application that was *answered*; the earlier case's status is passed through for that).
+
+Cost: a submission is compared with every earlier application of its applicant to the agency. The
+normalised text is stored with each application at insert (``repeat_text``, ``IntakeStore``) and
+may be passed in (``Earlier.normalised``); the normalisation and each text's bigram vector, norm
+and numbers are also remembered per process (bounded LRU), so an earlier description is not
+normalised and counted again at every later submission.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 THRESHOLD = 0.78
 
@@ -60,6 +67,7 @@ BOILERPLATE = tuple(
 _DIGITS = re.compile(r"\d+")
 
 
+@lru_cache(maxsize=8192)
 def normalise(text: str) -> str:
     t = unicodedata.normalize("NFKC", text).casefold()
     t = "".join(ch for ch in t if unicodedata.category(ch)[0] not in "PSZC")
@@ -74,18 +82,38 @@ def bigrams(text: str) -> Counter[str]:
     return Counter(text[i : i + 2] for i in range(len(text) - 1))
 
 
+@dataclass(frozen=True)
+class _Profile:
+    """What the comparison needs of one normalised text (remembered: ``_profile``)."""
+
+    vector: dict[str, int]
+    norm: float
+    numbers: tuple[str, ...]
+
+
+@lru_cache(maxsize=8192)
+def _profile(normalised: str) -> _Profile:
+    vector = dict(bigrams(normalised))
+    return _Profile(vector, math.sqrt(sum(n * n for n in vector.values())),
+                    tuple(sorted(str(int(x)) for x in _DIGITS.findall(normalised))))
+
+
+def _cosine(pa: _Profile, pb: _Profile) -> float:
+    if not pa.vector or not pb.vector:
+        return 0.0
+    vb = pb.vector
+    dot = sum(n * vb.get(g, 0) for g, n in pa.vector.items())
+    return dot / (pa.norm * pb.norm)
+
+
 def similarity(a: str, b: str) -> float:
     """Cosine similarity of the bigram vectors of two normalised descriptions (0…1)."""
-    va, vb = bigrams(normalise(a)), bigrams(normalise(b))
-    if not va or not vb:
-        return 0.0
-    dot = sum(n * vb[g] for g, n in va.items())
-    return dot / (math.sqrt(sum(n * n for n in va.values())) * math.sqrt(sum(n * n for n in vb.values())))
+    return _cosine(_profile(normalise(a)), _profile(normalise(b)))
 
 
 def numbers(text: str) -> list[str]:
     """The numbers a description names, as a sorted list (leading zeros dropped)."""
-    return sorted(str(int(x)) for x in _DIGITS.findall(normalise(text)))
+    return list(_profile(normalise(text)).numbers)
 
 
 @dataclass(frozen=True)
@@ -96,6 +124,8 @@ class Earlier:
     description: str
     received_on: date
     status: str = ""  # e.g. "open", "replied" — passed through to the officer
+    # ``normalise(description)`` when known (stored with the application: ``repeat_text``).
+    normalised: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,16 +147,17 @@ def find_repeats(
 ) -> list[RepeatMatch]:
     """Earlier applications of the same applicant to the same agency that this one repeats,
     most similar first."""
-    nums = numbers(description)
+    mine = _profile(normalise(description))
     out = []
     for e in earlier:
         if e.case_id == exclude_case_id:
             continue
         if e.applicant_ref != applicant_ref or e.agency_code != agency_code:
             continue
-        if numbers(e.description) != nums:
+        theirs = _profile(e.normalised if e.normalised is not None else normalise(e.description))
+        if theirs.numbers != mine.numbers:
             continue
-        s = similarity(description, e.description)
+        s = _cosine(mine, theirs)
         if s >= threshold:
             out.append(RepeatMatch(e.case_id, round(s, 4), e.received_on, e.status))
     out.sort(key=lambda m: (-m.similarity, m.received_on, m.case_id))

@@ -12,13 +12,16 @@ Nothing a person is told depends on a write that a crash can undo or leave half 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
+from services.intake.repeats import normalise
 from servicekit import outbox
 from servicekit.versioned import Change, Versioned
 
@@ -49,10 +52,12 @@ class IntakeStore:
         await outbox.ensure_indexes(self.applications)
 
     async def earlier_applications(self, applicant_ref: str, agency_code: str, limit: int = 500) -> list[dict[str, Any]]:
-        """The applicant's earlier applications to the agency (newest first), for repeat detection."""
+        """The applicant's earlier applications to the agency (newest first), for repeat detection:
+        only what it needs (the description, its normalised text ``repeat_text`` where stored, the
+        date and the tracking number), not the whole application."""
         cursor = self.applications.find(
             {"applicant_ref": applicant_ref, "agency_code": agency_code},
-            {"_id": 1, "application": 1, "received_on": 1, "tracking_number": 1},
+            {"_id": 1, "application.description": 1, "repeat_text": 1, "received_on": 1, "tracking_number": 1},
             sort=[("received_on", -1)],
             limit=limit,
         )
@@ -96,22 +101,71 @@ class IntakeStore:
         applicant's month (``doc_of`` gets it and stores ``rank_key``); a rank taken meanwhile by a
         concurrent submission of the same applicant is drawn again, the number kept.
         On a replay of the case (same ``_id``) return the one already stored. Returns (the
-        application as stored, created?)."""
+        application as stored, created?).
+
+        Which unique key collided is read from the store's error (``_collided``), so a collision
+        costs no look-ups of what collided; when the error does not say, the store is asked (the
+        application by its id, then the tracking number)."""
         number: str | None = None
+        rank: int | None = None
         for _ in range(NUMBER_ATTEMPTS):
             if number is None:
                 number = number_of(await self.next_sequence(agency, on))
-            rank = None if ranked is None else await self.rank_in_month(ranked[0], agency, ranked[1])
+            if ranked is not None and rank is None:
+                rank = await self.rank_in_month(ranked[0], agency, ranked[1])
             doc, records = doc_of(number, rank)
-            if await self.versioned.insert(doc, records):
-                return {**doc, self.versioned.rev_field: 0, **outbox.new_doc_fields(records)}, True
-            existing = await self.get(doc["_id"])
-            if existing is not None:
-                return existing, False
-            if await self.applications.find_one({"tracking_number": number}, {"_id": 1}) is not None:
-                number = None  # the tracking number collided: draw the next one
-            # else the rank collided: count again, keep the number
+            doc = with_repeat_text(doc)
+            stored = {**doc, self.versioned.rev_field: 0, **outbox.new_doc_fields(records)}
+            try:
+                await self.applications.insert_one(stored)
+                return stored, True
+            except DuplicateKeyError as exc:
+                collided = _collided(exc)
+            if collided in ("_id", None):
+                existing = await self.get(doc["_id"])
+                if existing is not None:
+                    return existing, False
+            if collided == "tracking_number" or (collided is None and await self.applications.find_one(
+                    {"tracking_number": number}, {"_id": 1}) is not None):
+                number = None  # the tracking number collided: draw the next one (the rank kept)
+            else:
+                # The rank was taken by a concurrent submission of the applicant: count again (the
+                # ranks stored meanwhile included), keep the number. (Not ``rank + 1``: under
+                # steady concurrency a submission trying the next rank each time falls behind the
+                # others, which count, and runs out of attempts.)
+                rank = None
         raise NumbersExhausted(agency)
+
+
+_INDEX_OF_ERROR = re.compile(r"index: (\S+) dup key")
+
+
+def _collided(exc: DuplicateKeyError) -> str | None:
+    """The unique key a refused insert collided on (``_id``, ``tracking_number``, ``rank_key``),
+    from the store's error (``keyPattern``, else the index named in its message); None: not said."""
+    details = exc.details or {}
+    pattern = details.get("keyPattern")
+    if isinstance(pattern, dict) and len(pattern) == 1:
+        return str(next(iter(pattern)))
+    found = _INDEX_OF_ERROR.search(str(details.get("errmsg") or exc))
+    if found is None:
+        return None
+    name = found.group(1)
+    if name == "_id_":
+        return "_id"
+    for key in ("tracking_number", "rank_key"):
+        if name == f"{key}_1":
+            return key
+    return None
+
+
+def with_repeat_text(doc: dict[str, Any]) -> dict[str, Any]:
+    """The application with its description normalised for repeat detection (``repeat_text``,
+    ``repeats.normalise``), computed once when it is stored instead of at every later submission."""
+    description = (doc.get("application") or {}).get("description")
+    if not isinstance(description, str) or "repeat_text" in doc:
+        return doc
+    return {**doc, "repeat_text": normalise(description)}
 
 
 def rank_key(applicant_ref: str, agency_code: str, month: str, rank: int) -> str:

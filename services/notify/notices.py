@@ -197,28 +197,32 @@ class Dispatcher:
             {"status": {"$in": [AWAITING_CONTACT, PENDING]}, "next_at": {"$lte": now()}}, {"outbox": 0}
         ).sort("next_at", ASCENDING).limit(100)
         async for notice in due:
+            case = _CaseView(notice["case_id"])
             if notice["status"] == AWAITING_CONTACT:
-                notice = await self._attach_contact(notice)
+                notice = await self._attach_contact(notice, case)
                 if notice is None:
                     continue
             for channel, delivery in notice["deliveries"].items():
                 if delivery["status"] == "sending":
-                    attempted += await self._recover(notice, NoticeChannel(channel), delivery)
+                    attempted += await self._recover(notice, NoticeChannel(channel), delivery, case)
                 elif delivery["status"] == "pending" and not _later(delivery.get("retry_at")):
-                    attempted += await self._consider(notice, NoticeChannel(channel), delivery)
-            await self._close_if_done(notice["_id"])
-            await self._reschedule(notice["_id"])
+                    attempted += await self._consider(notice, NoticeChannel(channel), delivery, case)
+            await self._settle(notice, case)
         return attempted
 
     # -- order -----------------------------------------------------------------------------
 
-    async def _case_items(self, case_id: str) -> list[order.Item]:
-        return [order.Item.of(d) async for d in self.store.notices.find({"case_id": case_id}, {"outbox": 0})]
+    async def _case_items(self, case: _CaseView) -> list[order.Item]:
+        """The case's notices, read once per notice and round (``_CaseView``)."""
+        if case.docs is None:
+            case.docs = [d async for d in self.store.notices.find({"case_id": case.case_id}, {"outbox": 0})]
+        return [order.Item.of(d) for d in case.docs]
 
-    async def _consider(self, notice: dict[str, Any], channel: NoticeChannel, delivery: dict[str, Any]) -> int:
+    async def _consider(self, notice: dict[str, Any], channel: NoticeChannel, delivery: dict[str, Any],
+                        case: _CaseView) -> int:
         """Send the delivery if the notices before it (``order``) are through; else hold it."""
         field = f"deliveries.{channel.value}"
-        items = await self._case_items(notice["case_id"])
+        items = await self._case_items(case)
         me = next((i for i in items if i.notice_id == notice["_id"]), None)
         if me is None:
             return 0
@@ -235,14 +239,30 @@ class Dispatcher:
         if v.note is not None:
             log.warning("notice_order_patience_exhausted", case_id=notice["case_id"], kind=notice["kind"],
                         channel=channel.value, reason=v.note)
-        await self._deliver(notice, channel, delivery, order_note=v.note)
+        await self._deliver(notice, channel, delivery, order_note=v.note, case=case)
         return 1
 
-    async def _reschedule(self, notice_id: str) -> None:
-        """The notice's next round: its earliest retry, or the next poll while a delivery is held."""
-        doc = await self.store.notices.find_one({"_id": notice_id}, {"outbox": 0})
+    async def _settle(self, notice: dict[str, Any], case: _CaseView) -> None:
+        """After a round of the notice: ``done`` once every delivery is final, else rescheduled.
+        When this round made every delivery that was not final yet final itself (the usual case),
+        that is known without reading the notice again (a final state never changes)."""
+        nid = notice["_id"]
+        if notice["status"] != PENDING or nid in case.closed:
+            return
+        if all(d["status"] in FINAL or (nid, ch) in case.finalised for ch, d in notice["deliveries"].items()):
+            await self.store.notices.update_one({"_id": nid, "status": PENDING}, {"$set": {"status": DONE}})
+            return
+        doc = await self.store.notices.find_one({"_id": nid}, {"outbox": 0})
         if doc is None or doc["status"] != PENDING:
             return
+        if all(d["status"] in FINAL for d in doc["deliveries"].values()):
+            await self.store.notices.update_one({"_id": nid, "status": PENDING}, {"$set": {"status": DONE}})
+            return
+        await self._reschedule(doc)
+
+    async def _reschedule(self, doc: dict[str, Any]) -> None:
+        """The notice's next round: its earliest retry, or the next poll while a delivery is held."""
+        notice_id = doc["_id"]
         pending = [d for d in doc["deliveries"].values() if d["status"] == "pending"]
         held = any(d.get("held_by") for d in pending)
         times = [now() + timedelta(seconds=self.settings.poll_seconds) if d.get("held_by")
@@ -252,14 +272,27 @@ class Dispatcher:
             update["next_at"] = min(times)
         await self.store.notices.update_one({"_id": notice_id}, {"$set": update})
 
-    async def _release_successors(self, case_id: str) -> None:
-        """A delivery of the case reached a final state: the notices held behind it look again now."""
+    async def _release_successors(self, case_id: str, case: _CaseView | None = None, notice_id: str | None = None,
+                                  channel: NoticeChannel | None = None) -> None:
+        """A delivery of the case reached a final state: the notices held behind it look again now.
+        ``case``/``notice_id``/``channel``: the delivery's round, which records it final; when the
+        case's notices read in that round showed none held but this one, there is nothing to release
+        (a notice held after that read, by another dispatcher, looks again at its next poll, as
+        every held notice does)."""
+        if case is not None and notice_id is not None:
+            if channel is not None:
+                case.finalised.add((notice_id, channel.value))
+            if case.docs is not None and not any(d.get("held") for d in case.docs if d["_id"] != notice_id):
+                return
         await self.store.notices.update_many({"case_id": case_id, "held": True}, {"$set": {"next_at": now()}})
 
     # -- contact ---------------------------------------------------------------------------
 
-    async def _attach_contact(self, notice: dict[str, Any]) -> dict[str, Any] | None:
+    async def _attach_contact(self, notice: dict[str, Any], case: _CaseView | None = None) -> dict[str, Any] | None:
         contact = await self.store.contacts.find_one({"_id": notice["case_id"]})
+        if contact is not None and case is not None:
+            case.webhook_secret = contact.get("webhook_secret") or None
+            case.contact_read = True
         if contact is None:
             # Contact details travel on another topic and may arrive a little later.
             await self.store.notices.update_one(
@@ -272,12 +305,14 @@ class Dispatcher:
         if contact.get("webhook_url"):
             deliveries[NoticeChannel.WEBHOOK.value] = {"status": "pending", "attempts": 0, "to": contact["webhook_url"]}
         status = PENDING if deliveries else DONE
-        await self.store.notices.update_one(
+        attached = await self.store.notices.update_one(
             {"_id": notice["_id"], "status": AWAITING_CONTACT},
             {"$set": {"deliveries": deliveries, "status": status}},
         )
         if status == DONE:
             await self._release_successors(notice["case_id"])
+        if attached.modified_count == 1:  # this write made it so: no need to read it back
+            return {**notice, "deliveries": deliveries, "status": status}
         return await self.store.notices.find_one({"_id": notice["_id"]}, {"outbox": 0})
 
     # -- claim, send, confirm ----------------------------------------------------------------
@@ -304,7 +339,7 @@ class Dispatcher:
         return True, None
 
     async def _deliver(self, notice: dict[str, Any], channel: NoticeChannel, delivery: dict[str, Any],
-                       order_note: str | None = None) -> None:
+                       order_note: str | None = None, case: _CaseView | None = None) -> None:
         field = f"deliveries.{channel.value}"
         go, attachment = await self._attachment(notice, channel)
         if not go:
@@ -346,7 +381,8 @@ class Dispatcher:
                                                  notice_id=key, **extra)
                 self.confirmed[key] = reply
             else:
-                secret = await self.store.webhook_secret(notice["case_id"])
+                secret = (case.webhook_secret if case is not None and case.contact_read
+                          else await self.store.webhook_secret(notice["case_id"]))
                 if secret is None:
                     raise Refused("no signing secret")  # never unsigned
                 payload = {"notice_id": key, "case_id": notice["case_id"], "tracking_number": notice["tracking_number"],
@@ -356,16 +392,17 @@ class Dispatcher:
             log.warning("notice_claim_lost", case_id=notice["case_id"], channel=channel.value, notice_id=key)
             return
         except Refused as exc:  # never to be sent there: recorded, not retried
-            await self.store.notices.update_one(
+            refused = await self.store.notices.update_one(
                 mine,
                 {"$set": {f"{field}.status": "refused", f"{field}.refused_reason": exc.reason,
                           f"{field}.refused_at": now()}},
             )
             log.warning("notice_delivery_refused", case_id=notice["case_id"], channel=channel.value, reason=exc.reason)
-            await self._release_successors(notice["case_id"])
+            await self._release_successors(notice["case_id"], case, notice["_id"],
+                                           channel if refused.matched_count == 1 else None)
             return
         except SmtpUncertain as exc:
-            await self._uncertain(notice, channel, f"the SMTP conversation broke after the end of data: {exc}")
+            await self._uncertain(notice, channel, f"the SMTP conversation broke after the end of data: {exc}", case)
             return
         except Exception as exc:  # noqa: BLE001 - any failure of the far side is retried
             # Here the server did not take the message (an error reply, or the connection lost
@@ -373,7 +410,7 @@ class Dispatcher:
             failed = attempts >= self.settings.max_attempts
             delay = backoff_seconds(attempts, self.settings.backoff_base_seconds, self.settings.backoff_max_seconds)
             retry_at = now() + timedelta(seconds=delay)
-            await self.store.notices.update_one(
+            recorded = await self.store.notices.update_one(
                 mine,
                 {"$set": {f"{field}.status": "failed" if failed else "pending", f"{field}.last_error": repr(exc)[:500],
                           f"{field}.retry_at": retry_at, "next_at": retry_at}},
@@ -381,12 +418,13 @@ class Dispatcher:
             log.warning("notice_delivery_failed", case_id=notice["case_id"], channel=channel.value,
                         attempt=attempts, final=failed, error=repr(exc))
             if failed:
-                await self._release_successors(notice["case_id"])
+                await self._release_successors(notice["case_id"], case, notice["_id"],
+                                               channel if recorded.matched_count == 1 else None)
             return
-        await self._record_delivered(notice, channel, attempts, reply)
+        await self._record_delivered(notice, channel, attempts, reply, case)
 
     async def _record_delivered(self, notice: dict[str, Any], channel: NoticeChannel, attempts: int,
-                                reply: str | None) -> None:
+                                reply: str | None, case: _CaseView | None = None) -> None:
         """The delivery and its ``notice.delivered`` event, in one write."""
         field = f"deliveries.{channel.value}"
         key = f"{notice['_id']}:{channel.value}"
@@ -395,6 +433,13 @@ class Dispatcher:
         if channel is NoticeChannel.EMAIL:
             done[f"{field}.smtp_reply"] = reply
             done[f"{field}.message_id"] = message_id(key)
+        # The last delivery of the notice to become final closes it in the same write (a final
+        # state never changes, so the others read final stay final).
+        closes = case is not None and notice.get("status") == PENDING and all(
+            d["status"] in FINAL or (notice["_id"], ch) in case.finalised
+            for ch, d in notice["deliveries"].items() if ch != channel.value)
+        if closes:
+            done["status"] = DONE
         records: list[dict[str, Any]] = []
         kind = contract_kind(notice["kind"])
         if notice.get("audience", Audience.APPLICANT.value) == Audience.APPLICANT.value and kind is not None:
@@ -407,35 +452,41 @@ class Dispatcher:
                 causation_id=notice["cause_event_id"],
             )
             records.append(outbox.record(topics.NOTICES_DELIVERED.name, event))
-        await self.store.versioned.write_if(notice["_id"], {f"{field}.status": "sending"},
-                                            Change(set=done, records=records))
+        recorded = await self.store.versioned.write_if(notice["_id"], {f"{field}.status": "sending"},
+                                                       Change(set=done, records=records))
         self.confirmed.pop(key, None)
+        if recorded and closes:
+            assert case is not None
+            case.closed.add(notice["_id"])
         self.wake_relay()
         log.info("notice_delivered", case_id=notice["case_id"], channel=channel.value, kind=notice["kind"],
                  smtp_reply=reply)
-        await self._release_successors(notice["case_id"])
+        await self._release_successors(notice["case_id"], case, notice["_id"], channel if recorded else None)
 
-    async def _uncertain(self, notice: dict[str, Any], channel: NoticeChannel, reason: str) -> None:
+    async def _uncertain(self, notice: dict[str, Any], channel: NoticeChannel, reason: str,
+                         case: _CaseView | None = None) -> None:
         """At most once after the commit: not sent again; an officer sees it (GET /cases/{id}/notices)."""
         field = f"deliveries.{channel.value}"
         key = f"{notice['_id']}:{channel.value}"
-        await self.store.notices.update_one(
+        marked = await self.store.notices.update_one(
             {"_id": notice["_id"], f"{field}.status": "sending"},
             {"$set": {f"{field}.status": "uncertain", f"{field}.uncertain_reason": reason,
                       f"{field}.uncertain_at": now(), f"{field}.message_id": message_id(key)}},
         )
         log.warning("notice_delivery_uncertain", case_id=notice["case_id"], channel=channel.value, notice_id=key,
                     message_id=message_id(key), reason=reason)
-        await self._release_successors(notice["case_id"])
+        await self._release_successors(notice["case_id"], case, notice["_id"],
+                                       channel if marked.matched_count == 1 else None)
 
-    async def _recover(self, notice: dict[str, Any], channel: NoticeChannel, delivery: dict[str, Any]) -> int:
+    async def _recover(self, notice: dict[str, Any], channel: NoticeChannel, delivery: dict[str, Any],
+                       case: _CaseView | None = None) -> int:
         """A delivery found ``sending``: claimed by a dispatcher that died (or by a live one elsewhere)."""
         field = f"deliveries.{channel.value}"
         key = f"{notice['_id']}:{channel.value}"
         claim = delivery.get("claim") or {}
         if claim.get("token") == self.token and key in self.confirmed:
             # Sent and confirmed by this process; only the record failed (the store was down).
-            await self._record_delivered(notice, channel, int(delivery["attempts"]), self.confirmed[key])
+            await self._record_delivered(notice, channel, int(delivery["attempts"]), self.confirmed[key], case)
             return 1
         mine_before = claim.get("by") == self.owner  # this instance: its earlier process, dead, or this one
         claimed_at = claim.get("at")
@@ -446,7 +497,7 @@ class Dispatcher:
             # The end of data may have been sent: the server may hold the message. Never again blindly.
             await self._uncertain(notice, channel, "notify stopped after the message was committed to the SMTP "
                                   "server and before its reply was recorded" if claim else
-                                  "found sending without a claim (a delivery begun by an earlier version)")
+                                  "found sending without a claim (a delivery begun by an earlier version)", case)
             return 1
         # E-mail whose end of data was never sent (the server discarded it), or a webhook (the
         # receiver recognises a repeat by webhook-id / Idempotency-Key): sent again.
@@ -457,15 +508,24 @@ class Dispatcher:
             {"$set": {f"{field}.status": "pending", f"{field}.resumed_at": now()}})
         if reset.modified_count != 1:
             return 0
-        await self._deliver(notice, channel, {**delivery, "status": "pending"})
+        await self._deliver(notice, channel, {**delivery, "status": "pending"}, case=case)
         return 1
 
-    async def _close_if_done(self, notice_id: str) -> None:
-        notice = await self.store.notices.find_one({"_id": notice_id}, {"outbox": 0})
-        if notice and notice["status"] == PENDING and all(
-            d["status"] in FINAL for d in notice["deliveries"].values()
-        ):
-            await self.store.notices.update_one({"_id": notice_id, "status": PENDING}, {"$set": {"status": DONE}})
+
+class _CaseView:
+    """One notice's round: the case's notices as read for its order verdicts (once, shared by its
+    channels: the verdict of one channel never looks at the notice's own deliveries), the
+    deliveries this round made final (recorded by a write of this round), the notices it closed,
+    and the contact's webhook secret when this round read the contact."""
+
+    def __init__(self, case_id: str) -> None:
+        self.case_id = case_id
+        self.docs: list[dict[str, Any]] | None = None
+        self.finalised: set[tuple[str, str]] = set()
+        self.closed: set[str] = set()  # notices closed (``done``) by a write of this round
+        # The contact as read by this round (attaching it): its webhook secret.
+        self.contact_read = False
+        self.webhook_secret: str | None = None
 
 
 class ClaimLost(Exception):

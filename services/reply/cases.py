@@ -20,6 +20,15 @@ departments with an open task whose answer is not signed off yet (their inbox li
 (the one reply), ``amendments``, ``route_seq`` (last ``case.rerouted`` applied), ``refused``
 (answers refused, each once); the desk's ``acknowledged`` and ``returns`` (``services.reply.tasks``).
 
+Task index (collection ``task_cases``): ``{_id: task_id, case_id}``, one per task a case has ever
+had (open or withdrawn: a task never leaves its case), so that finding a task's case is two
+``_id`` lookups instead of a query on ``tasks.task_id`` / ``withdrawn.task_id`` (which the local
+store answers by scanning every case). Written (idempotent upserts) before the write that adds the
+tasks to the case: when opening it and before a re-routing or referral is applied, so a case's
+tasks are always indexed. ``setup`` indexes the cases stored before the index existed (once: a
+marker records it); until then a task missing from the index is looked up by the old query and
+indexed.
+
 Documents (collection ``documents``): one per document id: ``html`` and ``pdf`` (BSON binary, a
 few hundred kB at most; the store has no GridFS), ``sha256``; the reply's and each amendment's
 ``document.issued`` goes in the same write as ``reply.issued`` / ``reply.amended``. The documents of
@@ -31,6 +40,7 @@ text carried by the events stays without it.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -38,6 +48,7 @@ from typing import Any
 
 import structlog
 from bson import Binary
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -63,6 +74,11 @@ from servicekit.versioned import DEFAULT_ATTEMPTS, Change, Conflict, Versioned
 
 MAX_PDF_BYTES = 15 * 1024 * 1024  # one BSON document holds at most 16 MB
 log = structlog.get_logger()
+
+
+# The ``task_cases`` entry saying that the cases stored before the index existed are indexed.
+_INDEXED_MARKER = "~indexed-older-cases"
+_CASE_OF_SIZE = 20_000  # tasks whose case this process remembers (``CaseStore._case_of``)
 
 
 class TaskNotYetKnown(Exception):
@@ -96,6 +112,13 @@ class CaseStore:
     def __init__(self, db: AsyncDatabase, source: str, agency: AgencyInfo | None = None,
                  render_documents: bool = True, today: Callable[[], date] = china_today) -> None:
         self.cases = db["cases"]
+        self.task_cases = db["task_cases"]  # task_id -> case_id (module docstring)
+        # True until ``setup`` has indexed the cases stored before ``task_cases`` existed: a task
+        # missing from the index may then still be in a case (found by the old query).
+        self._unindexed_cases = True
+        # task_id -> case_id as found (a task never leaves its case): the next look-up of the task
+        # loads its case at once. Bounded (least recently used dropped first).
+        self._case_of: OrderedDict[str, str] = OrderedDict()
         # Every change of a case: one write conditional on ``reply_rev``, with its outbox records.
         self.versioned = Versioned(self.cases, rev_field="reply_rev")
         self.documents = db["documents"]
@@ -116,6 +139,27 @@ class CaseStore:
         await self.cases.create_index("reply_issued")
         await self.documents.create_index("case_id")
         await outbox.ensure_indexes(self.cases)
+        await self._index_older_cases()
+
+    # -- the task index ------------------------------------------------------------------------
+
+    async def _index_tasks(self, case_id: str, task_ids: list[str]) -> None:
+        """Record that these tasks are the case's (idempotent: a redelivered event rewrites the same)."""
+        ids = list(dict.fromkeys(task_ids))
+        if ids:
+            await self.task_cases.bulk_write(
+                [UpdateOne({"_id": t}, {"$set": {"case_id": case_id}}, upsert=True) for t in ids], ordered=False)
+
+    async def _index_older_cases(self) -> None:
+        """Index the tasks of cases stored before ``task_cases`` existed: one pass over the cases,
+        once (the marker says it was done); the new ones are indexed when written."""
+        if await self.task_cases.find_one({"_id": _INDEXED_MARKER}) is None:
+            async for case in self.cases.find({}, {"tasks.task_id": 1, "withdrawn.task_id": 1}):
+                await self._index_tasks(case["_id"], [t["task_id"] for t in
+                                                      (case.get("tasks") or []) + (case.get("withdrawn") or [])])
+            await self.task_cases.update_one({"_id": _INDEXED_MARKER}, {"$set": {"at": datetime.now(UTC)}},
+                                             upsert=True)
+        self._unindexed_cases = False
 
     # -- events --------------------------------------------------------------------------------
 
@@ -157,6 +201,7 @@ class CaseStore:
         if self.clock is not None:  # the clock's own document (collection ``clocks``), from the same event
             await self.clock.on_routed(routed)
         tasks = [t.model_dump() for t in routed.tasks]
+        await self._index_tasks(routed.case_id, [t["task_id"] for t in tasks])  # before the case: always indexed
         doc = {
             "_id": routed.case_id,
             "tracking_number": routed.tracking_number,
@@ -192,11 +237,13 @@ class CaseStore:
     async def apply_reroute(self, ev: er.CaseRerouted) -> bool:
         """The OGI office changed the departments: the open set becomes ``ev.tasks``
         (``release.plan_reroute``). False: this change was applied before."""
+        await self._index_tasks(ev.case_id, [t.task_id for t in ev.tasks] + [w.task_id for w in ev.withdrawn])
         return await self._follow_routing(ev.case_id, lambda doc: release.plan_reroute(doc, ev), "reroute")
 
     async def apply_referral(self, ev: er.ReferralRecorded) -> bool:
         """A referral (Art. 36(5)): whole case → the reply is the referral; partial → one part
         (``release.plan_referral``). False: recorded before."""
+        await self._index_tasks(ev.case_id, [w.task_id for w in ev.withdrawn])
         return await self._follow_routing(ev.case_id, lambda doc: release.plan_referral(doc, ev), "referral")
 
     async def _follow_routing(self, case_id: str, plan_of: Callable[[dict[str, Any]], Plan | None], what: str) -> bool:
@@ -238,12 +285,42 @@ class CaseStore:
     # -- answers -------------------------------------------------------------------------------
 
     async def _find_task(self, task_id: str) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
+        """The task's case (by ``task_cases``, then by ``_id``), the open task, the withdrawn task."""
+        known = self._case_of.get(task_id)
+        if known is not None:
+            case = await self.cases.find_one({"_id": known}, {"outbox": 0})
+            task, gone = release.task_of(case, task_id) if case is not None else (None, None)
+            if task is not None or gone is not None:
+                assert case is not None
+                self._case_of.move_to_end(task_id)
+                return case, task, gone
+            self._case_of.pop(task_id, None)
+        entry = await self.task_cases.find_one({"_id": task_id})
+        if entry is not None:
+            case = await self.cases.find_one({"_id": entry["case_id"]}, {"outbox": 0})
+            if case is not None:
+                task, gone = release.task_of(case, task_id)
+                if task is not None or gone is not None:
+                    self._remember_case_of(task_id, case["_id"])
+                    return case, task, gone
+        if not self._unindexed_cases:
+            # Indexed before its case is written: the case has not reached this service yet (or
+            # the re-routing adding the task is being applied).
+            raise TaskNotYetKnown(task_id)
         case = await self.cases.find_one({"$or": [{"tasks.task_id": task_id}, {"withdrawn.task_id": task_id}]},
                                          {"outbox": 0})
         if case is None:
             raise TaskNotYetKnown(task_id)
+        await self._index_tasks(case["_id"], [task_id])  # a case stored before the index: next time by _id
+        self._remember_case_of(task_id, case["_id"])
         task, gone = release.task_of(case, task_id)
         return case, task, gone
+
+    def _remember_case_of(self, task_id: str, case_id: str) -> None:
+        self._case_of[task_id] = case_id
+        self._case_of.move_to_end(task_id)
+        while len(self._case_of) > _CASE_OF_SIZE:
+            self._case_of.popitem(last=False)
 
     async def task_department(self, task_id: str) -> str:
         """The department a task belongs to (open or withdrawn); ``TaskNotYetKnown`` if none."""
@@ -286,36 +363,48 @@ class CaseStore:
         """Record a department's answer (``release.plan_answer``). ``author`` is the officer who wrote
         it (HTTP: from the token; kept with the draft for the four-eyes check of its review); answers
         from the topic have none."""
-        case, _, _ = await self._find_task(task_id)
-        return await self._answer(case, task_id, dept_code, via, lambda doc: release.plan_answer(
+        case_id = await self._case_id_of(task_id)
+        return await self._answer(case_id, task_id, dept_code, via, lambda doc: release.plan_answer(
             doc, task_id, dept_code, answer, via, datetime.now(UTC), causation_id=causation_id, review=review,
             author=author), "answer")
 
     async def sign_off(self, task_id: str, dept_code: str, review: ConfidentialityReview, via: str = "http") -> Recorded:
         """Add the confidentiality review sign-off to the task's answer (a draft until then):
         ``release.plan_sign_off``."""
-        case, _, _ = await self._find_task(task_id)
-        return await self._answer(case, task_id, dept_code, via,
+        case_id = await self._case_id_of(task_id)
+        return await self._answer(case_id, task_id, dept_code, via,
                                   lambda doc: release.plan_sign_off(doc, task_id, dept_code, review, via), "sign-off")
 
-    async def _answer(self, case: dict[str, Any], task_id: str, dept_code: str, via: str,
+    async def _case_id_of(self, task_id: str) -> str:
+        """The task's case id: remembered (a task never leaves its case), else ``_find_task``. The
+        change that follows reads the case itself (and says when the task is not in it yet)."""
+        known = self._case_of.get(task_id)
+        if known is not None:
+            return known
+        case, _, _ = await self._find_task(task_id)
+        return case["_id"]
+
+    async def _answer(self, case_id: str, task_id: str, dept_code: str, via: str,
                       plan_of: Callable[[dict[str, Any]], Plan], what: str) -> Recorded:
+        seen: list[dict[str, Any]] = []
+
         def planned(doc: dict[str, Any] | None) -> Plan:
-            if doc is None:
+            if doc is None or release.task_of(doc, task_id) == (None, None):
                 raise TaskNotYetKnown(task_id)
+            seen[:] = [doc]
             return plan_of(doc)
 
         try:
-            plan = await self._apply(case["_id"], planned, what)
+            plan = await self._apply(case_id, planned, what)
         except release.RecordRefusal as exc:
-            await self.refuse(case, task_id, dept_code, via, exc.refusal, exc.detail)
+            await self.refuse(seen[0], task_id, dept_code, via, exc.refusal, exc.detail)
             raise  # not reached: refuse raises the refusal
         except Conflict as exc:
             raise _Retry(f"{what}: too many concurrent changes") from exc
         assert plan is not None
         if plan.writes:
-            await self._advance_after_write(case["_id"])
-        return Recorded(case["_id"], plan.result)
+            await self._advance_after_write(case_id)
+        return Recorded(case_id, plan.result)
 
     # -- OGI office ----------------------------------------------------------------------------
 

@@ -47,6 +47,21 @@ async def test_repeat_is_flagged_with_the_earlier_case(intake):
     assert (await http.get(f"/applications/{first['case_id']}/screening", headers=OFFICER)).json()["repeats"] == []
 
 
+async def test_the_normalised_description_is_stored_once_and_read_back_alone(intake):
+    http, rt = intake
+    from services.intake.repeats import normalise
+    from services.intake.store import IntakeStore
+
+    text = "申请公开2023年度XX区城市更新项目的立项批复文件"
+    first = (await http.post("/applications", json=application(text))).json()
+    store = IntakeStore(rt.db)
+    stored = await store.get(first["case_id"])
+    assert stored["repeat_text"] == normalise(text)
+    [earlier] = await store.earlier_applications(stored["applicant_ref"], stored["agency_code"])
+    assert set(earlier) == {"_id", "application", "repeat_text", "received_on", "tracking_number"}
+    assert earlier["application"] == {"description": text}
+
+
 async def test_the_11th_application_of_the_month_drafts_a_fee_notice_confirmed_once(intake):
     http, rt = intake
     ids = []

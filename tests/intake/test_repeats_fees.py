@@ -75,6 +75,16 @@ def test_only_same_applicant_and_same_agency_and_most_similar_first():
     assert m[0].similarity == 1.0 and m[1].similarity < 1.0
 
 
+def test_a_stored_normalised_text_gives_the_same_result_as_the_description():
+    new, old = "申请公开2023年度XX区城市更新项目的立项批复文件", "请公开XX区2023年度城市更新项目立项批复文件。"
+    plain = find_repeats(applicant_ref="a", agency_code="g", description=new,
+                         earlier=[Earlier("GK-1", "a", "g", old, date(2026, 1, 5))])
+    stored = find_repeats(applicant_ref="a", agency_code="g", description=new,
+                          earlier=[Earlier("GK-1", "a", "g", "", date(2026, 1, 5), normalised=normalise(old))])
+    assert plain == stored and len(plain) == 1
+    assert numbers(old) == ["2023"] and numbers(old) is not numbers(old)  # a fresh list each time
+
+
 # -- fees ------------------------------------------------------------------------------------------
 
 

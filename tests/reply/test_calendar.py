@@ -109,6 +109,10 @@ def test_a_new_years_file_covers_it_and_may_name_days_of_the_year_before():
     assert cal.classify(date(2026, 12, 27)).kind is DayKind.MAKEUP_WORKDAY
     assert CAL.classify(date(2026, 12, 27)).kind is DayKind.WEEKEND  # the original is unchanged
     assert cal.fingerprint() != CAL.fingerprint()
+    before = CAL.fingerprint()
+    assert CAL.fingerprint() == before  # remembered: the calendar itself never changes
+    assert CAL.with_holiday(date(2026, 12, 28), "调整").fingerprint() != before
+    assert CAL.fingerprint() == before == CAL._digest()
 
 
 @pytest.mark.parametrize(

@@ -157,6 +157,42 @@ async def test_unknown_task(env):
         await env.answer("zrzy")
 
 
+async def test_a_task_is_found_through_the_task_index_by_id(env):
+    """``task_cases`` maps every task (open, withdrawn, added by a re-routing) to its case."""
+    await env.open(depts=("zrzy", "czt"))
+    entries = {d["_id"]: d["case_id"] async for d in env.store.task_cases.find({"case_id": {"$exists": True}})}
+    assert entries == {"c1-zrzy": "c1", "c1-czt": "c1"}
+    ev = er.CaseRerouted(
+        case_id="c1", tracking_number="T-c1", agency_code="ag", change_seq=1, operation="add", directory_version="v1",
+        added=[er.RoutedTask(task_id="c1-sthjt", dept_code="sthjt", dept_name="生态环境厅", rule="manual")],
+        withdrawn=[er.WithdrawnTaskRef(task_id="c1-czt", dept_code="czt", dept_name="财政厅")],
+        tasks=[er.RoutedTask(task_id="c1-zrzy", dept_code="zrzy", dept_name="自然资源厅", rule="r"),
+               er.RoutedTask(task_id="c1-sthjt", dept_code="sthjt", dept_name="生态环境厅", rule="manual")],
+        triage_resolved=False, reason="调整", changed_by="ogi")
+    assert await env.store.apply_reroute(ev)
+    assert (await env.store.task_cases.find_one({"_id": "c1-sthjt"}))["case_id"] == "c1"
+    assert await env.store.task_department("c1-czt") == "czt"  # withdrawn: still found
+    assert await env.store.task_department("c1-sthjt") == "sthjt"
+    # An indexed task whose case is not stored yet is not known yet (no query over the cases).
+    await env.store.task_cases.insert_one({"_id": "c9-zrzy", "case_id": "c9"})
+    with pytest.raises(TaskNotYetKnown):
+        await env.store.task_department("c9-zrzy")
+
+
+async def test_cases_stored_before_the_task_index_are_indexed_and_found(env):
+    await env.open("old", depts=("zrzy",))
+    await env.store.task_cases.drop()  # as if stored by a version without the index
+    fresh = CaseStore(env.store.cases.database, "/gongkai/reply", AGENCY, render_documents=False)
+    assert await fresh.task_department("old-zrzy") == "zrzy"  # before setup: the old query, then indexed
+    assert (await fresh.task_cases.find_one({"_id": "old-zrzy"}))["case_id"] == "old"
+    await env.store.task_cases.drop()
+    await fresh.setup()  # indexes every older case once
+    assert (await fresh.task_cases.find_one({"_id": "old-zrzy"}))["case_id"] == "old"
+    assert await fresh.task_department("old-zrzy") == "zrzy"
+    with pytest.raises(TaskNotYetKnown):
+        await fresh.task_department("nobody")
+
+
 async def test_answer_without_sign_off_is_a_draft_and_holds_the_reply(env):
     await env.open(depts=("zrzy",))
     r = await env.answer("zrzy", review=None)

@@ -144,6 +144,92 @@ async def test_unknown_key_ids_do_not_refetch_more_often_than_allowed() -> None:
         idp.close()
 
 
+class _CountingDecode:
+    """Counts the signature checks (``jwt.decode`` calls) of the verifier."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = jwt.decode
+
+        def decode(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+            self.calls += 1
+            return real(*a, **kw)
+
+        monkeypatch.setattr("servicekit.oidc.jwt.decode", decode)
+
+
+async def test_a_verified_token_is_remembered_and_not_checked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    counted = _CountingDecode(monkeypatch)
+    v = verifier()
+    tok = tokens.token("dept_officer", department="zrzy", sub="s-1")
+    first = await v.verify(tok)
+    assert await v.verify(tok) == first and await v.verify(tok) == first
+    assert counted.calls == 1
+    # A different token (even of the same officer) is checked; a refused one is never remembered.
+    await v.verify(tokens.token("dept_officer", department="zrzy", sub="s-2"))
+    assert counted.calls == 2
+    bad = tokens.token("ogi_officer", audience="account")
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            await v.verify(bad)
+    assert counted.calls == 4
+    assert all(len(k) == 32 for k in v._verified)  # kept by the token's hash, not the token
+
+
+async def test_remembered_tokens_expire_with_the_ttl_and_never_outlive_exp(monkeypatch: pytest.MonkeyPatch) -> None:
+    counted = _CountingDecode(monkeypatch)
+    v = verifier(token_cache_seconds=60)
+    tok = tokens.token("auditor")
+    await v.verify(tok)
+    clock = time.monotonic() + 61
+    monkeypatch.setattr("servicekit.oidc.time.monotonic", lambda: clock)
+    await v.verify(tok)  # past the TTL: checked again
+    assert counted.calls == 2
+    monkeypatch.undo()
+    counted = _CountingDecode(monkeypatch)
+    short = tokens.token("auditor", lifetime=2)
+    await v.verify(short)
+    wall = time.time() + 3  # past exp (within the leeway jwt.decode allows, so it still verifies)
+    monkeypatch.setattr("servicekit.oidc.time.time", lambda: wall)
+    assert v._verified  # remembered ...
+    assert await v._remembered(next(reversed(v._verified))) is None  # ... but never past its exp
+
+
+async def test_the_cache_is_bounded_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = verifier(token_cache_size=3)
+    toks = [tokens.token("auditor", sub=f"s-{i}") for i in range(5)]
+    for t in toks:
+        await v.verify(t)
+    assert len(v._verified) == 3
+    counted = _CountingDecode(monkeypatch)
+    await v.verify(toks[-1])  # recent: remembered
+    await v.verify(toks[0])  # least recently used: dropped
+    assert counted.calls == 1
+    off = verifier(token_cache_seconds=0)
+    await off.verify(toks[0])
+    await off.verify(toks[0])
+    assert counted.calls == 3 and not off._verified
+
+
+async def test_a_remembered_token_of_a_revoked_key_is_refused_at_the_next_key_refresh() -> None:
+    idp = _Jwks(["k1", "k2"])
+    try:
+        v = TokenVerifier(OidcSettings(issuer=idp.issuer, audience=tokens.AUDIENCE, jwks_min_refetch_seconds=0,
+                                       jwks_lifespan_seconds=300))
+        tok = tokens.token("ogi_head", kid="k1", issuer=idp.issuer)
+        await v.verify(tok)
+        await v.verify(tok)
+        assert idp.fetches == 1
+        idp.kids = ["k2"]  # the issuer revokes k1
+        v.keys._fetched_at -= 301  # the keys' lifespan is over: the next use refreshes them
+        with pytest.raises(InvalidToken, match="密钥未知"):
+            await v.verify(tok)
+        assert idp.fetches >= 2  # refreshed (and once more for the kid it no longer names)
+        assert (await v.verify(tokens.token("ogi_head", kid="k2", issuer=idp.issuer))).roles == {"ogi_head"}
+    finally:
+        idp.close()
+
+
 def _app(table: dict) -> FastAPI:
     guard = AccessGuard("svc", verifier())
     guard.table = table

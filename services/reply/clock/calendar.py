@@ -282,6 +282,9 @@ class WorkCalendar:
         self.special: Mapping[date, DayInfo] = special
         self.sources: Mapping[int, str] = sources
         self.years = frozenset(sources)
+        # (ESTIMATE_VERSION, digest): computed once, the calendar never changes (the estimate's
+        # version is part of it: a new version of the rules is a new fingerprint).
+        self._fingerprint: tuple[str, str] | None = None
 
     @staticmethod
     def _apply(special: dict[date, DayInfo], cal: YearCalendar, only_year: int | None) -> None:
@@ -329,7 +332,13 @@ class WorkCalendar:
         )
 
     def fingerprint(self) -> str:
-        """A short digest that changes whenever any day's classification or coverage changes."""
+        """A short digest that changes whenever any day's classification or coverage changes.
+        Computed once per calendar (immutable: a change is a new ``WorkCalendar``)."""
+        if self._fingerprint is None or self._fingerprint[0] != ESTIMATE_VERSION:
+            self._fingerprint = (ESTIMATE_VERSION, self._digest())
+        return self._fingerprint[1]
+
+    def _digest(self) -> str:
         h = hashlib.sha256()
         h.update(",".join(str(y) for y in sorted(self.years)).encode())
         h.update(f"|estimate:{ESTIMATE_VERSION}".encode())
