@@ -8,10 +8,10 @@ plan in one single-document update conditional on the case's ``reply_rev``
 (``servicekit.versioned``: a concurrent change makes it plan again from a fresh read) that also
 appends the plan's events to the document's outbox (``servicekit.outbox``), so state and events
 are stored together or not at all; and it renders and stores the reply's documents before the
-write that issues them. The case clock (``services.reply.clock``) writes its own fields under its
-own ``procedure_rev``.
+write that issues them. The case clock (``services.reply.clock``) keeps its own documents
+(collection ``clocks``), fed by the same events; nothing of it is on the case.
 
-Case document (collection ``cases``), besides the clock's fields:
+Case document (collection ``cases``):
 ``tasks`` the open tasks (the current set after re-routing), ``withdrawn`` tasks no longer the
 departments', ``answers`` one entry per task (answer, sign-off, event id), ``open_depts`` the
 departments with an open task whose answer is not signed off yet (their inbox listing:
@@ -128,8 +128,9 @@ class CaseStore:
         self.agency = agency
         self.render_documents = render_documents
         self.today = today
-        # The case clock (services.reply.clock.service.ClockService), set by the app: it adds the
-        # procedural history, the first deadline and its event to a new case.
+        # The case clock (services.reply.clock.service.ClockService), set by the app: a new case's
+        # clock document (its procedural history, first deadline and event) is made from the same
+        # case.routed, before the case itself is stored.
         self.clock: Any = None
 
     async def setup(self) -> None:
