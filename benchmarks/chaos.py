@@ -964,6 +964,9 @@ class Run:
                 "replies_issued_cases": sum(1 for a in accepted if self.replies.get(a.case_id)),
                 "reply_records_on_bus": sum(len(v) for v in self.replies.values()),
                 "mails": len(self.mail.messages), "webhooks": len(self.hooks.requests),
+                # killed between the commit and the recorded 250: never sent again blindly (notify's
+                # at-most-once after the commit); each is for an officer to check with the mail server
+                "uncertain_mails": self._uncertain_mails(),
                 "resent_same_id": same_id_copies, "duplicate_other_id": other_id_copies,
                 "burned_tracking_numbers": len(burned),
                 "bus_events_distinct": len(bus_ids), "bus_records_redelivered_same_id": bus_redelivered,
@@ -983,7 +986,7 @@ class Run:
                 "lost_applications": lost,
                 "answers_acknowledged_not_recorded": acked_not_recorded[:100],
                 "duplicated_replies": dup_replies,
-                "missing_notices": missing[:200],
+                "missing_notices": [{**m, "notify_record": self._notice_record(m)} for m in missing[:200]],
                 "duplicate_notices": dupes[:200],
                 "notice_order_violations": order[:200],
                 "ledger_gaps": gaps[:200],
@@ -1002,6 +1005,39 @@ class Run:
                 "answer_errors": [asdict(t) for t in self.tasks.values() if t.error][:50],
             },
         }
+
+    def _uncertain_mails(self) -> int | None:
+        from pymongo import MongoClient
+
+        client = MongoClient(self.cfg.mongo_url, serverSelectionTimeoutMS=5000)
+        try:
+            return client["gongkai_notify"]["notices"].count_documents({"deliveries.email.status": "uncertain"})
+        except Exception:  # noqa: BLE001 - a diagnostic only
+            return None
+        finally:
+            client.close()
+
+    def _notice_record(self, missing: dict[str, str]) -> list[dict[str, Any]]:
+        """What notify's store says of a notice missing at the sinks: its status and each delivery's
+        (pending, sending with its claim phase, uncertain - killed after the end of data, which by
+        design waits for an officer - held, failed)."""
+        from pymongo import MongoClient
+
+        channel = "email" if missing["channel"] == "mail" else "webhook"
+        client = MongoClient(self.cfg.mongo_url, serverSelectionTimeoutMS=5000)
+        try:
+            out = []
+            for d in client["gongkai_notify"]["notices"].find({"case_id": missing["case_id"]}, {"outbox": 0}):
+                delivery = (d.get("deliveries") or {}).get(channel) or {}
+                out.append({"kind": d.get("kind"), "status": d.get("status"), "held": d.get("held"),
+                            "next_at": str(d.get("next_at")), "delivery": {
+                                k: str(v) for k, v in delivery.items() if k in (
+                                    "status", "attempts", "claim", "reason", "last_error", "resumed_at")}})
+            return out
+        except Exception as exc:  # noqa: BLE001 - a diagnostic only
+            return [{"error": repr(exc)}]
+        finally:
+            client.close()
 
     def _intake_apps(self) -> list[dict[str, Any]]:
         from pymongo import MongoClient
@@ -1180,6 +1216,8 @@ def report(res: dict[str, Any]) -> str:
     out.append(f"      replies issued for {c['replies_issued_cases']} cases ({c['reply_records_on_bus']} records), "
                f"mails {c['mails']}, webhooks {c['webhooks']} (resent with the same id {c['resent_same_id']}, "
                f"other id {c['duplicate_other_id']}); burned tracking numbers {c['burned_tracking_numbers']}")
+    out.append(f"      e-mails left uncertain (killed between the commit and the recorded 250; not sent again, "
+               f"for an officer): {c.get('uncertain_mails')}")
     out.append(f"      bus events {c['bus_events_distinct']} distinct (+{c['bus_records_redelivered_same_id']} "
                f"records with a repeated id); ledger entries {c['ledger_entries']} (max seq {c['ledger_max_seq']})")
     out.append("")
