@@ -264,15 +264,11 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
                 rt.log.warning("checkpoint_topic_unavailable", error=repr(exc))
                 await asyncio.sleep(settings.publish_retry_seconds)
 
-        async def publish() -> bool:
-            cplog.signed.clear()  # before publishing: a checkpoint signed meanwhile is not missed
-            await cplog.publish_pending(rt.kafka.publish_many)
-            return cplog.signed.is_set()  # signed meanwhile: publish it at once
-
-        # Then when a checkpoint is signed, or every publish_retry_seconds (a failed round, broker
-        # or store down, is logged as checkpoint_publish_failed).
-        await every(settings.publish_retry_seconds, publish, name="checkpoint_publish", log=rt.log,
-                    wake=cplog.signed, busy=bool)
+        # Then when a checkpoint is signed (one signed while a round runs starts the next at once),
+        # or every publish_retry_seconds (a failed round, broker or store down, is logged as
+        # checkpoint_publish_failed).
+        await every(settings.publish_retry_seconds, lambda: cplog.publish_pending(rt.kafka.publish_many),
+                    name="checkpoint_publish", log=rt.log, wake=cplog.signed)
 
     app = rt.app("Gongkai audit", "审计台账（默克尔树、签名检查点、证明）、一案一档、时间线")
 

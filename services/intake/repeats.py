@@ -18,9 +18,9 @@ application that was *answered*; the earlier case's status is passed through for
 
 Cost: a submission is compared with every earlier application of its applicant to the agency. The
 normalised text is stored with each application at insert (``repeat_text``, ``IntakeStore``) and
-may be passed in (``Earlier.normalised``); the normalisation and each text's bigram vector, norm
-and numbers are also remembered per process (bounded LRU), so an earlier description is not
-normalised and counted again at every later submission.
+is passed in (``Earlier.normalised``), so an earlier description is not normalised again; each
+normalised text's bigram vector, norm and numbers are remembered per process (bounded LRU), so it
+is not counted again at every later submission.
 """
 
 from __future__ import annotations
@@ -67,7 +67,6 @@ BOILERPLATE = tuple(
 _DIGITS = re.compile(r"\d+")
 
 
-@lru_cache(maxsize=8192)
 def normalise(text: str) -> str:
     t = unicodedata.normalize("NFKC", text).casefold()
     t = "".join(ch for ch in t if unicodedata.category(ch)[0] not in "PSZC")
