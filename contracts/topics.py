@@ -4,14 +4,69 @@ All events are keyed by case id, so every event of one case lands on one partiti
 (per-case ordering). Each department has its own inbox topic (``gongkai.dept.<code>.tasks``) so an
 integrator can be granted exactly its own. Every consumed topic has a dead-letter topic
 ``<topic>.dlt`` that receives what cannot be processed, with the reason in the headers.
+
+**Agencies side by side on one bus.** Each agency's instance has a namespace
+(``GONGKAI_NAMESPACE``, read once at import: one process serves one namespace), the first part of
+every topic name: ``gongkai`` by default, ``gongkai-<name>`` for another agency on the same cluster
+(``gongkai-km.applications.received``). Its principals and consumer groups carry it too
+(``scoped``: ``gongkai-km.svc-intake``, group ``gongkai-km.reply``; the default namespace's keep
+their plain names), so that contracts/acl.py grants each agency's services exactly their own
+namespace's topics and groups and nothing of another's. The one thing that crosses namespaces is
+a referral (Art. 36(5)): ``GONGKAI_BUS_AGENCIES`` (``<agency code>=<namespace>,...``) names the
+agencies whose instances are on this bus in another namespace; routing hands a case to such an
+agency by writing its ``<namespace>.cases.referred`` (``referrals_topic_of``), which that agency's
+ACLs let this namespace's routing write (and nothing else of it). An agency not named there is in
+this namespace (several agencies may share one, as intake's ``INTAKE_AGENCIES`` serves them).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
-PREFIX = "gongkai"
+DEFAULT_NAMESPACE = "gongkai"
+_NAMESPACE = re.compile(r"^gongkai(-[a-z0-9]+)*$")
+
+
+def _checked_namespace(name: str) -> str:
+    if not _NAMESPACE.match(name):
+        raise ValueError(f"GONGKAI_NAMESPACE: {name!r} is not gongkai or gongkai-<name> (a-z, 0-9)")
+    return name
+
+
+NAMESPACE = _checked_namespace(os.environ.get("GONGKAI_NAMESPACE", "").strip() or DEFAULT_NAMESPACE)
+PREFIX = NAMESPACE
+
+
+def scoped_in(namespace: str, name: str) -> str:
+    """A principal's or consumer group's name in a namespace: the plain name in the default one,
+    ``<namespace>.<name>`` in another (``gongkai-km.svc-routing``)."""
+    return name if namespace == DEFAULT_NAMESPACE else f"{_checked_namespace(namespace)}.{name}"
+
+
+def scoped(name: str) -> str:
+    """A principal's or consumer group's name in this process's namespace."""
+    return scoped_in(NAMESPACE, name)
+
+
+def bus_agencies(raw: str | None = None) -> dict[str, str]:
+    """The agencies on this bus in another namespace (``GONGKAI_BUS_AGENCIES``): code -> namespace."""
+    raw = os.environ.get("GONGKAI_BUS_AGENCIES", "") if raw is None else raw
+    out: dict[str, str] = {}
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        code, sep, namespace = entry.partition("=")
+        if not sep or not code.strip():
+            raise ValueError(f"GONGKAI_BUS_AGENCIES: {entry!r} is not <agency code>=<namespace>")
+        out[code.strip()] = _checked_namespace(namespace.strip())
+    return out
+
+
+def peer_namespaces(raw: str | None = None) -> list[str]:
+    """The other namespaces on this bus (those of ``bus_agencies`` but this one)."""
+    return sorted(set(bus_agencies(raw).values()) - {NAMESPACE})
 DLT_SUFFIX = ".dlt"
 DEFAULT_PARTITIONS = 3
 
@@ -130,6 +185,14 @@ STATIC_TOPICS: tuple[TopicSpec, ...] = (
     LEDGER_CHECKPOINTS,
     DOCUMENTS_ISSUED,
 )
+
+
+def referrals_topic_of(agency_code: str, agencies: dict[str, str] | None = None) -> str:
+    """Where a case handed to ``agency_code`` is published: the ``cases.referred`` topic of the
+    agency's namespace (this one unless ``GONGKAI_BUS_AGENCIES`` puts it in another)."""
+    namespace = (bus_agencies() if agencies is None else agencies).get(agency_code, NAMESPACE)
+    return namespace + CASES_REFERRED.name[len(PREFIX):]
+
 
 DEPARTMENT_INBOX_TEMPLATE = PREFIX + ".dept.{dept_code}.tasks"
 _DEPT_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -36,8 +36,6 @@ def document_of(event: CloudEvent[Any]) -> str | None:
     d = event.data
     if isinstance(d, (ReplyIssued, ReplyAmended)):
         return d.document_id
-    if isinstance(d, ApplicationAbandoned) and d.reason != "correction_overdue":
-        return None
     if isinstance(d, FeeNoticeIssued) and d.amount_yuan <= 0:
         return None
     if isinstance(d, (ApplicationReceived, CorrectionRequested, ExtensionApproved, ApplicationAbandoned,

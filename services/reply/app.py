@@ -151,7 +151,7 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
         relay.wake()
 
     async def on_application(event: CloudEvent[Any]) -> None:
-        await store.note_application(event.data.case_id, event.data.description)
+        await store.note_application(event.data.case_id, event.data.description, event.data.delivery_method.value)
         await steps.on_step(event)  # 受理回执
         relay.wake()
 
@@ -218,27 +218,27 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
                     attachment_count=data.attachment_count)
 
     common = {"max_attempts": rt.common.max_handler_attempts, "patience_seconds": rt.common.handler_patience_seconds}
-    subscribe(rt.broker, group_id="reply", topics=(topics.CASES_ROUTED.name,),
+    subscribe(rt.broker, group_id=topics.scoped("reply"), topics=(topics.CASES_ROUTED.name,),
               registry=registry_of(CaseRouted, events_routing.CaseRerouted, events_routing.ReferralRecorded),
               handle=on_routed, title="open-case", **common)
-    subscribe(rt.broker, group_id="reply", topics=(topics.APPLICATIONS_RECEIVED.name,),
+    subscribe(rt.broker, group_id=topics.scoped("reply"), topics=(topics.APPLICATIONS_RECEIVED.name,),
               registry=registry_of(ApplicationReceived), handle=on_application, title="note-application", **common)
     screened = topics.APPLICATIONS_SCREENED
-    subscribe(rt.broker, group_id="reply", topics=(screened.name,),
+    subscribe(rt.broker, group_id=topics.scoped("reply"), topics=(screened.name,),
               registry={m.ce_type(): m for m in ALL_EVENTS if m.event_name in screened.event_types},
               handle=on_screened, title="receive-online-correction", **common)
-    subscribe(rt.broker, group_id="reply", topics=(topics.PRIVATE_CONTACTS.name,),
+    subscribe(rt.broker, group_id=topics.scoped("reply"), topics=(topics.PRIVATE_CONTACTS.name,),
               registry=registry_of(ContactRegistered), handle=on_contact, title="note-applicant", **common)
     procedure = topics.CASES_PROCEDURE
-    subscribe(rt.broker, group_id="reply", topics=(procedure.name,),
+    subscribe(rt.broker, group_id=topics.scoped("reply"), topics=(procedure.name,),
               registry={m.ce_type(): m for m in ALL_EVENTS if m.event_name in procedure.event_types},
               handle=on_procedure, title="step-documents", **common)
     # Every department's answers topic (gongkai.dept.<code>.answers), new departments included.
-    subscribe(rt.broker, group_id="reply", pattern=topics.DEPARTMENT_ANSWERS_PATTERN,
+    subscribe(rt.broker, group_id=topics.scoped("reply"), pattern=topics.DEPARTMENT_ANSWERS_PATTERN,
               registry=registry_of(AnswerSubmitted), handle=on_answer, title="record-answer", **common)
     # The clock's view of each case: its answers and its reply, read back like any consumer's.
     for spec, title in ((topics.ANSWERS_RECORDED, "clock-answers"), (topics.REPLIES_ISSUED, "clock-reply")):
-        subscribe(rt.broker, group_id="reply", topics=(spec.name,),
+        subscribe(rt.broker, group_id=topics.scoped("reply"), topics=(spec.name,),
                   registry={m.ce_type(): m for m in ALL_EVENTS if m.event_name in spec.event_types},
                   handle=on_clock_fact, title=title, **common)
 

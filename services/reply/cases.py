@@ -67,8 +67,9 @@ from services.reply.release import (  # noqa: F401 - re-exported: the app, the d
     Plan,
     content_hash,
 )
+from services.reply.documents.models import Mailing
 from services.reply.reply_docs import AgencyInfo, consolidated_context, render
-from services.reply.step_documents import addressee_name
+from services.reply.step_documents import addressee_name, mailing_of
 from servicekit import outbox
 from servicekit.versioned import DEFAULT_ATTEMPTS, Change, Conflict, Versioned
 
@@ -231,9 +232,11 @@ class CaseStore:
         except DuplicateKeyError:
             return False
 
-    async def note_application(self, case_id: str, description: str) -> None:
-        """What was applied for (printed in the reply): from ``application.received``."""
-        await self.applications.update_one({"_id": case_id}, {"$set": {"description": description}}, upsert=True)
+    async def note_application(self, case_id: str, description: str, delivery_method: str | None = None) -> None:
+        """What was applied for (printed in the reply) and how the applicant asked to get the
+        information (``post``: the documents give the 送达地址): from ``application.received``."""
+        fields = {"description": description} | ({"delivery_method": delivery_method} if delivery_method else {})
+        await self.applications.update_one({"_id": case_id}, {"$set": fields}, upsert=True)
 
     async def apply_reroute(self, ev: er.CaseRerouted) -> bool:
         """The OGI office changed the departments: the open set becomes ``ev.tasks``
@@ -486,6 +489,11 @@ class CaseStore:
         """The applicant's name (or organisation's) for the PDF only: never in an event or the text."""
         return addressee_name(await self.applicants.find_one({"_id": case_id}))
 
+    async def _mailing(self, case_id: str) -> Mailing | None:
+        """The 送达地址 the reply prints when the applicant asked for delivery by post (PDF only)."""
+        return mailing_of(await self.applicants.find_one({"_id": case_id}),
+                          await self.applications.find_one({"_id": case_id}))
+
     async def _store_document(self, case_id: str, document_id: str, kind: str, context: Any,
                               seq: int = 1) -> dict[str, Any]:
         rendered = await render(context)
@@ -533,7 +541,7 @@ class CaseStore:
             tracking_number=doc["tracking_number"], agency=self._agency(doc), received_on=rel.received_on,
             issued_on=rel.issued_on, request_summary=await self._request_summary(case_id), parts=rel.parts,
             decision=rel.decision, notes=rel.notes, material_names=await self._material_names(case_id),
-            applicant_name=await self._applicant_name(case_id))
+            applicant_name=await self._applicant_name(case_id), mailing=await self._mailing(case_id))
         stored = await self._store_document(case_id, rel.document_id, rel.kind, context, seq=rel.seq)
         rel.add_document(stored["sha256"])
         return stored

@@ -74,6 +74,7 @@ def consolidated_context(
     notes: Sequence[str] = (),
     material_names: Mapping[str, str] | None = None,
     applicant_name: str = APPLICANT,
+    mailing: m.Mailing | None = None,
 ) -> m.ConsolidatedReply:
     return m.ConsolidatedReply(
         case_number=tracking_number,
@@ -83,6 +84,7 @@ def consolidated_context(
         issued_on=max(issued_on, received_on),
         applicant_name=applicant_name or APPLICANT,
         request_summary=request_summary,
+        mailing=mailing,
         remedies=m.Remedies(review_body=agency.review_body),
         decision=decision,
         departments=[department_decision(p, material_names) for p in parts],

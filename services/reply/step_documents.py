@@ -13,7 +13,7 @@ correction.requested       reply (clock)               correction_notice 补正�
 extension.approved         reply (clock)               extension_notice 延期答复告知书
 consultation.started       reply (clock)               consultation_third_party / consultation_agency 征求意见函
 referral.recorded          routing                     referral_notice 非本机关负责公开告知书
-application.abandoned      reply (clock)               abandonment_notice 视为放弃申请告知书
+application.abandoned      reply (clock)               abandonment_notice 视为放弃申请告知书 (either reason)
 fee.notice.issued          intake                      fee_notice 收费通知
 reply.issued / .amended    reply (cases.py)            consolidated_reply 答复书 and each amendment
 =========================  ==========================  ==========================================
@@ -23,8 +23,15 @@ The clock's events are read back from the bus like any consumer's (the clock is 
 **Personal data.** The applicant's name (or organisation, with its contact person) and postal
 address reach this service only on the restricted ``gongkai.private.contacts`` topic (ACL: read by
 notify and reply only, written by intake). They are kept in the ``applicants`` collection, read
-only here, and go only into the documents (PDF/HTML bytes). No event carries them: the
-``document.issued`` event (shared, audited) names the document and fixes its SHA-256 and size.
+only here (and by ``cases.py`` for the reply), and go only into the documents (PDF/HTML bytes). No
+event carries them: the ``document.issued`` event (shared, audited) names the document and fixes
+its SHA-256 and size. The address is printed only when the applicant asked for delivery by post
+(``application.received``'s ``delivery_method`` ``post``, noted in ``applications``): every document
+addressed to them then gives its 送达地址 and 邮政编码 in the 附注 (``mailing_of``).
+
+**Abandonment.** ``application.abandoned`` has two reasons, one notice: ``correction_overdue`` (Art.
+30: the correction notice's date and deadline) and ``fee_unpaid`` (Art. 42, 国办函〔2020〕109号: the
+fee notice's date, its amount from the fee notice's record, and the payment deadline).
 
 **Storage and idempotency.** One record per document in ``documents`` (``_id`` =
 ``contracts.events_documents.step_document_id(step event id)``, so a redelivered event finds it and
@@ -42,6 +49,7 @@ there) is rendered after ``REPLY_CONTACT_PATIENCE_SECONDS`` addressed to "申请
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -65,7 +73,7 @@ from contracts.events_procedure import (
     FeeNoticeIssued,
 )
 from contracts.events_routing import ReferralRecorded
-from contracts.vocabulary import ApplicantType, Channel
+from contracts.vocabulary import ApplicantType, Channel, DeliveryMethod
 from services.reply.clock.calendar import CalendarMissing, WorkCalendar, default_calendar
 from services.reply.clock.clock import History, compute
 from services.reply.documents import DOCUMENTS, ProceduralKind
@@ -114,6 +122,18 @@ def addressee_name(applicant: dict[str, Any] | None) -> str:
     return f"{name}（联系人：{person}）" if org and person else name
 
 
+def mailing_of(applicant: dict[str, Any] | None, application: dict[str, Any] | None) -> m.Mailing | None:
+    """Where the documents go by post: only for an applicant who asked for delivery by post (邮寄) and
+    gave an address (intake requires one for post); None otherwise (nothing postal is printed)."""
+    if (application or {}).get("delivery_method") != DeliveryMethod.POST.value:
+        return None
+    address = str((applicant or {}).get("address") or "").strip()
+    if not address:
+        return None
+    postcode = str((applicant or {}).get("postcode") or "").strip()
+    return m.Mailing(address=address, postcode=postcode if re.fullmatch(r"\d{6}", postcode) else None)
+
+
 def step_of(event: CloudEvent[Any]) -> tuple[ProceduralKind, dict[str, Any]] | None:
     """The document of a step event, and the step's facts it prints (JSON-able); None: no document."""
     d = event.data
@@ -139,10 +159,12 @@ def step_of(event: CloudEvent[Any]) -> tuple[ProceduralKind, dict[str, Any]] | N
                                    "part": d.part, "whole_case": d.whole_case,
                                    "issued_on": (day or date.today()).isoformat()}
     if isinstance(d, ApplicationAbandoned):
-        if d.reason != "correction_overdue":
-            return None  # fee unpaid: its reply is other.fee_unpaid (the fee-payment pause's)
-        return P.ABANDONMENT_NOTICE, {"correction_due": d.correction_due.isoformat(),
-                                      "issued_on": d.abandoned_on.isoformat()}
+        facts = {"reason": d.reason, "correction_due": d.correction_due.isoformat(),
+                 "issued_on": d.abandoned_on.isoformat()}
+        if d.reason == "fee_unpaid":  # correction_due is then the payment's deadline
+            facts |= {"fee_notice_issued_on": d.fee_notice_issued_on.isoformat() if d.fee_notice_issued_on else None,
+                      "payment_due": (d.payment_due or d.correction_due).isoformat()}
+        return P.ABANDONMENT_NOTICE, facts
     if isinstance(d, FeeNoticeIssued):
         if d.amount_yuan <= 0:
             return None
@@ -280,7 +302,8 @@ class StepDocuments:
         summary = app.get("description") or f.get("description") or "（见政府信息公开申请表）"
         common: dict[str, Any] = {"case_number": case["tracking_number"], "agency": self._agency(case),
                                   "received_on": received_on, "issued_on": issued_on}
-        to_applicant = {**common, "applicant_name": addressee_name(applicant), "request_summary": summary}
+        to_applicant = {**common, "applicant_name": addressee_name(applicant), "request_summary": summary,
+                        "mailing": mailing_of(applicant, app)}
         remedies = {"remedies": m.Remedies(review_body=self.agency.review_body)}
         if kind is P.ACCEPTANCE_RECEIPT:
             channel = Channel(f["channel"])
@@ -308,14 +331,18 @@ class StepDocuments:
             from services.reply.clock.service import CLOCKS, ClockService  # the case's procedural history
 
             clock = await self.cases.database[CLOCKS].find_one({"_id": case["_id"]}, {"outbox": 0})
-            correction = ClockService.history_of(clock).correction if clock and clock.get("procedure") else None
+            history = ClockService.history_of(clock) if clock and clock.get("procedure") else None
+            if f.get("reason") == "fee_unpaid":
+                return await self._fee_abandonment(case["_id"], f, history, {**to_applicant, **remedies})
+            correction = history.correction if history is not None else None
             notice_on = correction.issued_on if correction is not None else None
             if notice_on is None:  # the clock's history has it; else the correction notice's own record
                 notice = await self.documents.find_one({"case_id": case["_id"], "kind": P.CORRECTION_NOTICE.value})
                 notice_on = date.fromisoformat(notice["facts"]["issued_on"]) if notice else None
             if notice_on is None:
                 return None
-            return m.AbandonmentNotice(**to_applicant, **remedies, correction_notice_issued_on=notice_on,
+            return m.AbandonmentNotice(**to_applicant, **remedies, reason=m.AbandonReason.CORRECTION_OVERDUE,
+                                       correction_notice_issued_on=notice_on,
                                        correction_due_on=date.fromisoformat(f["correction_due"]))
         if kind is P.FEE_NOTICE:
             amount = Decimal(f["amount_yuan"]).quantize(Decimal("0.01"))
@@ -329,6 +356,27 @@ class StepDocuments:
                                payment_due_on=add_workdays(cal, issued_on, int(f.get("payment_workdays") or 20)),
                                payment_method=self.payment_method)
         return None
+
+    async def _fee_abandonment(self, case_id: str, f: dict[str, Any], history: History | None,
+                               fields: dict[str, Any]) -> m.AbandonmentNotice | None:
+        """视为放弃 for an unpaid fee: the fee notice's date (the event's; else the clock's), the
+        payment deadline, and the amount of that fee notice (its document's record; else the clock's)."""
+        fee = history.fee if history is not None else None
+        notice_on = f.get("fee_notice_issued_on") or (fee.issued_on.isoformat() if fee is not None else None)
+        if notice_on is None:
+            return None
+        total = None
+        async for n in self.documents.find({"case_id": case_id, "kind": P.FEE_NOTICE.value},
+                                           {"facts": 1}).sort("created_at", -1):
+            if (n.get("facts") or {}).get("issued_on") == notice_on and n["facts"].get("amount_yuan"):
+                total = Decimal(n["facts"]["amount_yuan"])
+                break
+        if total is None and fee is not None and fee.issued_on.isoformat() == notice_on and fee.amount_yuan > 0:
+            total = Decimal(fee.amount_yuan)
+        return m.AbandonmentNotice(**fields, reason=m.AbandonReason.FEE_UNPAID,
+                                   fee_notice_issued_on=date.fromisoformat(notice_on),
+                                   payment_due_on=date.fromisoformat(f.get("payment_due") or f["correction_due"]),
+                                   fee_total=total.quantize(Decimal("0.01")) if total is not None else None)
 
     # -- reading --------------------------------------------------------------------------------
 

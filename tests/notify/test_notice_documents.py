@@ -124,11 +124,12 @@ async def test_the_reply_notice_carries_the_reply_document(env) -> None:
     assert [a.document_id for a in mail["attachments"]] == [reply.data.document_id]
 
 
-def test_steps_without_a_document_carry_none() -> None:
-    # A fee-unpaid abandonment has no 视为放弃 notice of the correction kind; a deadline warning none.
+def test_each_abandonment_carries_its_notice() -> None:
+    # Both reasons have their 视为放弃申请告知书 (Art. 30 correction, Art. 42 fee): one document id per event.
     unpaid = s.ev(s.abandoned().model_copy(update={"reason": "fee_unpaid"}), "application.abandoned")
-    assert document_of(unpaid) is None
-    assert document_of(s.ev(s.abandoned(), "application.abandoned")) is not None
+    overdue = s.ev(s.abandoned(), "application.abandoned")
+    assert document_of(unpaid) == step_document_id(unpaid.id)
+    assert document_of(overdue) == step_document_id(overdue.id)
 
 
 def test_the_email_has_the_pdf_as_an_attachment_with_its_chinese_name() -> None:

@@ -102,6 +102,13 @@ PROCEDURAL_SAMPLES: dict[str, dict[str, Any]] = {
     ),
 }
 
+# 视为放弃 for an unpaid fee (Art. 42, 国办函〔2020〕109号): the same kind as the correction's, its other reason.
+FEE_UNPAID_ABANDONMENT: dict[str, Any] = with_remedies(
+    reason="fee_unpaid", fee_notice_issued_on=date(2026, 4, 10), payment_due_on=date(2026, 5, 1), fee_total="200.00"
+)
+# An applicant who asked for delivery by post (邮寄): the document gives the 送达地址 in its 附注.
+MAILING = {"address": "云南省昆明市盘龙区北京路1088号3幢502室", "postcode": "650051"}
+
 OUTCOME_SAMPLES: dict[str, dict[str, Any]] = {
     "disclosed": with_remedies(materials=MATERIALS, delivery="以电子邮件方式"),
     "already_public": with_remedies(

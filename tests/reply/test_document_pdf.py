@@ -319,6 +319,26 @@ def test_the_reply_service_addresses_the_reply_to_the_applicant() -> None:
     assert f"{s.APPLICANT}：" in squash(pdftotext(render_document(CONSOLIDATED, ctx).pdf))
 
 
+def test_both_abandonment_notices_as_pdfs_and_the_mailing_note() -> None:
+    """视为放弃申请告知书 for each reason (the correction not made; the fee unpaid), as typeset; the
+    one sent by post gives the 送达地址 in its 附注, between the case data and the office's contact."""
+    correction = squash(pdftotext(rendered("abandonment_notice")))
+    assert "向您发出补正申请告知书，请您于2026年4月24日前补正" in correction and "第三十条" in correction
+    assert "信息处理费" not in correction and "送达地址" not in correction
+    pdf = render_document("abandonment_notice", s.FEE_UNPAID_ABANDONMENT | {"mailing": s.MAILING}).pdf
+    fee = squash(pdftotext(pdf))
+    assert pages(pdf) <= 2
+    for phrase in ("本机关已于2026年4月10日向您发出信息处理费收费通知，请您于2026年5月1日前缴纳信息处理费200.00元。",
+                   "截至缴费期限届满，本机关未收到您缴纳的信息处理费。", "第四十二条", "国办函〔2020〕109号",
+                   "收费通知日期：2026年4月10日；缴费期限：2026年5月1日前"):
+        assert phrase in fee, phrase
+    assert "补正" not in fee and "第三十条" not in fee
+    mailing = f"（送达方式：邮寄；送达地址：{s.MAILING['address']}；邮政编码：{s.MAILING['postcode']}）"
+    assert mailing in fee
+    assert fee.index(s.CASE_NUMBER) < fee.index(mailing) < fee.index("承办机构")
+    assert fee.index("（印章）") < fee.index(mailing)  # in the 附注, under the signature
+
+
 def test_without_a_cjk_font_rendering_fails_loudly() -> None:
     # Only DejaVu (no CJK glyphs): the renderer must refuse, not print boxes.
     dejavu = Path("/usr/share/fonts/truetype/dejavu")

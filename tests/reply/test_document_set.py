@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from contracts.decisions import OUTCOMES
 from services.reply.documents import CONSOLIDATED, DOCUMENTS, ProceduralKind, models, render_html
+from services.reply.documents.render import document_structure
 from tests.reply import document_samples as s
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "services/reply/documents/templates"
@@ -177,6 +178,78 @@ def test_referral_names_the_responsible_agency_and_says_whether_forwarded() -> N
     text, _ = visible(render_html("referral_notice", ctx | {"forwarded": False}))
     assert "转送" not in text
     assert "请您直接向昆明市呈贡区人民政府提出政府信息公开申请" in text
+
+
+def test_abandonment_for_an_unpaid_fee_names_the_fee_notice_not_a_correction() -> None:
+    text, _ = visible(render_html("abandonment_notice", s.FEE_UNPAID_ABANDONMENT))
+    for phrase in (
+        "本机关已于2026年4月10日向您发出信息处理费收费通知，请您于2026年5月1日前缴纳信息处理费200.00元。",
+        "截至缴费期限届满，本机关未收到您缴纳的信息处理费。",
+        f"根据{LAW}（以下简称《条例》）第四十二条和《政府信息公开信息处理费管理办法》（国办函〔2020〕109号）"
+        "的规定，您的申请视为放弃，本机关不再处理该政府信息公开申请。您仍可以重新提出政府信息公开申请。",
+        "收费通知日期：2026年4月10日",
+        "缴费期限：2026年5月1日前",
+        "6个月内向昆明市中级人民法院提起行政诉讼",
+    ):
+        assert phrase in text, phrase
+    assert "补正" not in text and "第三十条" not in text
+    # The amount is printed only when known.
+    text, _ = visible(render_html("abandonment_notice", s.FEE_UNPAID_ABANDONMENT | {"fee_total": None}))
+    assert "请您于2026年5月1日前缴纳信息处理费。截至缴费期限届满" in text
+
+
+def test_abandonment_for_a_correction_not_made_keeps_its_text() -> None:
+    text, _ = visible(render_html("abandonment_notice", s.PROCEDURAL_SAMPLES["abandonment_notice"]))
+    assert "本机关已于2026年4月10日向您发出补正申请告知书，请您于2026年4月24日前补正。" in text
+    assert "截至补正期限届满" in text and "第三十条" in text and "补正期限：2026年4月24日前" in text
+    assert "信息处理费" not in text and "第四十二条" not in text and "收费通知" not in text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"payment_due_on": None}, "收费通知的日期和缴费期限"),
+        ({"fee_notice_issued_on": None}, "收费通知的日期和缴费期限"),
+        ({"correction_due_on": date(2026, 4, 24)}, "不写另一理由"),
+        ({"payment_due_on": date(2026, 5, 6)}, "缴费期限届满后"),
+        ({"fee_notice_issued_on": date(2026, 5, 1)}, "缴费期限届满后"),
+        ({"reason": "correction_overdue"}, "补正告知的日期和补正期限"),
+        ({"fee_total": "0"}, "greater than 0"),
+    ],
+)
+def test_an_abandonment_needs_the_dates_of_its_own_reason(change: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        render_html("abandonment_notice", s.FEE_UNPAID_ABANDONMENT | change)
+    with pytest.raises(ValidationError, match="不写另一理由"):
+        render_html("abandonment_notice",
+                    s.PROCEDURAL_SAMPLES["abandonment_notice"] | {"payment_due_on": date(2026, 5, 1)})
+
+
+@pytest.mark.parametrize("doc_type", ALL_TYPES)
+def test_a_document_sent_by_post_gives_the_mailing_address(doc_type: str) -> None:
+    ctx = s.all_samples()[doc_type]
+    without, _ = visible(render_html(doc_type, ctx))
+    assert "送达地址" not in without and s.MAILING["address"] not in without
+    if doc_type.startswith("consultation_"):  # a letter to the party consulted: not the applicant's
+        with pytest.raises(ValidationError):
+            render_html(doc_type, ctx | {"mailing": s.MAILING})
+        return
+    html = render_html(doc_type, ctx | {"mailing": s.MAILING})
+    text, _ = visible(html)
+    assert f"（送达方式：邮寄送达地址：{s.MAILING['address']}邮政编码：{s.MAILING['postcode']}）" in text
+    # In the 附注, after the case data and before the office's contact; the PDF reads it as a note.
+    assert text.index("受理编号") < text.index("送达地址") < text.index("承办机构")
+    notes = document_structure(html)["notes"]
+    assert f"（送达方式：邮寄；送达地址：{s.MAILING['address']}；邮政编码：{s.MAILING['postcode']}）" in notes
+    no_code, _ = visible(render_html(doc_type, ctx | {"mailing": {"address": s.MAILING["address"]}}))
+    assert "送达地址" in no_code and "邮政编码" not in no_code
+
+
+def test_a_mailing_address_must_be_an_address_and_a_postcode() -> None:
+    ctx = s.PROCEDURAL_SAMPLES["acceptance_receipt"]
+    for bad in ({"address": "  "}, {"address": "某地", "postcode": "65005"}, {"postcode": "650051"}):
+        with pytest.raises(ValidationError):
+            render_html("acceptance_receipt", ctx | {"mailing": bad})
 
 
 def test_fee_notice_shows_each_line_and_the_total() -> None:

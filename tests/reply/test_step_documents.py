@@ -41,7 +41,8 @@ from contracts.events_procedure import (
 from contracts.events_routing import AgencyContact, ReferralRecorded
 from services.reply.cases import CaseStore
 from services.reply.reply_docs import AgencyInfo
-from services.reply.step_documents import StepDocuments, addressee_name
+from services.reply.documents.models import Mailing
+from services.reply.step_documents import StepDocuments, addressee_name, mailing_of
 
 AGENCY = AgencyInfo(name="", office="某省人民政府办公厅政府信息公开办公室", address="某市某路1号", phone="0871-60000101",
                     review_body="某省人民政府")
@@ -68,13 +69,13 @@ class Env:
         self.steps = StepDocuments(db, "/gongkai/reply", AGENCY, query_code_secret="test-secret-for-codes",
                                    contact_patience=timedelta(minutes=10))
 
-    async def received(self, case_id: str) -> CloudEvent[Any]:
+    async def received(self, case_id: str, delivery_method: str = "email") -> CloudEvent[Any]:
         e = ev(ApplicationReceived(
             case_id=case_id, tracking_number=f"YN-{case_id}", agency_code="ag", channel="online", received_on=RECEIVED,
             applicant_ref="ref-1", applicant_type="natural_person", description="2026年度某县征地补偿标准及安置方案",
-            delivery_form="electronic", delivery_method="email", accepted_at=datetime(2026, 11, 23, 2, tzinfo=UTC)),
-            "received")
-        await self.store.note_application(case_id, e.data.description)
+            delivery_form="paper" if delivery_method == "post" else "electronic", delivery_method=delivery_method,
+            accepted_at=datetime(2026, 11, 23, 2, tzinfo=UTC)), "received")
+        await self.store.note_application(case_id, e.data.description, e.data.delivery_method.value)
         await self.steps.on_step(e)
         return e
 
@@ -273,3 +274,108 @@ def test_addressee_name() -> None:
     assert addressee_name({"name": "李四", "applicant_type": "natural_person", "contact_person": None}) == "李四"
     assert addressee_name({"name": "某律师事务所", "applicant_type": "legal_service_org", "contact_person": "王五"}) == \
         "某律师事务所（联系人：王五）"
+
+
+async def test_an_unpaid_fee_abandons_with_the_fee_text_not_the_correction_text(env: Env) -> None:
+    """视为放弃 for a fee unpaid within 20 WD of its notice (Art. 42, 国办函〔2020〕109号): the notice
+    names the fee notice, its amount and the payment deadline, never a correction."""
+    await env.received("c6")
+    await env.routed("c6")
+    await env.contact("c6")
+    fee = ev(FeeNoticeIssued(case_id="c6", applicant_ref="ref-1", agency_code="ag", method="per_application",
+                             amount_yuan=200, month="2026-11", rank_in_month=31, confirmed_by="公开办甲",
+                             issued_on=date(2026, 11, 24)), "fee", date(2026, 11, 24))
+    assert await env.steps.on_step(fee) == "issued"
+    abandoned = ev(ApplicationAbandoned(case_id="c6", correction_due=date(2026, 12, 22),
+                                        abandoned_on=date(2026, 12, 23), reason="fee_unpaid", outcome_code="other.fee_unpaid",
+                                        fee_notice_issued_on=date(2026, 11, 24), payment_due=date(2026, 12, 22)),
+                   "abandoned", date(2026, 12, 23))
+    assert await env.steps.on_step(abandoned) == "issued"
+    d = await env.doc(step_document_id(abandoned.id))
+    assert d["kind"] == "abandonment_notice" and d["issued_on"] == "2026-12-23"
+    text = pdf_text(bytes(d["pdf"]))
+    for what in (NAME, "视为放弃政府信息公开申请告知书", "本机关已于2026年11月24日向您发出信息处理费收费通知",
+                 "请您于2026年12月22日前缴纳信息处理费200.00元", "未收到您缴纳的信息处理费", "第四十二条",
+                 "《政府信息公开信息处理费管理办法》（国办函〔2020〕109号）", "您的申请视为放弃",
+                 "您仍可以重新提出政府信息公开申请", "缴费期限：2026年12月22日前", "2026年12月23日"):
+        assert what in text, what
+    assert "补正" not in text and "第三十条" not in text
+    assert "送达地址" not in text  # delivery by e-mail: no mailing block
+
+
+async def test_a_correction_abandonment_keeps_the_correction_text(env: Env) -> None:
+    await env.received("c7")
+    await env.routed("c7")
+    await env.contact("c7")
+    correction = ev(CorrectionRequested(case_id="c7", received_on=RECEIVED, issued_on=date(2026, 11, 25),
+                                        items=["请写明所需信息的名称"], due_on=date(2026, 12, 9), issued_by="公开办甲"),
+                    "correction", date(2026, 11, 25))
+    await env.steps.on_step(correction)
+    abandoned = ev(ApplicationAbandoned(case_id="c7", correction_due=date(2026, 12, 9),
+                                        abandoned_on=date(2026, 12, 10)),
+                   "abandoned", date(2026, 12, 10))
+    assert await env.steps.on_step(abandoned) == "issued"
+    text = pdf_text(bytes((await env.doc(step_document_id(abandoned.id)))["pdf"]))
+    for what in ("本机关已于2026年11月25日向您发出补正申请告知书", "请您于2026年12月9日前补正", "第三十条",
+                 "截至补正期限届满", "您的申请视为放弃"):
+        assert what in text, what
+    assert "信息处理费" not in text and "第四十二条" not in text
+
+
+POSTCODE = "650031"
+MAILING = f"（送达方式：邮寄；送达地址：{ADDRESS}；邮政编码：{POSTCODE}）"
+
+
+async def test_documents_sent_by_post_give_the_address_in_the_notes(env: Env) -> None:
+    """An applicant who asked for the information by post (邮寄): every document addressed to them
+    (receipt, notices, the reply) gives the 送达地址 and 邮政编码 in the 附注; the letter to a third
+    party does not, and no event carries the address."""
+    received = await env.received("c8", delivery_method="post")
+    await env.routed("c8", ("zrzy",))
+    await env.contact("c8", postcode=POSTCODE)
+    correction = ev(CorrectionRequested(case_id="c8", received_on=RECEIVED, issued_on=date(2026, 11, 25),
+                                        items=["请写明所需信息的名称"], due_on=date(2026, 12, 9), issued_by="公开办甲"),
+                    "correction", date(2026, 11, 25))
+    consult = ev(ConsultationStarted(case_id="c8", number=1, party_kind="third_party", party="某某建设有限公司",
+                                     sent_on=date(2026, 11, 26), consultation_due=date(2026, 12, 17), started_by="甲"),
+                 "consult", date(2026, 11, 26))
+    for e in (correction, consult):
+        assert await env.steps.on_step(e) == "issued"
+    await env.store.record_answer("c8-zrzy", "zrzy", Answer(reply_type="disclosed", text="现予公开。"), "http",
+                                  review=REVIEW)
+    case = await env.store.get("c8")
+    assert case["reply_issued"]
+    to_applicant = [step_document_id(received.id), step_document_id(correction.id), case["reply"]["document_id"]]
+    for document_id in to_applicant:
+        d = await env.doc(document_id)
+        html = re.sub(r"\s+", "", d["html"])
+        assert MAILING in pdf_text(bytes(d["pdf"])), d["kind"]
+        assert f"送达地址：{ADDRESS}</span><spanclass=\"meta\">邮政编码：{POSTCODE}" in html, d["kind"]
+    letter = pdf_text(bytes((await env.doc(step_document_id(consult.id)))["pdf"]))
+    assert "送达地址" not in letter and ADDRESS not in letter
+    for e in await env.issued_events("documents", "cases"):
+        assert ADDRESS not in json.dumps(e, ensure_ascii=False) and POSTCODE not in json.dumps(e)
+    for r in (await env.db["cases"].find_one({"_id": "c8"}))["outbox"]:
+        assert ADDRESS not in r["value"]
+
+
+async def test_documents_not_sent_by_post_print_no_address(env: Env) -> None:
+    """By e-mail (the address is known but was not asked for as the way to get the information):
+    nothing postal is printed."""
+    received = await env.received("c9")
+    await env.routed("c9")
+    await env.contact("c9", postcode=POSTCODE)
+    text = pdf_text(bytes((await env.doc(step_document_id(received.id)))["pdf"]))
+    assert NAME in text and "送达地址" not in text and ADDRESS not in text and POSTCODE not in text
+
+
+def test_mailing_only_for_post_with_an_address() -> None:
+    post, email = {"delivery_method": "post"}, {"delivery_method": "email"}
+    person = {"name": NAME, "address": f" {ADDRESS} ", "postcode": POSTCODE}
+    assert mailing_of(person, post) == Mailing(address=ADDRESS, postcode=POSTCODE)
+    assert mailing_of(person | {"postcode": None}, post) == Mailing(address=ADDRESS)
+    assert mailing_of(person | {"postcode": "65003"}, post) == Mailing(address=ADDRESS)  # not a postcode: left out
+    assert mailing_of(person, email) is None
+    assert mailing_of(person, {}) is None  # noted before delivery methods were kept
+    assert mailing_of(person | {"address": "  "}, post) is None
+    assert mailing_of(None, post) is None  # no contact (a case referred in)

@@ -20,8 +20,8 @@ whether it prints the applicant's remedies):
   ``correction_notice`` 补正申请告知书 (Art. 30), ``extension_notice`` 延期答复告知书 (Art. 33),
   ``consultation_third_party`` 第三方意见征询函 (Art. 32), ``consultation_agency`` 征求意见函 to
   another agency (Art. 33, 34), ``referral_notice`` 非本机关负责公开政府信息告知书 (says 已转送
-  when forwarded; Art. 36(5)), ``abandonment_notice`` 视为放弃申请告知书 (Art. 30), ``fee_notice``
-  收费通知 (Art. 42, 国办函〔2020〕109号);
+  when forwarded; Art. 36(5)), ``abandonment_notice`` 视为放弃申请告知书 (Art. 30; an unpaid fee:
+  Art. 42 and 国办函〔2020〕109号), ``fee_notice`` 收费通知 (Art. 42, 国办函〔2020〕109号);
 - substantive: one 答复书 per outcome code of ``contracts.decisions.OUTCOMES`` (the doc type IS the
   outcome code, e.g. ``"withheld.third_party"``); its legal basis is the outcome's ``basis``;
 - ``CONSOLIDATED`` (``"consolidated_reply"``): one 答复书 for a case answered by many departments,
@@ -30,7 +30,8 @@ whether it prints the applicant's remedies):
   with ``title="政府信息公开申请补充答复书"`` and a note saying what it adds to.
 
 Every document prints the case number (受理编号; 文号 when given), the agency, the date of receipt
-and the date of issue, the legal basis by article, the seal placeholder and the OGI office's contact;
+and the date of issue, the legal basis by article, the seal placeholder and the OGI office's contact
+(and, for a document to an applicant who asked for delivery by post, the 送达地址 in the 附注);
 decisions the applicant can challenge (all substantive replies, referral, abandonment, fee notice)
 print the remedies: administrative review within 60 days, litigation within 6 months of receipt.
 

@@ -2,9 +2,11 @@
 
 Every field a document prints is required unless it is explicitly optional with a stated meaning
 (``document_number``: the agency numbers this kind of document; ``court``: otherwise "有管辖权的人民
-法院"; ``ConsolidatedReply.title``: otherwise the kind's title). ``applicant_name`` is required in every
-document addressed to the applicant: it is the 主送 line (never a blank "申请人："). A missing or empty field is a validation error, never a blank in the document. Dates are
-``datetime.date``; money is ``Decimal`` (yuan). Models are frozen and reject unknown fields.
+法院"; ``ConsolidatedReply.title``: otherwise the kind's title; ``mailing``: the document goes by
+post, and its 附注 gives the 送达地址; the dates of ``AbandonmentNotice``: by its ``reason``).
+``applicant_name`` is required in every document addressed to the applicant: it is the 主送 line
+(never a blank "申请人："). A missing or empty field is a validation error, never a blank in the
+document. Dates are ``datetime.date``; money is ``Decimal`` (yuan). Models are frozen and reject unknown fields.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ class _Model(BaseModel):
 class Contact(_Model):
     address: Text  # 通讯地址
     phone: Text  # 联系电话
+
+
+class Mailing(_Model):
+    """Where a document sent by post goes (送达地址): the applicant asked for delivery by post (邮寄)."""
+
+    address: Text  # the applicant's postal address (通信地址)
+    postcode: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6}$")] | None = None
 
 
 class Agency(_Model):
@@ -120,6 +129,7 @@ class ApplicantDocumentContext(DocumentContext):
 
     applicant_name: Text
     request_summary: Text  # the information applied for, in the applicant's terms
+    mailing: Mailing | None = None  # sent by post: printed in the 附注; None: not sent by post
 
 
 class RemedyDocumentContext(ApplicantDocumentContext):
@@ -192,14 +202,40 @@ class ReferralNotice(RemedyDocumentContext):
     forwarded: bool  # the application was handed to that agency's intake on the bus
 
 
+class AbandonReason(StrEnum):
+    CORRECTION_OVERDUE = "correction_overdue"  # no correction by its deadline (Art. 30)
+    FEE_UNPAID = "fee_unpaid"  # the fee unpaid within 20 WD of its notice (Art. 42, 国办函〔2020〕109号)
+
+
 class AbandonmentNotice(RemedyDocumentContext):
-    correction_notice_issued_on: date
-    correction_due_on: date
+    """视为放弃申请告知书. ``reason`` decides the text and which dates it needs: the correction notice's
+    date and deadline (correction_overdue), or the fee notice's date and the payment deadline
+    (fee_unpaid; ``fee_total``: the amount of the fee notice, printed when known). The other reason's
+    fields must be absent."""
+
+    reason: AbandonReason = AbandonReason.CORRECTION_OVERDUE
+    correction_notice_issued_on: date | None = None
+    correction_due_on: date | None = None
+    fee_notice_issued_on: date | None = None
+    payment_due_on: date | None = None
+    fee_total: Decimal | None = Field(default=None, gt=0, decimal_places=2)
 
     @model_validator(mode="after")
     def _overdue(self) -> Self:
-        if not self.correction_notice_issued_on < self.correction_due_on < self.issued_on:
-            raise ValueError("须先发出补正告知、补正期限届满后，才能告知视为放弃申请")
+        if self.reason is AbandonReason.CORRECTION_OVERDUE:
+            notice, due, other = self.correction_notice_issued_on, self.correction_due_on, (
+                self.fee_notice_issued_on, self.payment_due_on, self.fee_total)
+            what = "补正告知", "补正期限"
+        else:
+            notice, due, other = self.fee_notice_issued_on, self.payment_due_on, (
+                self.correction_notice_issued_on, self.correction_due_on)
+            what = "收费通知", "缴费期限"
+        if notice is None or due is None:
+            raise ValueError(f"视为放弃申请（{self.reason.value}）须写明{what[0]}的日期和{what[1]}")
+        if any(x is not None for x in other):
+            raise ValueError(f"视为放弃申请（{self.reason.value}）不写另一理由的日期或金额")
+        if not notice < due < self.issued_on:
+            raise ValueError(f"须先发出{what[0]}、{what[1]}届满后，才能告知视为放弃申请")
         return self
 
 

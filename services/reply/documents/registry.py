@@ -22,7 +22,7 @@ class ProceduralKind(StrEnum):
     CONSULTATION_THIRD_PARTY = "consultation_third_party"  # 征求第三方意见函 (Art. 32)
     CONSULTATION_AGENCY = "consultation_agency"  # 征求意见函 to another agency (Art. 33, 34)
     REFERRAL_NOTICE = "referral_notice"  # 非本机关负责公开政府信息告知书, 转送 when forwarded (Art. 36(5))
-    ABANDONMENT_NOTICE = "abandonment_notice"  # 视为放弃申请告知书 (Art. 30)
+    ABANDONMENT_NOTICE = "abandonment_notice"  # 视为放弃申请告知书 (Art. 30; unpaid fee: Art. 42)
     FEE_NOTICE = "fee_notice"  # 收费通知 (Art. 42, 国办函〔2020〕109号)
 
 
