@@ -28,6 +28,7 @@ department's own system, an integrator).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -75,14 +76,19 @@ def user(name: str) -> str:
 
 
 def service_principal(service: str) -> str:
+    """``svc-<service>``, scoped to this namespace (``gongkai-km.svc-intake``: contracts.topics)."""
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}")
-    return f"svc-{service}"
+    return t.scoped(f"svc-{service}")
 
 
 def department_principal(dept_code: str) -> str:
+    """``dept-<code>``, scoped to this namespace."""
     t.department_inbox(dept_code)  # validates the code
-    return f"dept-{dept_code}"
+    return t.scoped(f"dept-{dept_code}")
+
+
+DEPT_PRINCIPAL_PREFIX = t.scoped("dept-")
 
 
 def principals(dept_codes: Iterable[str]) -> list[str]:
@@ -92,8 +98,24 @@ def principals(dept_codes: Iterable[str]) -> list[str]:
 
 
 def is_managed(principal_name: str) -> bool:
-    """A principal this module grants to (the broker may hold others, e.g. an agency's own)."""
-    return principal_name.startswith(("svc-", "dept-"))
+    """A principal of this namespace that this module grants to (the broker may hold others: an
+    agency's own, or another namespace's on the same cluster)."""
+    return principal_name.startswith((t.scoped("svc-"), t.scoped("dept-")))
+
+
+_ANY_NAMESPACE_PRINCIPAL = re.compile(r"^(gongkai(-[a-z0-9]+)*\.)?(svc|dept)-")
+
+
+def manages(a: Acl) -> bool:
+    """An ACL this namespace's table decides: on this namespace's topics, those of any namespace's
+    services and departments (ours, and another namespace's routing writing our referrals); on
+    anything but topics (groups), those of our own principals. Another namespace's topics are its
+    own, even where they name one of ours (it grants our routing its referrals topic); a principal
+    of no namespace (an agency's own tool) is left alone."""
+    principal = a.principal.removeprefix("User:")
+    if a.resource_type == TOPIC:
+        return a.resource_name.startswith(t.PREFIX + ".") and bool(_ANY_NAMESPACE_PRINCIPAL.match(principal))
+    return is_managed(principal)
 
 
 # -------------------------------------------------------------------------------- services' use
@@ -170,6 +192,7 @@ def _topic(principal: str, name: str, op: str, pattern: str = LITERAL, permissio
 
 
 def _group(principal: str, name: str) -> Acl:
+    name = t.scoped(name)  # this namespace's groups (contracts.topics)
     return Acl(user(principal), GROUP, name, PREFIXED if name.endswith("-") else LITERAL, READ)
 
 
@@ -218,11 +241,19 @@ def department_acls(dept_code: str) -> list[Acl]:
     ]
 
 
+def peer_acls(peers: Iterable[str] | None = None) -> list[Acl]:
+    """What another namespace on the bus (``GONGKAI_BUS_AGENCIES``) may do here: its routing hands
+    cases to this namespace's agencies by writing our referrals topic (Art. 36(5)); nothing else."""
+    peers = t.peer_namespaces() if peers is None else peers
+    return [_topic(t.scoped_in(ns, "svc-routing"), t.CASES_REFERRED.name, WRITE) for ns in sorted(set(peers))]
+
+
 def acls(dept_codes: Iterable[str]) -> list[Acl]:
     """Every ACL of a deployment whose departments are ``dept_codes`` (sorted, no duplicates)."""
     codes = sorted(set(dept_codes))
     out = {a for s in SERVICES for a in service_acls(s, codes)}
     out |= {a for c in codes for a in department_acls(c)}
+    out |= set(peer_acls())
     return sorted(out)
 
 

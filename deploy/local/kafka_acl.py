@@ -10,8 +10,11 @@ services/routing/directory.json), those in GONGKAI_DEPARTMENTS (comma-separated)
 (``apply --dept <code>``, when the directory gained it) is kept by later starts until revoked.
 
 ``apply`` is idempotent: users are upserted (each principal's local password, deploy/local/credentials.py),
-missing ACLs are created, and ACLs of the managed principals (svc-*, dept-*) that the table does not
-have are deleted; ``admin`` and any other principal are left alone. It runs as ``admin`` through the
+missing ACLs are created, and the ACLs this namespace decides (``acl.manages``: those on its topics,
+and its own principals' svc-*, dept-* groups) that the table does not have are deleted; ``admin``,
+any other principal and another namespace's ACLs on the same cluster are left alone. The namespace
+is ``GONGKAI_NAMESPACE`` (contracts/topics.py); ``GONGKAI_BUS_AGENCIES`` adds the grants to the
+other namespaces' routing (our referrals topic). It runs as ``admin`` through the
 Kafka Admin API, with the small Java program deploy/local/kafka/GongkaiKafkaAdmin.java (compiled on
 first use into $KAFKA_ADMIN_CLASSES): aiokafka has no API for ACLs nor SCRAM users.
 """
@@ -77,11 +80,12 @@ class Plan:
 def plan(state: BrokerState, requested: Iterable[str], removed: Iterable[str] = ()) -> Plan:
     """What to change so that the broker holds exactly the table of the departments wanted."""
     removed = set(removed)
-    known = {u.removeprefix("dept-") for u in state.users if u.startswith("dept-")}
-    known |= {a.principal.removeprefix("User:dept-") for a in state.acls if a.principal.startswith("User:dept-")}
+    dept = acl.DEPT_PRINCIPAL_PREFIX  # this namespace's departments (contracts.topics.scoped)
+    known = {u.removeprefix(dept) for u in state.users if u.startswith(dept)}
+    known |= {a.principal.removeprefix(f"User:{dept}") for a in state.acls if a.principal.startswith(f"User:{dept}")}
     departments = sorted((set(requested) | known) - removed)
     desired = set(acl.acls(departments))
-    managed = {a for a in state.acls if acl.is_managed(a.principal.removeprefix("User:"))}
+    managed = {a for a in state.acls if acl.manages(a)}  # never another namespace's on the same cluster
     return Plan(
         departments=departments,
         upsert_users=[p for p in acl.principals(departments) if p != ADMIN],
@@ -209,7 +213,7 @@ def apply(bootstrap: str, requested: Iterable[str], removed: Iterable[str] = ())
     _, p, after = sync(bootstrap, lambda state: plan(state, requested, removed))
     assert p is not None
     want = set(acl.acls(p.departments))
-    have = {a for a in after.acls if acl.is_managed(a.principal.removeprefix("User:"))}
+    have = {a for a in after.acls if acl.manages(a)}
     missing_users = set(p.upsert_users) - after.users
     if want != have or missing_users or set(p.delete_users) & after.users:
         raise RuntimeError(f"the broker differs from the table after apply: {len(want - have)} ACLs missing, "

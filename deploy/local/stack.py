@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 
+from contracts.topics import scoped_in
 from deploy.local.readiness import running, sigkill
 
 HOME = Path(__file__).resolve().parents[2]
@@ -75,6 +76,15 @@ class StackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     cluster_base: int | None = None  # a three-node cluster on base+2 .. base+7 instead of the single broker
     replicas: dict[str, int] = field(default_factory=dict)  # service -> instances (default 1)
+    # Another agency side by side on the same bus (docs/reliability.md, "Agencies side by side"): its
+    # namespace (contracts/topics.py: topics, principals, groups), agency code, routing directory and
+    # the other agencies on the bus (GONGKAI_BUS_AGENCIES); ``guest_of`` the stack whose broker and
+    # identity provider it uses (it starts only its own store, applies its own ACLs, creates its topics).
+    namespace: str = "gongkai"
+    agency_code: str | None = None
+    directory_path: Path | None = None
+    bus_agencies: str = ""
+    guest_of: StackConfig | None = None
 
     def port(self, service: str) -> int:
         name, k = split_instance(service)
@@ -101,6 +111,8 @@ class StackConfig:
 
     @property
     def kafka_bootstrap(self) -> str:
+        if self.guest_of is not None:
+            return self.guest_of.kafka_bootstrap
         cluster = self.cluster
         return cluster.bootstrap if cluster is not None else f"127.0.0.1:{self.kafka_port}"
 
@@ -111,10 +123,30 @@ class StackConfig:
     @property
     def issuer(self) -> str:
         """The local identity provider's issuer (Keycloak realm ``gongkai``)."""
+        if self.guest_of is not None:
+            return self.guest_of.issuer
         return f"http://127.0.0.1:{self.keycloak_port}/realms/gongkai"
 
+    @property
+    def db_prefix(self) -> str:
+        """The first part of the store's database names: ``gongkai`` (``gongkai_intake``), or the
+        namespace's (``gongkai_km_intake``)."""
+        return self.namespace.replace("-", "_")
+
+    def namespace_env(self) -> dict[str, str]:
+        """The settings that place a process in this stack's agency (contracts/topics.py)."""
+        env = {"GONGKAI_NAMESPACE": self.namespace, "GONGKAI_BUS_AGENCIES": self.bus_agencies}
+        if self.agency_code:
+            env["GONGKAI_AGENCY_CODE"] = self.agency_code
+        if self.directory_path is not None:
+            env["ROUTING_DIRECTORY_PATH"] = str(self.directory_path)
+        if self.namespace != "gongkai":
+            # Its own audience: another agency's officers' tokens (aud gongkai-api) are refused here.
+            env["GONGKAI_OIDC_AUDIENCE"] = f"{self.namespace}-api"
+        return env
+
     def infra_env(self) -> dict[str, str]:
-        return {**os.environ, "GONGKAI_RUN_DIR": str(self.run_dir), "KAFKA_PORT": str(self.kafka_port),
+        return {**os.environ, **self.namespace_env(), "GONGKAI_RUN_DIR": str(self.run_dir), "KAFKA_PORT": str(self.kafka_port),
                 "KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port), "STORE_PORT": str(self.store_port),
                 "KEYCLOAK_PORT": str(self.keycloak_port), "KEYCLOAK_MGMT_PORT": str(self.keycloak_mgmt_port),
                 "VENV": str(self.venv)}
@@ -131,7 +163,7 @@ class StackConfig:
             "GONGKAI_OIDC_JWKS_URL": "",
             "GONGKAI_OIDC_JWKS_FILE": "",
             "WEB_HTTP_PORT": str(self.port(instance)),
-            "WEB_DB_NAME": "gongkai_web",
+            "WEB_DB_NAME": f"{self.db_prefix}_web",
             "WEB_PUBLIC_URL": self.url(WEB),
             **{f"WEB_{s.upper()}_URL": self.url(s) for s in SERVICES},
             **LOCAL_WEB_SECRETS,
@@ -153,14 +185,14 @@ class StackConfig:
             "GONGKAI_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "GONGKAI_KAFKA_REPLICATION_FACTOR": "3" if self.cluster_base is not None else "1",
             # The service's own Kafka principal (svc-<service>, SASL/SCRAM; contracts/acl.py).
-            **kafka_client_env(f"svc-{name}"),
+            **kafka_client_env(scoped_in(self.namespace, f"svc-{name}")),
             "GONGKAI_MONGO_URL": self.mongo_url,
             f"{prefix}_HTTP_PORT": str(self.port(service)),
             # Static group membership: a restarted service takes its partitions back at once.
             "GONGKAI_KAFKA_INSTANCE_ID": f"{name}-{self.port(service)}",
             # Events' dataschema: the schemas served by this stack's web service.
             "GONGKAI_SCHEMA_BASE_URL": f"{self.url(WEB)}/schemas/",
-            f"{prefix}_DB_NAME": f"gongkai_{name}",
+            f"{prefix}_DB_NAME": f"{self.db_prefix}_{name}",
             "NOTIFY_SMTP_PORT": str(self.smtp_port),
             # Local development: development secrets accepted (each service logs one warning line).
             "GONGKAI_ENV": "development",
@@ -174,6 +206,7 @@ class StackConfig:
             "NOTIFY_REPLY_URL": self.url("reply"),
             "AUDIT_REPLY_URL": self.url("reply"),
             **LOCAL_SECRETS,
+            **self.namespace_env(),
         }
         env.update(self.extra_env)
         return env
@@ -197,6 +230,13 @@ class Stack:
     def infra(self, action: str, what: str = "all") -> None:
         """infra.sh ``action`` ``what``; with a cluster, ``kafka`` (or ``all``) is the cluster and
         ``kafka-N`` one of its nodes (started again: it rejoins and catches up)."""
+        if self.cfg.guest_of is not None:  # the host's broker and IdP: only the store is ours
+            if what in ("all", "store"):
+                subprocess.run(["bash", str(HOME / "deploy/local/infra.sh"), action, "store"],
+                               env=self.cfg.infra_env(), check=action != "status")
+            if action == "start" and what in ("all", "kafka"):
+                self.join_bus()
+            return
         cluster = self.cfg.cluster
         if cluster is not None and (what == "all" or what.startswith("kafka")):
             if what == "all":
@@ -213,6 +253,15 @@ class Stack:
             return
         subprocess.run(["bash", str(HOME / "deploy/local/infra.sh"), action, what], env=self.cfg.infra_env(),
                        check=action != "status")
+
+    def join_bus(self) -> None:
+        """This namespace's principals, ACLs and topics on the host's broker (as infra.sh does for its own)."""
+        env = {**self.cfg.infra_env(), "PYTHONPATH": str(HOME)}
+        python = str(self.cfg.venv / "bin/python")
+        bootstrap = self.cfg.kafka_bootstrap
+        for tool in ("kafka_acl.py", "create_topics.py"):
+            argv = [python, str(HOME / "deploy/local" / tool)] + (["apply"] if tool == "kafka_acl.py" else [])
+            subprocess.run([*argv, "--bootstrap", bootstrap], env=env, check=True, cwd=HOME)
 
     # -- processes ---------------------------------------------------------------------
     def _pidfile(self, name: str) -> Path:

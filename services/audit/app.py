@@ -167,7 +167,7 @@ def build(settings: AuditSettings | None = None) -> FastAPI:
     resume = ResumeFromLedger(ledger)
     commits = offset_commits(rt.broker, "audit:ledger-append", rt.common.kafka_commit_interval_ms / 1000,
                              listener=resume)
-    subscriber = rt.broker.subscriber(pattern=topics.AUDITED_PATTERN, group_id="audit", auto_offset_reset="earliest",
+    subscriber = rt.broker.subscriber(pattern=topics.AUDITED_PATTERN, group_id=topics.scoped("audit"), auto_offset_reset="earliest",
                                       ack_policy=AckPolicy.MANUAL, title="ledger-append", listener=commits,
                                       **membership(rt.common, "audit:ledger-append"))
     resume.subscriber = subscriber

@@ -242,7 +242,7 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
                     referral_id=event.data.referral_id, created=result[1])
 
     # One consumer group per agency: every agency's intake reads every referral and keeps its own.
-    subscribe(rt.broker, group_id=f"intake-{agency_default}", topics=(topics.CASES_REFERRED.name,),
+    subscribe(rt.broker, group_id=topics.scoped(f"intake-{agency_default}"), topics=(topics.CASES_REFERRED.name,),
               registry=registry_of(CaseReferred), handle=on_referred,
               max_attempts=rt.common.max_handler_attempts,
               patience_seconds=rt.common.handler_patience_seconds, title="accept-referral")
@@ -254,7 +254,7 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
             rt.log.info("correction_state_recorded", case_id=event.data.case_id, state=recorded)
 
     procedure_types = topics.CASES_PROCEDURE.event_types
-    subscribe(rt.broker, group_id=f"intake-{agency_default}", topics=(topics.CASES_PROCEDURE.name,),
+    subscribe(rt.broker, group_id=topics.scoped(f"intake-{agency_default}"), topics=(topics.CASES_PROCEDURE.name,),
               registry={m.ce_type(): m for m in ALL_EVENTS if m.event_name in procedure_types},
               handle=on_procedure, max_attempts=rt.common.max_handler_attempts,
               patience_seconds=rt.common.handler_patience_seconds, title="note-correction")

@@ -216,7 +216,7 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
 
     subscribe(
         rt.broker,
-        group_id="routing",
+        group_id=topics.scoped("routing"),
         topics=(topics.APPLICATIONS_RECEIVED.name,),
         registry=registry_of(ApplicationReceived),
         handle=on_received,
@@ -241,7 +241,7 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
 
     subscribe(
         rt.broker,
-        group_id="routing",
+        group_id=topics.scoped("routing"),
         topics=(topics.ANSWERS_RECORDED.name,),
         registry=ANSWERS_RECORDED_REGISTRY,
         handle=on_answers_recorded,
@@ -264,7 +264,7 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
 
     subscribe(
         rt.broker,
-        group_id="routing",
+        group_id=topics.scoped("routing"),
         topics=(topics.CASES_PROCEDURE.name,),
         registry=CASES_PROCEDURE_REGISTRY,
         handle=on_procedure,

@@ -283,7 +283,8 @@ def referral_message(doc: dict[str, Any], plan: ReferralPlan) -> str:
 
 def referral_records(doc: dict[str, Any], plan: ReferralPlan, directory: Directory, reason: str, actor: str,
                      source: str, time: datetime | None = None) -> list[dict[str, Any]]:
-    """task.withdrawn for each withdrawn task, case.referred (bus agencies only), referral.recorded."""
+    """task.withdrawn for each withdrawn task, case.referred (bus agencies only: on this namespace's
+    referrals topic, and on the target's if it is in another namespace), referral.recorded."""
     records = [outbox.record(topics.department_inbox(t["dept_code"]).name, withdrawn_event(doc, t, source, time))
                for t in plan.withdrawn]
     if plan.handed_over:
@@ -298,7 +299,12 @@ def referral_records(doc: dict[str, Any], plan: ReferralPlan, directory: Directo
                          received_on=date.fromisoformat(doc["received_on"]), reason=reason),
             source=source, subject=doc["_id"], event_id=deterministic_id("case.referred", plan.referral_id), time=time,
         )
-        records.append(outbox.record(REFERRALS_TOPIC.name, referred))
+        records.append(outbox.record(REFERRALS_TOPIC.name, referred))  # this agency's ledger records it
+        # An agency on the bus in another namespace (contracts.topics, GONGKAI_BUS_AGENCIES) reads only
+        # its own: the same event (same id) goes to its referrals topic too, the one thing of ours it sees.
+        target_topic = topics.referrals_topic_of(plan.target_code)
+        if target_topic != REFERRALS_TOPIC.name:
+            records.append(outbox.record(target_topic, referred))
     recorded = new_event(
         ReferralRecorded(case_id=doc["_id"], tracking_number=doc["tracking_number"], referral_id=plan.referral_id,
                          agency_code=doc["agency_code"], target_agency_code=plan.target_code,
