@@ -165,6 +165,10 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
     "notify": {
         **_OPS_ROUTES,
         ("GET", "/cases/{case_id}/notices"): _officers(*CASE_READERS),
+        # E-mails whose delivery is not known (killed between the end of data and the 250, issue #12).
+        ("GET", "/notices/uncertain"): _officers(O, note="every uncertain delivery, with the recipient and Message-ID"),
+        ("POST", "/notices/{notice_id}/deliveries/{channel}/resolution"): _officers(
+            O, note="sent (delivered, confirmed manually) or resend; only while uncertain"),
     },
     "audit": {
         **_OPS_ROUTES,
@@ -265,6 +269,10 @@ WEB_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/work/ogi/follow-ups"): _officers(O, H, note="回访: the follow-up queue"),
     ("GET", "/work/ogi/follow-ups/{case_id}"): _officers(O, H, note="a case's reads, rating and follow-ups"),
     ("POST", "/work/ogi/follow-ups/{case_id}"): _officers(O, H, note="record a follow-up (reply: ogi_officer)"),
+    ("GET", "/work/notices/uncertain"): _officers(O, note="投递结果不确定的邮件 (notify: ogi_officer)"),
+    ("GET", "/work/notices/uncertain/count"): _officers(O, note="the navigation's count (htmx fragment)"),
+    ("POST", "/work/notices/{notice_id}/deliveries/{channel}/resolution"): _officers(
+        O, note="已发送 or 重新发送 (notify: ogi_officer)"),
     ("GET", "/work/learning"): _officers(A, note="routing's proposals learned from triage (directory admins)"),
     ("POST", "/work/learning/{proposal_id}/acceptance"): _officers(A, note="a new directory version"),
     ("POST", "/work/learning/{proposal_id}/rejection"): _officers(A),

@@ -17,26 +17,46 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
+from pydantic import Field
 
 from contracts import topics
 from contracts.envelope import CloudEvent, EventData
 from contracts.events import ApplicationReceived, ContactRegistered, NoticeDelivered, registry_of
+from contracts.vocabulary import NoticeChannel
 from services.notify.destinations import AllowList
 from services.notify.documents import DocumentFetcher
 from services.notify.faults import Faults
 from services.notify.handlers import NoticeHandlers, topic_registry
-from services.notify.notices import Dispatcher, NoticeStore
+from services.notify.notices import Dispatcher, NoticeNotFound, NoticeStore, NotUncertain, Outcome
 from services.notify.senders import SmtpSender, WebhookSender
 from services.notify.settings import NotifySettings
 from servicekit.consumer import subscribe
+from servicekit.oidc import Principal, officer
+from servicekit.openapi import errors
 from servicekit.periodic import every
 from servicekit.runtime import ServiceRuntime
 from servicekit.settings import CommonSettings
+from servicekit.validation import StrictIn
 
 Handler = Callable[[CloudEvent[Any]], Awaitable[None]]
+
+# A delivery's state as the 409 of a resolution says it.
+STATUS_ZH = {"pending": "待发送", "sending": "发送中", "delivered": "已送达", "failed": "发送失败", "refused": "拒绝发送",
+             "uncertain": "结果不确定"}
+
+
+class ResolutionIn(StrictIn):
+    """The OGI office's finding for an uncertain delivery (issue #12)."""
+
+    model_config = StrictIn.model_config | {"str_strip_whitespace": True}
+
+    outcome: Literal["sent", "resend"] = Field(
+        description="sent: the mail server's log shows the message left (recorded delivered); "
+                    "resend: it did not (sent again, same Message-ID)")
+    note: str = Field(default="", max_length=1000, description="备注（如邮件服务器日志中的队列号）")
 
 
 def build(settings: NotifySettings | None = None) -> FastAPI:
@@ -78,7 +98,7 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
 
     h = NoticeHandlers(store, settings, wake.set)
 
-    common = {"group_id": "notify", "max_attempts": rt.common.max_handler_attempts,
+    common = {"group_id": topics.scoped("notify"), "max_attempts": rt.common.max_handler_attempts,
               "patience_seconds": rt.common.handler_patience_seconds}
     subscriptions: tuple[tuple[str, dict[str, type[EventData]], Handler, str], ...] = (
         (topics.PRIVATE_CONTACTS.name, registry_of(ContactRegistered), h.on_contact, "save-contact"),
@@ -103,6 +123,37 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
              "recipient": d.get("recipient"), "status": d["status"], "subject": d["subject"],
              "deliveries": {ch: {k: v for k, v in dl.items() if k != "to"} for ch, dl in d["deliveries"].items()}}
             for d in docs]}
+
+    @app.get("/notices/uncertain", tags=["notices"])
+    async def uncertain_notices() -> dict:
+        """Every delivery whose outcome is not known (an e-mail killed between the end of data and
+        the recorded 250), newest first, for the OGI office to resolve (look the Message-ID up in
+        the mail server's log)."""
+        return {"deliveries": await store.list_uncertain()}
+
+    @app.post("/notices/{notice_id}/deliveries/{channel}/resolution", tags=["notices"], responses=errors(404, 409))
+    async def resolve_uncertain(notice_id: str, channel: str, body: ResolutionIn,
+                                principal: Principal = Depends(officer)) -> dict:
+        try:
+            ch = NoticeChannel(channel)
+        except ValueError:
+            raise HTTPException(404, "未找到该通知的此投递渠道") from None
+        who = {"by": principal.display, "by_subject": principal.subject}
+        try:
+            delivery = await store.resolve(notice_id, ch, Outcome(body.outcome), who, body.note, settings.source)
+        except NoticeNotFound:
+            raise HTTPException(404, "未找到该通知的此投递渠道") from None
+        except NotUncertain as exc:
+            now_zh = STATUS_ZH.get(exc.status or "", exc.status or "未知")
+            raise HTTPException(409, f"该投递目前不是“结果不确定”状态（当前：{now_zh}），无需处理或已由他人处理") from None
+        if body.outcome == Outcome.SENT:
+            relay.wake()  # its notice.delivered, written with it
+        else:
+            wake.set()  # the dispatcher sends it again now
+        rt.log.info("notice_uncertain_resolved", notice_id=notice_id, channel=ch.value, outcome=body.outcome,
+                    by_subject=principal.subject)
+        return {"notice_id": notice_id, "channel": ch.value, "outcome": body.outcome, "status": delivery["status"],
+                "resolution": delivery.get("resolution"), "confirmed_manually": delivery.get("confirmed_manually")}
 
     app.state.runtime = rt
     app.state.store = store

@@ -35,7 +35,12 @@ A delivery goes ``pending`` → ``sending`` → ``delivered`` (or ``failed``, ``
      likely case (an ordinary mailbox does not merge copies by Message-ID); a rare notice that an
      officer sees as uncertain is preferred to a copy every applicant would see. No
      ``notice.delivered`` event is published for it (that topic records what the applicant was
-     told, and that is not known).
+     told, and that is not known). *Resolution* (issue #12): the OGI office lists every
+     uncertain delivery (``GET /notices/uncertain``, the page ``/work/notices/uncertain``) and,
+     having looked the Message-ID up in the mail server's log, resolves each with one conditional
+     write (still ``uncertain``; ``resolution_change``): ``sent`` makes it ``delivered`` (with
+     ``confirmed_manually`` and then its ``notice.delivered``), ``resend`` makes it ``pending``
+     again and the dispatcher sends it (same Message-ID).
    - A 250 read by this process whose record failed (the store down) is recorded at the next
      round from memory, without sending again.
 
@@ -56,6 +61,7 @@ from __future__ import annotations
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -91,6 +97,94 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def delivered_change(notice: dict[str, Any], channel: NoticeChannel, attempts: int, delivered_at: datetime,
+                     source: str, *, reply: str | None = None, closes: bool = False,
+                     extra: dict[str, Any] | None = None) -> Change:
+    """A delivery recorded ``delivered`` with its ``notice.delivered`` event (for an applicant's
+    notice of a kind the contract knows), in one change: the dispatcher's confirmation of a 250,
+    and an officer's confirmation of an uncertain e-mail (``resolution_change``) alike.
+    ``closes``: the notice is ``done`` in the same write; ``extra``: more fields of the delivery."""
+    field = f"deliveries.{channel.value}"
+    key = f"{notice['_id']}:{channel.value}"
+    done: dict[str, Any] = {f"{field}.status": "delivered", f"{field}.delivered_at": delivered_at}
+    if channel is NoticeChannel.EMAIL:
+        done[f"{field}.smtp_reply"] = reply
+        done[f"{field}.message_id"] = message_id(key)
+    for name, value in (extra or {}).items():
+        done[f"{field}.{name}"] = value
+    if closes:
+        done["status"] = DONE
+    records: list[dict[str, Any]] = []
+    kind = contract_kind(notice["kind"])
+    if notice.get("audience", Audience.APPLICANT.value) == Audience.APPLICANT.value and kind is not None:
+        event = new_event(
+            NoticeDelivered(case_id=notice["case_id"], notice_id=key, kind=kind,
+                            channel=channel, attempts=attempts, delivered_at=delivered_at),
+            source=source,
+            subject=notice["case_id"],
+            event_id=deterministic_id("notice.delivered", key),
+            causation_id=notice["cause_event_id"],
+        )
+        records.append(outbox.record(topics.NOTICES_DELIVERED.name, event))
+    return Change(set=done, records=records)
+
+
+# -- an officer resolves an uncertain e-mail (issue #12) ------------------------------------------
+
+UNCERTAIN = "uncertain"
+
+
+class Outcome(StrEnum):
+    """What the OGI office found for an uncertain delivery."""
+
+    SENT = "sent"  # the mail server's log shows the message left: it is delivered
+    RESEND = "resend"  # it never left (or nobody can tell): send it again (same Message-ID)
+
+
+class NoticeNotFound(Exception):
+    """No such notice, or no delivery on that channel."""
+
+
+class NotUncertain(Exception):
+    """The delivery is not (or no longer) ``uncertain``: nothing to resolve."""
+
+    def __init__(self, status: str | None) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def resolution_change(notice: dict[str, Any] | None, channel: NoticeChannel, outcome: Outcome,
+                      officer: dict[str, str], note: str, at: datetime, source: str) -> Change:
+    """The change an officer's resolution makes to an ``uncertain`` delivery (pure).
+
+    ``sent``: ``delivered``, with ``confirmed_manually = {by, by_subject, at, note}`` and the same
+    ``notice.delivered`` event a confirmed 250 gives (``delivered_change``). ``resend``: back to
+    ``pending`` with its attempts reset, the notice due now (the dispatcher sends it again, with
+    the same Message-ID). Either way ``resolution`` records who, when, why and what was uncertain.
+    The caller writes it only while the delivery is still ``uncertain`` (one conditional write:
+    of two officers resolving it at once, one does)."""
+    if notice is None or channel.value not in (notice.get("deliveries") or {}):
+        raise NoticeNotFound(f"{notice['_id'] if notice else '?'}:{channel.value}")
+    delivery = notice["deliveries"][channel.value]
+    if delivery.get("status") != UNCERTAIN:
+        raise NotUncertain(delivery.get("status"))
+    field = f"deliveries.{channel.value}"
+    resolution = {"outcome": outcome.value, "by": officer["by"], "by_subject": officer["by_subject"], "at": at,
+                  "note": note, "uncertain_at": delivery.get("uncertain_at"),
+                  "uncertain_reason": delivery.get("uncertain_reason")}
+    if outcome is Outcome.SENT:
+        confirmed = {"by": officer["by"], "by_subject": officer["by_subject"], "at": at, "note": note}
+        change = delivered_change(notice, channel, int(delivery.get("attempts") or 0), at, source,
+                                  extra={"confirmed_manually": confirmed, "resolution": resolution})
+        del change.set[f"{field}.smtp_reply"]  # no reply was read: the officer's confirmation stands for it
+        return change
+    return Change(
+        set={f"{field}.status": "pending", f"{field}.attempts": 0, f"{field}.resolution": resolution,
+             "status": PENDING, "next_at": at},
+        unset=[f"{field}.{name}" for name in ("claim", "retry_at", "held_by", "held_since", "last_error",
+                                              "resumed_at")])
+
+
 class NoticeStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.notices = db["notices"]
@@ -103,6 +197,8 @@ class NoticeStore:
     async def setup(self) -> None:
         await self.notices.create_index([("status", ASCENDING), ("next_at", ASCENDING)])
         await self.notices.create_index("case_id")
+        for channel in NoticeChannel:  # the OGI office's list of uncertain deliveries (rare: a small index)
+            await self.notices.create_index(f"deliveries.{channel.value}.status")
         await outbox.ensure_indexes(self.notices)
 
     async def save_contact(self, c: ContactRegistered) -> None:
@@ -167,6 +263,47 @@ class NoticeStore:
 
     async def list_for_case(self, case_id: str) -> list[dict[str, Any]]:
         return [d async for d in self.notices.find({"case_id": case_id}, {"outbox": 0}).sort("created_at", ASCENDING)]
+
+    async def list_uncertain(self) -> list[dict[str, Any]]:
+        """Every delivery in state ``uncertain`` (all cases), newest first: what the OGI office
+        resolves (``GET /notices/uncertain``); the recipient is the delivery's own address."""
+        query = {"$or": [{f"deliveries.{ch.value}.status": UNCERTAIN} for ch in NoticeChannel]}
+        rows: list[dict[str, Any]] = []
+        numbers: dict[str, str | None] = {}
+        async for d in self.notices.find(query, {"outbox": 0, "body": 0}):
+            number = d.get("tracking_number")
+            if not number:
+                if d["case_id"] not in numbers:
+                    numbers[d["case_id"]] = await self.tracking_number(d["case_id"])
+                number = numbers[d["case_id"]]
+            for channel, delivery in (d.get("deliveries") or {}).items():
+                if delivery.get("status") != UNCERTAIN:
+                    continue
+                rows.append({
+                    "case_id": d["case_id"], "tracking_number": number, "notice_id": d["_id"], "kind": d["kind"],
+                    "audience": d.get("audience", Audience.APPLICANT.value), "channel": channel,
+                    "subject": d["subject"], "recipient": delivery.get("to"),
+                    "attempts": delivery.get("attempts"), "uncertain_at": delivery.get("uncertain_at"),
+                    "uncertain_reason": delivery.get("uncertain_reason"), "message_id": delivery.get("message_id"),
+                })
+        oldest = datetime.min.replace(tzinfo=UTC)
+        rows.sort(key=lambda r: _aware(r["uncertain_at"]) or oldest, reverse=True)
+        return rows
+
+    async def resolve(self, notice_id: str, channel: NoticeChannel, outcome: Outcome, officer: dict[str, str],
+                      note: str, source: str) -> dict[str, Any]:
+        """An officer's resolution of an uncertain delivery (``resolution_change``), written only
+        while it is still uncertain; returns the delivery as it now is. Raises ``NoticeNotFound``,
+        ``NotUncertain`` (also when another officer resolved it between the read and the write)."""
+        doc = await self.versioned.load(notice_id)
+        change = resolution_change(doc, channel, outcome, officer, note, now(), source)
+        field = f"deliveries.{channel.value}"
+        if not await self.versioned.write_if(notice_id, {f"{field}.status": UNCERTAIN}, change):
+            after = await self.versioned.load(notice_id)
+            raise NotUncertain(((after or {}).get("deliveries") or {}).get(channel.value, {}).get("status"))
+        after = await self.versioned.load(notice_id)
+        assert after is not None
+        return after["deliveries"][channel.value]
 
 
 class Dispatcher:
@@ -428,32 +565,13 @@ class Dispatcher:
         """The delivery and its ``notice.delivered`` event, in one write."""
         field = f"deliveries.{channel.value}"
         key = f"{notice['_id']}:{channel.value}"
-        delivered_at = now()
-        done: dict[str, Any] = {f"{field}.status": "delivered", f"{field}.delivered_at": delivered_at}
-        if channel is NoticeChannel.EMAIL:
-            done[f"{field}.smtp_reply"] = reply
-            done[f"{field}.message_id"] = message_id(key)
         # The last delivery of the notice to become final closes it in the same write (a final
         # state never changes, so the others read final stay final).
         closes = case is not None and notice.get("status") == PENDING and all(
             d["status"] in FINAL or (notice["_id"], ch) in case.finalised
             for ch, d in notice["deliveries"].items() if ch != channel.value)
-        if closes:
-            done["status"] = DONE
-        records: list[dict[str, Any]] = []
-        kind = contract_kind(notice["kind"])
-        if notice.get("audience", Audience.APPLICANT.value) == Audience.APPLICANT.value and kind is not None:
-            event = new_event(
-                NoticeDelivered(case_id=notice["case_id"], notice_id=key, kind=kind,
-                                channel=channel, attempts=attempts, delivered_at=delivered_at),
-                source=self.settings.source,
-                subject=notice["case_id"],
-                event_id=deterministic_id("notice.delivered", key),
-                causation_id=notice["cause_event_id"],
-            )
-            records.append(outbox.record(topics.NOTICES_DELIVERED.name, event))
-        recorded = await self.store.versioned.write_if(notice["_id"], {f"{field}.status": "sending"},
-                                                       Change(set=done, records=records))
+        change = delivered_change(notice, channel, attempts, now(), self.settings.source, reply=reply, closes=closes)
+        recorded = await self.store.versioned.write_if(notice["_id"], {f"{field}.status": "sending"}, change)
         self.confirmed.pop(key, None)
         if recorded and closes:
             assert case is not None
@@ -465,7 +583,7 @@ class Dispatcher:
 
     async def _uncertain(self, notice: dict[str, Any], channel: NoticeChannel, reason: str,
                          case: _CaseView | None = None) -> None:
-        """At most once after the commit: not sent again; an officer sees it (GET /cases/{id}/notices)."""
+        """At most once after the commit: not sent again; the OGI office resolves it (GET /notices/uncertain)."""
         field = f"deliveries.{channel.value}"
         key = f"{notice['_id']}:{channel.value}"
         marked = await self.store.notices.update_one(
@@ -530,6 +648,10 @@ class _CaseView:
 
 class ClaimLost(Exception):
     """Another dispatcher took the delivery over (the claim's lease ran out)."""
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _later(at: datetime | None) -> bool:

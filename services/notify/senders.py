@@ -111,6 +111,7 @@ class SmtpSender:
             protocol.write(content)
             self.faults.reached("notify.before_commit", to)
             await commit()  # recorded as committing: from here on, never sent again blindly
+            self.faults.reached("notify.after_commit", to)
             protocol.write(b".\r\n")  # raises if the connection is gone: then never sent, safe to retry
             in_data = False
             try:
