@@ -37,11 +37,18 @@ What it does (one process; the short version runs in the test suite: tests/e2e/t
    whatever else is down.
 5. Quiescence: until every accepted case has its reply and both notices on both channels and the
    ledger stopped growing and is covered by a checkpoint - or nothing changed for --stall seconds.
+   Then the harness does what the OGI office does with the e-mails left ``uncertain`` (a delivery
+   killed between the commit and the server's 250 is never sent again blindly): it lists them
+   (notify's ``GET /notices/uncertain``, any instance, the OGI officer's token), looks each
+   Message-ID up among the messages the SMTP sink received (the mail server's log) and resolves it
+   ``sent`` when it is there, ``resend`` when it is not; waits (bounded) until each resolved one is
+   delivered, and once more for quiescence (the resolutions' notice.delivered reach the ledger).
 6. Checks and reports the invariants (table; --json): shared tracking numbers, lost applications,
    answers acknowledged but not in the reply, duplicated replies, missing and duplicate notices at
-   the sinks, notice order per applicant, the ledger (gaps in its sequence, events of the bus
-   missing or twice, /ledger/verify, audit /health, a checkpoint signed after the last kill), and
-   the time to resume after each kill. Exit status 1 if an invariant fails.
+   the sinks, deliveries still uncertain after the office's resolution, notice order per applicant
+   (a notice the office had sent again is not counted as out of order), the ledger (gaps in its
+   sequence, events of the bus missing or twice, /ledger/verify, audit /health, a checkpoint signed
+   after the last kill), and the time to resume after each kill. Exit status 1 if an invariant fails.
 
 Time to resume, measured honestly:
 - a service kill: from the restart (spawn of the new process) to (a) its /health answering 200
@@ -112,6 +119,30 @@ class ChaosError(RuntimeError):
     """The harness itself could not run (ports busy, stack did not start, ...)."""
 
 
+SENT_NOTE = "chaos harness: found in the sink's log"
+RESEND_NOTE = "chaos harness: not in the sink's log"
+
+
+def message_id_key(value: Any) -> str:
+    """A Message-ID as compared: without the angle brackets and surrounding blanks."""
+    return str(value or "").strip().strip("<>").strip()
+
+
+def office_findings(uncertain: list[dict[str, Any]], mails: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the OGI office finds for each uncertain delivery (a row of notify's
+    ``GET /notices/uncertain``), having looked its Message-ID up in the mail server's log (the
+    sink's messages): ``sent`` when it is there, ``resend`` when it is not. A delivery of another
+    channel has no such log and gets no finding (``None``: it stays uncertain, a violation)."""
+    seen = {message_id_key(m.get("message_id")) for m in mails} - {""}
+    out = []
+    for row in uncertain:
+        found = row.get("channel") == "email" and message_id_key(row.get("message_id")) in seen
+        outcome = None if row.get("channel") != "email" else "sent" if found else "resend"
+        out.append({**{k: row.get(k) for k in ("case_id", "notice_id", "channel", "kind", "recipient", "message_id")},
+                    "outcome": outcome})
+    return out
+
+
 # Service settings of the chaos stack (everything else as deployed): a checkpoint every 5 s, so that
 # one is signed after the last kill within the quiescence wait; notify's retry backoff capped at
 # 10 s (default 300 s), so that a notice that failed during a store or broker outage is retried
@@ -176,6 +207,7 @@ class Options:
     settle: float = 8.0  # quiescence: everything complete and unchanged this long
     quiesce_timeout: float = 900.0
     resume_timeout: float = 120.0
+    resolve_timeout: float = 120.0  # the office's step: until every resolved delivery is delivered
     raw_roundtrips: int = 200
     raw_pipelined: int = 5000
     tail: int | None = None  # applications submitted after the last kill (default max(2, n // 50))
@@ -786,7 +818,8 @@ class Run:
         finally:
             await consumer.stop()
 
-    async def check(self, http: httpx.AsyncClient, quiescence: dict[str, Any]) -> dict[str, Any]:
+    async def check(self, http: httpx.AsyncClient, quiescence: dict[str, Any],
+                    office: dict[str, Any] | None = None) -> dict[str, Any]:
         accepted = [a for a in self.apps if a.case_id]
         by_case = {a.case_id: a for a in accepted}
         ogi = await self.auth(OGI)
@@ -864,6 +897,9 @@ class Run:
         missing: list[dict[str, str]] = []
         dupes: list[dict[str, Any]] = []
         order: list[dict[str, Any]] = []
+        order_resent: list[dict[str, Any]] = []  # a notice the office sent again: later than the next by nature
+        resent_ids = {message_id_key(r["message_id"]) for r in (office or {}).get("rows", [])
+                      if r["outcome"] == "resend"}
         same_id_copies = other_id_copies = 0
         for a in accepted:
             for channel, items, kind_of, ident in (("mail", mails_by[a.email], kind_of_mail, "message_id"),
@@ -888,8 +924,11 @@ class Run:
                     first_rec = min(x["at"] for x in per["received"])
                     first_rep = min(x["at"] for x in per["reply"])
                     if first_rep < first_rec:
-                        order.append({"case_id": a.case_id, "channel": channel,
-                                      "reply_before_received_s": round(first_rec - first_rep, 3)})
+                        resent = channel == "mail" and any(message_id_key(x.get("message_id")) in resent_ids
+                                                           for x in per["received"])
+                        (order_resent if resent else order).append(
+                            {"case_id": a.case_id, "channel": channel,
+                             "reply_before_received_s": round(first_rec - first_rep, 3)})
 
         # --- the ledger against the bus
         bus = await self.read_audited_topics()
@@ -946,6 +985,10 @@ class Run:
             ("all services healthy at the end", all(health_all.values()), True),
             ("kills not resumed within the resume timeout", len(not_resumed), 0),
         ]
+        still = (office or {}).get("still_uncertain")
+        if office is not None:
+            inv.append(("deliveries still uncertain after the office's resolution",
+                        len(still) if still is not None else None, 0))
         invariants = [{"name": n, "value": v, "expected": e, "ok": v == e} for n, v, e in inv]
         return {
             "invariants": invariants,
@@ -966,7 +1009,13 @@ class Run:
                 "mails": len(self.mail.messages), "webhooks": len(self.hooks.requests),
                 # killed between the commit and the recorded 250: never sent again blindly (notify's
                 # at-most-once after the commit); each is for an officer to check with the mail server
-                "uncertain_mails": self._uncertain_mails(),
+                # ... and resolved by the harness as the OGI office does (Message-ID in the sink's log or not)
+                "uncertain_mails": office["uncertain"] if office is not None else self._uncertain_mails(),
+                "uncertain_resolved_sent": (office or {}).get("sent"),
+                "uncertain_resolved_resent": (office or {}).get("resent"),
+                "uncertain_resolved_delivered": (office or {}).get("delivered"),
+                "uncertain_left_in_store": self._uncertain_mails(),
+                "resent_notices_after_a_later_step": len(order_resent),
                 "resent_same_id": same_id_copies, "duplicate_other_id": other_id_copies,
                 "burned_tracking_numbers": len(burned),
                 "bus_events_distinct": len(bus_ids), "bus_records_redelivered_same_id": bus_redelivered,
@@ -989,6 +1038,9 @@ class Run:
                 "missing_notices": [{**m, "notify_record": self._notice_record(m)} for m in missing[:200]],
                 "duplicate_notices": dupes[:200],
                 "notice_order_violations": order[:200],
+                "resent_notices_after_a_later_step": order_resent[:200],
+                "office": office,
+                "still_uncertain": still or [],
                 "ledger_gaps": gaps[:200],
                 "not_in_ledger": not_in_ledger[:100],
                 "cases_with_events_missing_from_ledger": cases_incomplete[:100],
@@ -1005,6 +1057,67 @@ class Run:
                 "answer_errors": [asdict(t) for t in self.tasks.values() if t.error][:50],
             },
         }
+
+    # -------------------------------------------------------------------- the OGI office
+    async def notify_call(self, http: httpx.AsyncClient, method: str, path: str,
+                          body: dict[str, Any] | None = None, tries: int = 5) -> httpx.Response | None:
+        """notify's API with the OGI officer's token: any instance (one store), the next on a retry;
+        retried on connection errors and 5xx (an instance restarting). The last response or None."""
+        last = None
+        for attempt in range(tries):
+            with contextlib.suppress(httpx.HTTPError):
+                last = await http.request(method, self.url_of("notify", attempt) + path, json=body,
+                                          headers=await self.auth(OGI), timeout=10)
+                if last.status_code < 500:
+                    return last
+            await asyncio.sleep(1.0)
+        return last
+
+    async def resolve_uncertain(self, http: httpx.AsyncClient) -> dict[str, Any]:
+        """What the OGI office does after the load with the deliveries left uncertain: list them,
+        look each Message-ID up in the sink's log (``office_findings``), resolve it ``sent`` or
+        ``resend``, wait (``resolve_timeout``) until each resolved one is delivered, list again:
+        what is still listed (``still_uncertain``, None if notify could not be asked) fails the run."""
+        out: dict[str, Any] = {"uncertain": None, "sent": 0, "resent": 0, "delivered": 0, "rows": [],
+                               "errors": [], "still_uncertain": None}
+        listed = await self.notify_call(http, "GET", "/notices/uncertain")
+        if listed is None or listed.status_code != 200:
+            out["errors"].append(f"GET /notices/uncertain -> {listed.status_code if listed else 'no answer'}")
+            return out
+        rows = out["rows"] = office_findings(listed.json()["deliveries"], self.mail.messages)
+        out["uncertain"] = len(rows)
+        for row in (r for r in rows if r["outcome"]):
+            note = SENT_NOTE if row["outcome"] == "sent" else RESEND_NOTE
+            path = f"/notices/{row['notice_id']}/deliveries/{row['channel']}/resolution"
+            r = await self.notify_call(http, "POST", path, {"outcome": row["outcome"], "note": note})
+            row["http"] = r.status_code if r is not None else None
+            if row["http"] in (200, 409):  # 409 on a retry: the earlier attempt was recorded (checked below)
+                out["sent" if row["outcome"] == "sent" else "resent"] += 1
+            else:
+                out["errors"].append(f"{row['case_id']}: resolution -> {row['http']} {r.text[:200] if r else ''}")
+        waiting = [r for r in rows if r.get("http") in (200, 409)]
+        deadline = time.monotonic() + self.opts.resolve_timeout
+        while waiting:
+            for row in list(waiting):
+                r = await self.notify_call(http, "GET", f"/cases/{row['case_id']}/notices")
+                notice = next((n for n in (r.json()["notices"] if r is not None and r.status_code == 200 else [])
+                               if n["notice_id"] == row["notice_id"]), None)
+                row["status"] = notice["deliveries"].get(row["channel"], {}).get("status") if notice else None
+                if row["status"] == "delivered":
+                    waiting.remove(row)
+                    out["delivered"] += 1
+            if not waiting or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1.0)
+        again = await self.notify_call(http, "GET", "/notices/uncertain")
+        if again is not None and again.status_code == 200:
+            out["still_uncertain"] = [{k: d.get(k) for k in ("case_id", "notice_id", "channel", "message_id")}
+                                      for d in again.json()["deliveries"]]
+        self.log(f"chaos: OGI office: {out['uncertain']} uncertain deliveries; resolved sent {out['sent']} "
+                 f"(Message-ID in the sink's log), resend {out['resent']}; delivered {out['delivered']}; "
+                 f"still uncertain {len(out['still_uncertain']) if out['still_uncertain'] is not None else '?'}"
+                 + (f"; errors {out['errors']}" if out["errors"] else ""))
+        return out
 
     def _uncertain_mails(self) -> int | None:
         from pymongo import MongoClient
@@ -1106,10 +1219,15 @@ class Run:
             quiet = await self.quiesce(http)
             self.log(f"chaos: quiescence: {quiet['reason']} after {quiet['seconds']:.1f} s")
             await asyncio.gather(*self.measuring, return_exceptions=True)
+            office = await self.resolve_uncertain(http)
+            if office["sent"] or office["resent"]:  # their notice.delivered: the ledger and its checkpoint
+                office["quiescence"] = await self.quiesce(http)
+                self.log(f"chaos: quiescence after the office's resolutions: {office['quiescence']['reason']} "
+                         f"after {office['quiescence']['seconds']:.1f} s")
             self.first_http_after_restarts()
             self.mark_overlaps()
             await asyncio.sleep(3)  # room for a late duplicate
-            result = await self.check(http, quiet)
+            result = await self.check(http, quiet, office)
             result["timing"] = {"chaos_window_s": chaos_end, "quiescence_s": quiet["seconds"],
                                 "total_s": self.now()}
             result["resume"] = self.resume_summary()
@@ -1216,8 +1334,12 @@ def report(res: dict[str, Any]) -> str:
     out.append(f"      replies issued for {c['replies_issued_cases']} cases ({c['reply_records_on_bus']} records), "
                f"mails {c['mails']}, webhooks {c['webhooks']} (resent with the same id {c['resent_same_id']}, "
                f"other id {c['duplicate_other_id']}); burned tracking numbers {c['burned_tracking_numbers']}")
-    out.append(f"      e-mails left uncertain (killed between the commit and the recorded 250; not sent again, "
-               f"for an officer): {c.get('uncertain_mails')}")
+    out.append(f"      e-mails left uncertain (killed between the commit and the recorded 250; not sent again "
+               f"blindly): {c.get('uncertain_mails')}; resolved as the OGI office does (Message-ID in the sink's "
+               f"log?): sent {c.get('uncertain_resolved_sent')}, resend {c.get('uncertain_resolved_resent')}, "
+               f"delivered {c.get('uncertain_resolved_delivered')}; "
+               f"left uncertain {c.get('uncertain_left_in_store')}"
+               f"; resent after a later step {c.get('resent_notices_after_a_later_step')}")
     out.append(f"      bus events {c['bus_events_distinct']} distinct (+{c['bus_records_redelivered_same_id']} "
                f"records with a repeated id); ledger entries {c['ledger_entries']} (max seq {c['ledger_max_seq']})")
     out.append("")
@@ -1258,6 +1380,7 @@ def report(res: dict[str, Any]) -> str:
                       ("acknowledged, not recorded", "answers_acknowledged_not_recorded"),
                       ("duplicated replies", "duplicated_replies"), ("missing notices", "missing_notices"),
                       ("duplicate notices", "duplicate_notices"), ("out of order", "notice_order_violations"),
+                      ("still uncertain", "still_uncertain"),
                       ("ledger gaps", "ledger_gaps"), ("not in ledger", "not_in_ledger")):
         if d.get(key):
             items = d[key]
