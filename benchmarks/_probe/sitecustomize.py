@@ -9,6 +9,11 @@ load. Nothing else changes in the service; a failure here never stops the servic
 
     gongkai_bench_store_commands_total{command, collection, outcome}
     gongkai_bench_store_command_seconds_total{command, collection}
+
+With ``GONGKAI_BENCH_STORE_SITES=<path prefix>`` (``pipeline.py --store-sites``) it also counts each
+command by the line of the service's own code that sent it (the innermost frame under services/
+or servicekit/ outside the store adapters), and writes the counts to ``<prefix>.<pid>.json`` when
+the process exits: where the store round trips come from.
 """
 
 from __future__ import annotations
@@ -24,6 +29,32 @@ try:
     _IGNORED = {"hello", "ismaster", "isMaster", "ping", "endSessions", "buildInfo", "saslStart",
                 "saslContinue"}
 
+    import atexit
+    import collections
+    import json
+    import os
+    import sys
+
+    _SITES_PREFIX = os.environ.get("GONGKAI_BENCH_STORE_SITES", "")
+    _SITES: collections.Counter[str] = collections.Counter()
+
+    def _site() -> str:
+        frame = sys._getframe(1)
+        chain: list[str] = []
+        while frame is not None and len(chain) < 3:
+            name = frame.f_code.co_filename
+            if ("/services/" in name or "/servicekit/" in name) and "/servicekit/mongo.py" not in name:
+                chain.append(f"{name.split('/work/main/')[-1]}:{frame.f_lineno} {frame.f_code.co_name}")
+            frame = frame.f_back
+        return " < ".join(chain) or "?"
+
+    def _dump() -> None:
+        with open(f"{_SITES_PREFIX}.{os.getpid()}.json", "w") as f:
+            json.dump(dict(_SITES.most_common()), f, indent=1)
+
+    if _SITES_PREFIX:
+        atexit.register(_dump)
+
     class _StoreCommands(monitoring.CommandListener):
         def __init__(self) -> None:
             self._coll: dict[tuple[int, int], str] = {}
@@ -36,6 +67,10 @@ try:
                 coll = event.command.get("collection")
             self._coll[(event.request_id, event.operation_id or 0)] = (
                 f"{event.database_name}.{coll}" if isinstance(coll, str) else event.database_name)
+            if _SITES_PREFIX:
+                _SITES[f"{event.command_name} {coll} @ {_site()}"] += 1
+                if sum(_SITES.values()) % 200 == 0:
+                    _dump()
 
         def _done(self, event, outcome: str) -> None:  # noqa: ANN001
             coll = self._coll.pop((event.request_id, event.operation_id or 0), None)

@@ -12,6 +12,9 @@ Nothing a person is told depends on a write that a crash can undo or leave half 
 
 from __future__ import annotations
 
+import asyncio
+import random
+
 import re
 from collections.abc import Callable
 from datetime import date
@@ -108,7 +111,7 @@ class IntakeStore:
         application by its id, then the tracking number)."""
         number: str | None = None
         rank: int | None = None
-        for _ in range(NUMBER_ATTEMPTS):
+        for attempt in range(NUMBER_ATTEMPTS):
             if number is None:
                 number = number_of(await self.next_sequence(agency, on))
             if ranked is not None and rank is None:
@@ -132,8 +135,11 @@ class IntakeStore:
                 # The rank was taken by a concurrent submission of the applicant: count again (the
                 # ranks stored meanwhile included), keep the number. (Not ``rank + 1``: under
                 # steady concurrency a submission trying the next rank each time falls behind the
-                # others, which count, and runs out of attempts.)
+                # others, which count, and runs out of attempts.) A random pause, longer each time,
+                # so that the same submissions do not collide again in lockstep (one applicant's
+                # many submissions at once: one wins per round, the others must not starve).
                 rank = None
+                await asyncio.sleep(random.uniform(0, 0.003 * (attempt + 1)))
         raise NumbersExhausted(agency)
 
 
