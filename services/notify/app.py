@@ -96,6 +96,11 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
             await webhook.close()
             await documents.close()
 
+    @rt.loop
+    async def uncertain_gauge() -> None:
+        # gongkai_notices_uncertain for the operators' alert (a failed count: logged, tried again).
+        await every(settings.uncertain_gauge_seconds, store.count_uncertain, name="uncertain-gauge", log=rt.log)
+
     h = NoticeHandlers(store, settings, wake.set)
 
     common = {"group_id": topics.scoped("notify"), "max_attempts": rt.common.max_handler_attempts,
@@ -150,6 +155,7 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
             relay.wake()  # its notice.delivered, written with it
         else:
             wake.set()  # the dispatcher sends it again now
+        await store.count_uncertain()  # the gauge at once, not at the next refresh
         rt.log.info("notice_uncertain_resolved", notice_id=notice_id, channel=ch.value, outcome=body.outcome,
                     by_subject=principal.subject)
         return {"notice_id": notice_id, "channel": ch.value, "outcome": body.outcome, "status": delivery["status"],

@@ -65,6 +65,7 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
+from prometheus_client import Gauge
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -85,6 +86,10 @@ from servicekit import outbox
 from servicekit.versioned import Change, Versioned
 
 log = structlog.get_logger()
+# Operators alert on it (docs/operations.md): an e-mail the applicant may not have, until the OGI
+# office resolves it on 投递结果不确定的邮件. Refreshed by notify's loop and after each resolution.
+UNCERTAIN_DELIVERIES = Gauge("gongkai_notices_uncertain",
+                             "Deliveries left uncertain (killed between the SMTP commit and the 250), awaiting the OGI office")
 
 AWAITING_CONTACT = "awaiting_contact"
 PENDING = "pending"
@@ -263,6 +268,14 @@ class NoticeStore:
 
     async def list_for_case(self, case_id: str) -> list[dict[str, Any]]:
         return [d async for d in self.notices.find({"case_id": case_id}, {"outbox": 0}).sort("created_at", ASCENDING)]
+
+    async def count_uncertain(self) -> int:
+        """The deliveries left ``uncertain`` now (what ``gongkai_notices_uncertain`` shows)."""
+        n = 0
+        for ch in NoticeChannel:
+            n += await self.notices.count_documents({f"deliveries.{ch.value}.status": UNCERTAIN})
+        UNCERTAIN_DELIVERIES.set(n)
+        return n
 
     async def list_uncertain(self) -> list[dict[str, Any]]:
         """Every delivery in state ``uncertain`` (all cases), newest first: what the OGI office
@@ -591,6 +604,8 @@ class Dispatcher:
             {"$set": {f"{field}.status": "uncertain", f"{field}.uncertain_reason": reason,
                       f"{field}.uncertain_at": now(), f"{field}.message_id": message_id(key)}},
         )
+        if marked.matched_count == 1:
+            UNCERTAIN_DELIVERIES.inc()  # until the next count (count_uncertain)
         log.warning("notice_delivery_uncertain", case_id=notice["case_id"], channel=channel.value, notice_id=key,
                     message_id=message_id(key), reason=reason)
         await self._release_successors(notice["case_id"], case, notice["_id"],

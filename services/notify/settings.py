@@ -21,6 +21,8 @@ class NotifySettings(BaseSettings):
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     poll_seconds: float = 1.0
+    # How often the count of uncertain deliveries (gauge gongkai_notices_uncertain) is refreshed.
+    uncertain_gauge_seconds: float = 30.0
     # How long a notice is held for the earlier notices of its case before it goes anyway, with
     # the reason logged (services/notify/order.py). Longer than a predecessor's own retries take.
     order_patience_seconds: float = 900.0

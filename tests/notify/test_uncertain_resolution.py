@@ -268,3 +268,14 @@ async def test_a_resolution_is_validated_and_refused_unless_uncertain(api) -> No
     again = await api.post(path, json={"outcome": "resend"}, headers=headers)
     assert again.status_code == 409 and "已送达" in again.json()["detail"]
     assert (await api.get("/notices/uncertain", headers=headers)).json()["deliveries"] == []
+
+
+async def test_the_gauge_counts_the_deliveries_left_uncertain(env):
+    from services.notify.notices import UNCERTAIN_DELIVERIES
+
+    assert await env.store.count_uncertain() == 0 and UNCERTAIN_DELIVERIES._value.get() == 0
+    first = await make_uncertain(env, "c1", "zhang@example.com")
+    await make_uncertain(env, "c2", "li@example.com")
+    assert await env.store.count_uncertain() == 2 and UNCERTAIN_DELIVERIES._value.get() == 2
+    await env.store.resolve(first["_id"], NoticeChannel.EMAIL, Outcome.SENT, OFFICER, "", "/gongkai/notify")
+    assert await env.store.count_uncertain() == 1 and UNCERTAIN_DELIVERIES._value.get() == 1
