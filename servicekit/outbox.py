@@ -96,10 +96,11 @@ class OutboxRelay:
 
     async def run(self) -> None:
         backoff = self._poll
+        only: list[AsyncCollection] | None = None  # None: every collection
         while True:
             self._wake.clear()  # before draining: a wake-up during the drain is not lost
             try:
-                busy = await self.drain_once()
+                busy = await self.drain_once(only)
                 backoff = self._poll
             except asyncio.CancelledError:
                 raise
@@ -110,16 +111,22 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
                 continue
             if busy:
+                # Again at once, but only where records were found (more may have come behind a
+                # full batch, or been appended meanwhile) unless a write woke the relay meanwhile:
+                # a wake names no collection, so then every one (and every one at each poll).
+                only = None if self._wake.is_set() else busy
                 continue
+            only = None
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
             except TimeoutError:
                 pass
 
-    async def drain_once(self) -> bool:
-        """Publish what is pending now (a batch per collection); True if anything was published."""
-        published = False
-        for coll in self._collections:
+    async def drain_once(self, collections: Sequence[AsyncCollection] | None = None) -> list[AsyncCollection]:
+        """Publish what is pending now (a batch per collection; all of them, or ``collections``);
+        the collections where records were published (empty: nothing was pending)."""
+        published: list[AsyncCollection] = []
+        for coll in self._collections if collections is None else collections:
             docs = await coll.find(
                 {"outbox_pending": True},
                 {"outbox": 1, "outbox_len": 1, "outbox_sent": 1},
@@ -135,7 +142,7 @@ class OutboxRelay:
                 await self._publish_many(records)
                 for rec in records:
                     EVENTS_PUBLISHED.labels(rec[0]).inc()
-                published = True
+                published.append(coll)
             for doc in docs:
                 total = doc.get("outbox_len", 0)
                 done = await coll.update_one(

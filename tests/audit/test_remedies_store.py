@@ -93,8 +93,8 @@ async def test_filing_and_outcome_reach_the_ledger_and_table_four(env):
 
     assert await db[REMEDY_OUTBOX].count_documents({}) == 5  # 3 filings, 2 outcomes
     assert published == []
-    assert await relay.drain_once() is True
-    assert await relay.drain_once() is False  # each record once
+    assert await relay.drain_once()
+    assert await relay.drain_once() == []  # each record once
     assert [t for t, _ in published] == ["gongkai.cases.remedies"] * 5
     events = [decode(v, REGISTRY) for _, v in published]
     assert {(e.data.stage, e.data.kind, e.data.result) for e in events} == {
