@@ -2,6 +2,9 @@
 
 - ``TaskWithdrawn`` goes to the department's own inbox (``gongkai.dept.<code>.tasks``): the task is
   no longer the department's to answer.
+- ``TaskReopened`` goes to the department's own inbox too: the OGI office set the task's answer
+  aside when it resolved a contradiction (reply's ``contradiction.resolved``), and the department
+  answers the task again.
 - ``CaseRerouted`` goes to ``gongkai.cases.routed`` after every change of a case's departments (add,
   remove, reassign, withdraw): the delta and the whole set of open tasks after it, so the reply
   service can follow (new tasks are also announced by ``TaskAssigned`` in the new inboxes).
@@ -14,7 +17,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -60,6 +63,23 @@ class TaskWithdrawn(EventData):
     reason: str = Field(description="Why the OGI office withdrew the task (Chinese)")
     withdrawn_by: str = Field(description="The OGI officer who withdrew it")
     replaced_by: list[str] = Field(default_factory=list, description="Departments that take it over, if any")
+
+
+class TaskReopened(EventData):
+    """Published to the department's own inbox: the OGI office set the task's answer aside (resolving
+    a contradiction between answers of the case); the department answers the task again."""
+
+    event_name = "task.reopened"
+
+    case_id: str
+    task_id: str
+    tracking_number: str
+    dept_code: str
+    dept_name: str
+    contradiction_id: str = Field(description="The contradiction resolved (its contradiction.resolved's id field)")
+    reason: str = Field(description="The OGI office's note: why the answer was set aside (Chinese)")
+    reopened_by: str = Field(description="The OGI officer who set it aside (display name)")
+    reopened_at: datetime
 
 
 class CaseRerouted(EventData):
@@ -125,4 +145,4 @@ class CaseReferred(EventData):
     reason: str
 
 
-EVENTS: tuple[type[EventData], ...] = (TaskWithdrawn, CaseRerouted, ReferralRecorded, CaseReferred)
+EVENTS: tuple[type[EventData], ...] = (TaskWithdrawn, CaseRerouted, ReferralRecorded, CaseReferred, TaskReopened)

@@ -209,7 +209,7 @@ def _department_topic(template: str, dept_code: str, event_types: tuple[str, ...
 
 def department_inbox(dept_code: str) -> TopicSpec:
     """The inbox topic of one department (one per department)."""
-    return _department_topic(DEPARTMENT_INBOX_TEMPLATE, dept_code, ("task.assigned", "task.withdrawn"),
+    return _department_topic(DEPARTMENT_INBOX_TEMPLATE, dept_code, ("task.assigned", "task.withdrawn", "task.reopened"),
                              f"Inbox of department {dept_code}: the tasks assigned to it.")
 
 

@@ -16,9 +16,16 @@ from pydantic import Field
 
 from contracts import topics
 from contracts.envelope import CloudEvent
-from contracts.events import ALL_EVENTS, ApplicationReceived, CaseRouted, TaskAssigned, registry_of
+from contracts.events import (
+    ALL_EVENTS,
+    ApplicationReceived,
+    CaseRouted,
+    ContradictionResolved,
+    TaskAssigned,
+    registry_of,
+)
 from contracts.events_desk import TaskReturned
-from contracts.events_routing import CaseReferred, CaseRerouted, ReferralRecorded, TaskWithdrawn
+from contracts.events_routing import CaseReferred, CaseRerouted, ReferralRecorded, TaskReopened, TaskWithdrawn
 from services.routing.casework import (
     REFERRALS_TOPIC,
     CaseworkError,
@@ -199,6 +206,8 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
     rt.publishes(topics.CASES_ROUTED.name, ReferralRecorded, "The case is another agency's (Art. 36(5)).")
     rt.publishes(topics.DEPARTMENT_INBOX_TEMPLATE, TaskAssigned, "One inbox topic per department.")
     rt.publishes(topics.DEPARTMENT_INBOX_TEMPLATE, TaskWithdrawn, "A task withdrawn from the department.")
+    rt.publishes(topics.DEPARTMENT_INBOX_TEMPLATE, TaskReopened,
+                 "The OGI office set the task's answer aside (a contradiction resolved): answer it again.")
     rt.publishes(REFERRALS_TOPIC.name, CaseReferred, REFERRALS_TOPIC.description)
 
     async def on_received(event: CloudEvent[Any]) -> None:
@@ -225,8 +234,24 @@ def build(settings: RoutingSettings | None = None) -> FastAPI:
         title="route-application",
     )
 
+    async def on_reopened(event: CloudEvent[Any]) -> None:
+        """The OGI office set answers aside (contradiction.resolved): each department told on its inbox, once."""
+        entry = await store.record_reopen(event)
+        if entry is None:
+            return  # not a case routed here, or acted on before
+        relay.wake()
+        for s in entry["skipped"]:
+            rt.log.warning("task_reopen_skipped", task_id=s["task_id"], dept_code=s["dept_code"], why=s["why"],
+                           contradiction_id=entry["contradiction_id"])
+        rt.log.info("tasks_reopened", tasks=entry["tasks"], contradiction_id=entry["contradiction_id"])
+
     async def on_answers_recorded(event: CloudEvent[Any]) -> None:
-        """A department returned (退回) its task: the case goes back to the triage queue (once per event)."""
+        """A department returned (退回) its task: the case goes back to the triage queue (once per
+        event). The OGI office set answers aside: their departments are told (task.reopened)."""
+        if isinstance(event.data, ContradictionResolved):
+            if event.data.reopened:
+                await on_reopened(event)
+            return
         if not isinstance(event.data, TaskReturned):
             return
         try:

@@ -19,13 +19,14 @@ from typing import Any
 
 from contracts import topics
 from contracts.envelope import CloudEvent, deterministic_id, new_event
-from contracts.events import CaseRouted, RoutedTask, TaskAssigned
+from contracts.events import CaseRouted, ContradictionResolved, RoutedTask, TaskAssigned
 from contracts.events_routing import RoutedTask as ReroutedTask
 from contracts.events_routing import (
     AgencyContact,
     CaseReferred,
     CaseRerouted,
     ReferralRecorded,
+    TaskReopened,
     TaskWithdrawn,
     WithdrawnTaskRef,
 )
@@ -399,3 +400,68 @@ def returned_view(r: dict[str, Any]) -> dict[str, Any]:
         if k in r:
             out[k] = r[k]
     return out
+
+
+# ---------------------------------------------------------------------------- reopened tasks (重新答复)
+#
+# The OGI office resolves a contradiction between answers of a case (reply's
+# ``contradiction.resolved`` on gongkai.answers.recorded) and may set aside the answers of some tasks
+# (``reopened``): those departments answer again. Their own systems read only their inboxes, so routing
+# tells each one there (``task.reopened``), once per resolution and task. The resolutions acted on are
+# kept in the routing document's ``reopens`` (one entry per contradiction.resolved event id).
+
+
+@dataclass
+class ReopenPlan:
+    entry: dict[str, Any]  # pushed to the routing document's ``reopens``
+    tasks: list[dict[str, Any]]  # the tasks whose inbox gets a task.reopened
+    skipped: list[dict[str, str]]  # {task_id, dept_code, why}: not_in_case | withdrawn | other_department
+
+
+def reopened_event_id(resolved_event_id: str, task_id: str) -> str:
+    return deterministic_id("task.reopened", resolved_event_id, task_id)
+
+
+def plan_reopen(doc: dict[str, Any], event_id: str, data: ContradictionResolved) -> ReopenPlan | None:
+    """What to record for a ``contradiction.resolved`` (``data``) of a case routed here, or None if
+    this event was acted on before (a redelivery) or reopens nothing. Each reopened task that is an
+    open task of the case, of the department the event names, gets a ``task.reopened``; any other is
+    skipped (a task withdrawn since, or one this case does not have): the event is never refused."""
+    reopened = list(data.reopened)
+    if not reopened or any(r.get("event_id") == event_id for r in doc.get("reopens") or []):
+        return None
+    by_id = {t["task_id"]: t for t in doc["tasks"]}
+    tasks: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    for task_id, dept_code in dict.fromkeys((r.task_id, r.dept_code) for r in reopened):
+        task = by_id.get(task_id)
+        why = ("not_in_case" if task is None else "other_department" if task["dept_code"] != dept_code
+               else "withdrawn" if task.get("status", "open") != "open" else "")
+        if why:
+            skipped.append({"task_id": task_id, "dept_code": dept_code, "why": why})
+        else:
+            tasks.append(task)
+    entry = {"event_id": event_id, "contradiction_id": data.contradiction_id,
+             "tasks": [t["task_id"] for t in tasks], "skipped": skipped, "reason": data.note,
+             "reopened_by": data.resolved_by, "reopened_at": data.resolved_at}
+    return ReopenPlan(entry, tasks, skipped)
+
+
+def reopened_event(doc: dict[str, Any], task: dict[str, Any], resolved_event_id: str, data: ContradictionResolved,
+                   source: str, time: datetime | None = None) -> CloudEvent[TaskReopened]:
+    return new_event(
+        TaskReopened(case_id=doc["_id"], task_id=task["task_id"], tracking_number=doc["tracking_number"],
+                     dept_code=task["dept_code"], dept_name=task["dept_name"],
+                     contradiction_id=data.contradiction_id, reason=data.note, reopened_by=data.resolved_by,
+                     reopened_at=data.resolved_at),
+        source=source, subject=doc["_id"], event_id=reopened_event_id(resolved_event_id, task["task_id"]),
+        causation_id=resolved_event_id, time=time,
+    )
+
+
+def reopen_records(doc: dict[str, Any], plan: ReopenPlan, resolved_event_id: str, data: ContradictionResolved,
+                   source: str, time: datetime | None = None) -> list[dict[str, Any]]:
+    """One task.reopened to each reopened task's department inbox."""
+    return [outbox.record(topics.department_inbox(t["dept_code"]).name,
+                          reopened_event(doc, t, resolved_event_id, data, source, time))
+            for t in plan.tasks]

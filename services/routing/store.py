@@ -211,6 +211,29 @@ class RoutingStore:
             raise CaseworkError(409, "案件正被同时修改，请重试") from None
         return outcome or "duplicate"
 
+    async def record_reopen(self, event: CloudEvent[Any], attempts: int = 20,
+                            time: datetime | None = None) -> dict[str, Any] | None:
+        """Tell each department whose answer the OGI office set aside (``event``: a
+        contradiction.resolved with ``reopened``) on its inbox, once: one write that records the
+        resolution in ``reopens`` and puts a task.reopened per reopened task in the outbox. Returns
+        the entry recorded (its ``tasks`` told, its ``skipped``), or None: a case not routed here (the
+        event may be another agency's), nothing reopened, or a redelivery."""
+        data = event.data
+
+        def decide(doc: dict[str, Any] | None) -> Change | None:
+            if doc is None:
+                return None
+            plan = casework.plan_reopen(doc, event.id, data)
+            if plan is None:
+                return None
+            records = casework.reopen_records(doc, plan, event.id, data, self.source, time=time or utcnow())
+            return Change(push={"reopens": plan.entry}, records=records, result=plan.entry)
+
+        try:
+            return await self.cases.change(data.case_id, decide, attempts=attempts, what="contradiction.resolved")
+        except Conflict:
+            raise CaseworkError(409, "案件正被同时修改，请重试") from None
+
     async def _load(self, case_id: str) -> dict[str, Any]:
         doc = await self.cases.load(case_id)
         if doc is None:

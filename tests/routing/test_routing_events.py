@@ -17,6 +17,7 @@ from contracts.events_routing import (
     CaseRerouted,
     ReferralRecorded,
     RoutedTask,
+    TaskReopened,
     TaskWithdrawn,
     WithdrawnTaskRef,
 )
@@ -30,6 +31,9 @@ SAMPLES = {
     TaskWithdrawn: TaskWithdrawn(case_id="c1", task_id="t1", tracking_number="YN-20261123-00001", dept_code="ogi",
                                  dept_name=GONE.dept_name, reason="经核实由财政厅办理", withdrawn_by="王五",
                                  replaced_by=["czt"]),
+    TaskReopened: TaskReopened(case_id="c1", task_id="t2", tracking_number="YN-20261123-00001", dept_code="czt",
+                               dept_name="云南省财政厅", contradiction_id="k1", reason="以自然资源厅意见为准，请财政厅重新答复",
+                               reopened_by="公开办李经办", reopened_at=AT),
     CaseRerouted: CaseRerouted(case_id="c1", tracking_number="YN-20261123-00001", agency_code="yn-gov-office",
                                change_seq=1, operation="reassign", directory_version="1", added=[TASK],
                                withdrawn=[GONE], tasks=[TASK], triage_resolved=True, reason="经核实由财政厅办理",
