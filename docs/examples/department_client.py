@@ -1,7 +1,8 @@
 """A department's own system on the Gongkai bus, in one file (Python 3.11+, aiokafka; nothing else
 from Gongkai): it reads the department's inbox, answers each task on the department's answers
-topic, and commits a task only once its answer is on the bus; and it reads the replies copied to
-the department (抄送) on its replies topic. See docs/integrators.md.
+topic (and again when the OGI office set its answer aside: ``task.reopened``), and commits a task
+only once its answer is on the bus; and it reads the replies copied to the department (抄送) on its
+replies topic. See docs/integrators.md.
 
     pip install aiokafka==0.14.0
     python docs/examples/department_client.py --bootstrap 127.0.0.1:19092 --dept zjt \\
@@ -34,11 +35,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 TASK_ASSIGNED = "cn.gongkai.task.assigned.v1"
 TASK_WITHDRAWN = "cn.gongkai.task.withdrawn.v1"
+TASK_REOPENED = "cn.gongkai.task.reopened.v1"
 ANSWER_SUBMITTED = "cn.gongkai.answer.submitted.v1"
 REPLY_ISSUED = "cn.gongkai.reply.issued.v1"
 REPLY_AMENDED = "cn.gongkai.reply.amended.v1"
 # Our own namespace for answer ids: the same task always gets the same answer id, so an answer
-# sent again after a crash is the same fact, not a second one.
+# sent again after a crash is the same fact, not a second one. An answer given again after the OGI
+# office set the first one aside (task.reopened) is a new fact: its id is of that task.reopened too.
 ANSWER_IDS = uuid.UUID("5b0c1c70-3d33-4b5e-9f0e-6a8c2f1d9e42")
 
 
@@ -66,9 +69,10 @@ def answer_event(task_event: dict[str, Any], dept: str, answer: dict[str, Any], 
     """The CloudEvent that answers a task (structured mode: the record's value is this JSON)."""
     task = task_event["data"]
     now = datetime.now(UTC).isoformat()
+    round_ = f"/reopened/{task_event['id']}" if task_event["type"] == TASK_REOPENED else ""
     return {
         "specversion": "1.0",
-        "id": str(uuid.uuid5(ANSWER_IDS, f"{dept}/{task['task_id']}")),
+        "id": str(uuid.uuid5(ANSWER_IDS, f"{dept}/{task['task_id']}{round_}")),
         "source": f"/departments/{dept}/system",
         "type": ANSWER_SUBMITTED,
         "subject": task["case_id"],
@@ -101,10 +105,11 @@ def note_reply(rec: Any, args: argparse.Namespace) -> bool:
 
 
 async def handle(rec: Any, args: argparse.Namespace, producer: AIOKafkaProducer) -> int:
-    """One inbox record: answer a task assigned (1), note a task withdrawn or skip anything else (0)."""
+    """One inbox record: answer a task assigned or reopened (1: the OGI office set the earlier answer
+    aside, ``reason`` says why), note a task withdrawn or skip anything else (0)."""
     headers = {k: v.decode() for k, v in rec.headers or ()}
     ce_type = headers.get("ce_type")  # filter without parsing the value
-    if ce_type not in (TASK_ASSIGNED, TASK_WITHDRAWN):
+    if ce_type not in (TASK_ASSIGNED, TASK_WITHDRAWN, TASK_REOPENED):
         say(skipped=ce_type, offset=rec.offset)
         return 0
     event = json.loads(rec.value)
@@ -114,6 +119,9 @@ async def handle(rec: Any, args: argparse.Namespace, producer: AIOKafkaProducer)
     if ce_type == TASK_WITHDRAWN:
         say(withdrawn=task["task_id"], case_id=task["case_id"])
         return 0
+    if ce_type == TASK_REOPENED:  # the earlier answer was set aside: answer the task again
+        say(reopened=task["task_id"], case_id=task["case_id"], contradiction_id=task["contradiction_id"],
+            reason=task["reason"], reopened_by=task["reopened_by"])
     say(received=ce_type, case_id=task["case_id"], task_id=task["task_id"],
         tracking_number=task["tracking_number"], dataschema=event["dataschema"])
     reply = answer_event(event, args.dept, decide(task), args.reviewer, args.schema_base)

@@ -77,7 +77,8 @@ CLERK_FIELDS = {
 
 EVENT_ZH = {
     "application.received": "收到申请", "case.routed": "分办", "task.assigned": "任务下达", "case.rerouted": "调整承办部门",
-    "task.withdrawn": "撤回任务", "referral.recorded": "转至其他机关", "case.referred": "转送其他机关",
+    "task.withdrawn": "撤回任务", "task.reopened": "任务重新答复", "referral.recorded": "转至其他机关",
+    "case.referred": "转送其他机关",
     "answer.recorded": "部门答复", "answer.refused": "答复被拒收", "contradiction.flagged": "答复存在矛盾",
     "contradiction.resolved": "公开办已处理答复矛盾",
     "case.closed": "结案", "reply.issued": "作出答复", "reply.amended": "补充答复", "deadline.changed": "答复期限变更",

@@ -2,8 +2,9 @@
 same material; reply flags it and holds the reply; the OGI officer sends one answer back
 (``reopen``). ``contradiction.resolved`` goes out on gongkai.answers.recorded: the audit ledger
 records it (not dead-lettered, not in the applicant's public timeline), the case clock counts the
-department open again (the due-soon list), the department sees its task again and its answer given
-again (the same one) is a new fact that releases the reply."""
+department open again (the due-soon list), the department sees its task again, its own system is
+told on its inbox (one ``task.reopened``, the other department's inbox nothing), and its answer
+given again (the same one) is a new fact that releases the reply."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.e2e.helpers import OGI, Client, application, eventually, events_of, o
 pytestmark = pytest.mark.e2e
 
 RESOLVED = "cn.gongkai.contradiction.resolved.v1"
+REOPENED = "cn.gongkai.task.reopened.v1"
 WITHHOLD = {"reply_type": "not_disclosed", "outcome_code": "withheld.internal_affairs", "reason": "属于内部事务信息",
             "text": "该材料属于内部事务信息，不予公开。", "material_refs": ["shared-material.pdf"]}
 
@@ -76,6 +78,27 @@ async def test_a_resolution_reopening_an_answer_is_recorded_and_reopens_the_depa
     assert "张三" not in str(event) and "11010519491231002X" not in str(event)
     # The department sees its task again, and the clock counts it open (named in the 督办 list).
     await client.wait_task_open(case_id, "czt")
+    # Its own system is told on its inbox (routing, from the resolution): one task.reopened.
+    bootstrap = stack.cfg.kafka_bootstrap
+
+    async def reopened_on(dept: str) -> list[dict]:
+        return [e for e in await events_of(bootstrap, topics.department_inbox(dept).name, case_id)
+                if e["type"] == REOPENED]
+
+    [told] = await eventually(lambda: reopened_on("czt"), 60, what="task.reopened on czt's inbox")
+    assert told["id"] == deterministic_id("task.reopened", event["id"], t2)
+    assert told["causationid"] == event["id"] and told["source"] == "/gongkai/routing"
+    assert told["dataschema"].endswith("/schemas/task.reopened.v1.json")
+    assert told["data"] == {"case_id": case_id, "task_id": t2, "tracking_number": accepted["tracking_number"],
+                            "dept_code": "czt", "dept_name": told["data"]["dept_name"], "contradiction_id": item["id"],
+                            "reason": "以自然资源厅意见为准，请财政厅重新答复",
+                            "reopened_by": event["data"]["resolved_by"], "reopened_at": event["data"]["resolved_at"]}
+    assert "财政厅" in told["data"]["dept_name"]
+    # The ledger records it like every inbox event (not dead-lettered), out of the applicant's view.
+    async def reopened_recorded() -> dict | None:
+        return next((e for e in await client.timeline(case_id) if e["type"] == REOPENED), None)
+
+    assert (await eventually(reopened_recorded, 60, what="task.reopened in the ledger"))["id"] == told["id"]
     if watch_clock:
         await eventually(lambda: _open(due_soon, ["czt"]), 60, what="the clock counting czt open again")
     # The applicant's view shows nothing of it.
@@ -97,6 +120,10 @@ async def test_a_resolution_reopening_an_answer_is_recorded_and_reopens_the_depa
     # Nothing of the case was dead-lettered on the answers topic (audit, routing and the clock took it).
     await asyncio.sleep(1)
     assert await events_of(stack.cfg.kafka_bootstrap, topics.ANSWERS_RECORDED.dlt, case_id) == []
+    # Exactly one task.reopened, on czt's inbox only (zrzy's answer stands: nothing on its inbox).
+    assert [e["id"] for e in await reopened_on("czt")] == [told["id"]]
+    assert await reopened_on("zrzy") == []
+    assert [e["type"] for e in await client.timeline(case_id)].count(REOPENED) == 1
     czt = (await client.get("reply", "/departments/czt/tasks", as_user=officer_of("czt"))).json()["tasks"]
     assert not [t for t in czt if t["case_id"] == case_id]
     await client.close()
