@@ -120,3 +120,13 @@ def test_what_stays_uncertain_or_undelivered_is_reported_with_its_case() -> None
                                        "message_id": "<n-w.webhook>"}]
     assert (out["resent"], out["delivered"]) == (1, 0)
     assert next(r for r in out["rows"] if r["case_id"] == "s")["status"] == "pending"
+
+
+def test_a_webhook_redelivered_under_its_id_is_measured_not_a_duplicate() -> None:
+    from benchmarks.chaos import extra_copies
+
+    assert extra_copies("webhook", ["w1", "w1"]) == (1, 0, 1)  # a Standard Webhooks receiver drops it
+    assert extra_copies("webhook", ["w1", "w2"]) == (0, 1, 0)  # another id: a duplicate a receiver keeps
+    assert extra_copies("webhook", ["w1", "w1", "w2"]) == (1, 1, 0)
+    assert extra_copies("mail", ["m1", "m1"]) == (1, 0, 0)  # a person reads both e-mails
+    assert extra_copies("mail", ["m1"]) == (0, 0, 0)
