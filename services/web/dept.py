@@ -36,7 +36,7 @@ from contracts.vocabulary import ReplyType
 from services.web.auth import require_officer, verify_csrf
 from services.web.backends import ApiResult
 from services.web.backends import call as backends_call
-from services.web.ui import render
+from services.web.ui import is_htmx, render, vary
 
 DEPT_ROLES = ("dept_officer", "dept_reviewer")
 dept_staff = require_officer(*DEPT_ROLES)  # one object: tests override it
@@ -90,17 +90,6 @@ def checked(value: str) -> str:
     if not ID.match(value):
         raise HTTPException(404, "未找到该任务")
     return value
-
-
-def is_htmx(request: Request) -> bool:
-    """An htmx request wanting a fragment (htmx 4's history restore wants the whole page)."""
-    h = request.headers
-    return h.get("hx-request") == "true" and h.get("hx-history-restore-request") != "true"
-
-
-def vary(response: Response) -> Response:
-    response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
-    return response
 
 
 def urgency(days: int | None) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
@@ -25,3 +25,15 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     context.setdefault("csrf_token", token)
     context.setdefault("csrf_field", lambda: Markup('<input type="hidden" name="csrf_token" value="{}">').format(escape(token)))
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def is_htmx(request: Request) -> bool:
+    """An htmx request wanting a fragment (htmx 4's history restore wants the whole page)."""
+    h = request.headers
+    return h.get("hx-request") == "true" and h.get("hx-history-restore-request") != "true"
+
+
+def vary(response: Response) -> Response:
+    """A page that answers htmx with a fragment: caches keep the two apart."""
+    response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
+    return response

@@ -29,7 +29,7 @@ from markupsafe import Markup
 
 from services.web.auth import require_officer, verify_csrf
 from services.web.ogi import call, form_of, text, token_of
-from services.web.ui import render
+from services.web.ui import is_htmx, render, vary
 
 router = APIRouter(prefix="/work/notices")
 resolvers = require_officer("ogi_officer")  # notify's routes take ogi_officer (contracts/access.py)
@@ -75,16 +75,6 @@ def when(value: str | None) -> str:
 
 def row_id(d: dict[str, Any]) -> str:
     return "u-" + re.sub(r"[^A-Za-z0-9_-]", "-", f"{d.get('notice_id')}-{d.get('channel')}")
-
-
-def is_htmx(request: Request) -> bool:
-    h = request.headers
-    return h.get("hx-request") == "true" and h.get("hx-history-restore-request") != "true"
-
-
-def vary(response: Response) -> Response:
-    response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
-    return response
 
 
 async def uncertain(request: Request, who: Any) -> tuple[list[dict[str, Any]] | None, str | None]:  # noqa: ANN401

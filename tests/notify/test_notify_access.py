@@ -6,38 +6,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 import pytest_asyncio
 
-from services.notify.app import build
 from services.notify.kinds import Kind
 from services.notify.messages import Message
-from services.notify.settings import NotifySettings
 from tests.notify import samples as s
-from deploy.local.store_instance import free_port
-from tests.tokens import bearer, oidc_env
+from tests.notify.api_client import notify_api
+from tests.tokens import bearer
 
 pytestmark = pytest.mark.asyncio
 
 
 @pytest_asyncio.fixture
 async def api(store, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator:  # noqa: ANN001, F811
-    for key, value in oidc_env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
-    monkeypatch.setenv("GONGKAI_KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")
-    settings = NotifySettings(db_name="sec_notify_" + request.node.name[:30])
-    app = build(settings)
-    rt = app.state.runtime
-    await rt.client.drop_database(settings.db_name)
-    await app.state.store.setup()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notify") as client:
-        client.app = app
+    async with notify_api(store, "sec_notify_" + request.node.name[:30], monkeypatch) as client:
         yield client
-    await app.state.webhook.close()
-    await rt.client.drop_database(settings.db_name)
-    await rt.client.close()
 
 
 async def test_notices_need_an_officers_token(api) -> None:  # noqa: ANN001

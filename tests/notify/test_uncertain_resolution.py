@@ -11,15 +11,12 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 import pytest_asyncio
 
 from contracts import topics
 from contracts.envelope import deterministic_id
 from contracts.vocabulary import NoticeChannel
-from deploy.local.store_instance import free_port
-from services.notify.app import build
 from services.notify.notices import (
     DONE,
     PENDING,
@@ -30,9 +27,9 @@ from services.notify.notices import (
     resolution_change,
 )
 from services.notify.senders import SmtpUncertain
-from services.notify.settings import NotifySettings
 from tests.notify import samples as s
-from tests.tokens import bearer, oidc_env
+from tests.notify.api_client import notify_api
+from tests.tokens import bearer
 
 
 
@@ -204,21 +201,8 @@ async def test_unknown_notice_or_channel(env):
 
 @pytest_asyncio.fixture
 async def api(store, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator:  # noqa: ANN001
-    for key, value in oidc_env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("GONGKAI_MONGO_URL", store.url)
-    monkeypatch.setenv("GONGKAI_KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")
-    settings = NotifySettings(db_name="unc_notify_" + request.node.name[:30])
-    app = build(settings)
-    rt = app.state.runtime
-    await rt.client.drop_database(settings.db_name)
-    await app.state.store.setup()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notify") as client:
-        client.app = app
+    async with notify_api(store, "unc_notify_" + request.node.name[:30], monkeypatch) as client:
         yield client
-    await app.state.webhook.close()
-    await rt.client.drop_database(settings.db_name)
-    await rt.client.close()
 
 
 async def stored_uncertain(api, notice_id: str = "n1") -> None:  # noqa: ANN001
