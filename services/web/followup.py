@@ -33,7 +33,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from contracts.events_feedback import FOLLOWUP_MEANS_ZH, FOLLOWUP_RESULT_ZH, RATING_REASON_ZH, RATING_ZH
 from services.web.auth import verify_csrf
 from services.web.ogi import call, check_case_id, form_of, ogi_staff, stats_readers, text, token_of
-from services.web.ui import HERE, render
+from services.web.ui import HERE, china_time, render
 
 router = APIRouter()
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -45,12 +45,7 @@ RATING_FIELDS = {"rating": "评价", "reason": "理由", "comment": "意见"}
 
 
 def when(value: str | None) -> str:
-    if not value:
-        return ""
-    try:
-        return datetime.fromisoformat(value).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return value
+    return china_time(value)
 
 
 # ---------------------------------------------------------------------------- the follow-up queue

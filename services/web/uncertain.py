@@ -18,10 +18,8 @@ navigation's count, loaded by htmx), ``/work/notices/{notice_id}/deliveries/{cha
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,12 +27,11 @@ from markupsafe import Markup
 
 from services.web.auth import require_officer, verify_csrf
 from services.web.ogi import call, form_of, text, token_of
-from services.web.ui import is_htmx, render, vary
+from services.web.ui import china_time, is_htmx, render, vary
 
 router = APIRouter(prefix="/work/notices")
 resolvers = require_officer("ogi_officer")  # notify's routes take ogi_officer (contracts/access.py)
 
-CHINA = ZoneInfo("Asia/Shanghai")
 NOTICE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 CHANNELS = ("email", "webhook")
 TITLE = "投递结果不确定的邮件"
@@ -65,12 +62,7 @@ def reason_zh(reason: str | None) -> str:
 
 def when(value: str | None) -> str:
     """An instant in Beijing time, to the second (to find it in the mail server's log)."""
-    if not value:
-        return ""
-    try:
-        return datetime.fromisoformat(value).astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return value
+    return china_time(value, seconds=True)
 
 
 def row_id(d: dict[str, Any]) -> str:
