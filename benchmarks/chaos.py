@@ -846,11 +846,15 @@ class Run:
         for d in store_apps:
             if d.get("tracking_number"):
                 tn_cases[d["tracking_number"]].add(d["_id"])
+        # Only the applicants' own addresses: officers get mails naming a case's number too (e.g. the
+        # OGI office's calendar_missing notice when a deadline runs into a year whose holidays are not
+        # published yet, every December), which share nothing.
+        applicants = {a.email for a in accepted}
         tn_mail: dict[str, set[str]] = defaultdict(set)
         for m in self.mail.messages:
             hit = re.search(r"受理编号 ([A-Z0-9]+-\d{8}-\d+)", m["subject"])
             if hit:
-                tn_mail[hit.group(1)].update(m["to"])
+                tn_mail[hit.group(1)].update(addr for addr in m["to"] if addr in applicants)
         shared = sorted(tn for tn in set(tn_cases) | set(tn_mail)
                         if len(tn_cases.get(tn, ())) > 1 or len(tn_mail.get(tn, ())) > 1)
         seqs = sorted({int(tn.rsplit("-", 1)[1]) for tn in tn_cases if tn and re.match(r".+-\d+$", tn)})
