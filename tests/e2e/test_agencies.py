@@ -20,9 +20,10 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -42,6 +43,11 @@ KM_AGENCY = "km-gov"
 KM_ISSUER = "https://idp.km.example/realms/km-gov"  # 昆明's own identity platform (a test issuer)
 KM_AUDIENCE = f"{KM}-api"
 KM_DEPT = "km-zrzy"  # 昆明市自然资源和规划局: 征地补偿 is its subject
+
+
+def china_today() -> date:
+    """The agencies' today (dates of receipt are China's days)."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def km_auth(*roles: str, department: str | None = None, name: str = "昆明测试人员") -> dict[str, str]:
@@ -165,7 +171,7 @@ async def test_a_referral_arrives_once_with_its_own_number_and_date(stack: Stack
         return apps if apps and apps[0]["published"] else None
     [app] = await eventually(accepted_at_km, 60, what="the application at 昆明")
     assert app["tracking_number"].startswith("KM-") and app["original_tracking_number"] == number
-    assert app["received_on"] == date.today().isoformat()  # 昆明's own date of receipt (Art. 31)
+    assert app["received_on"] == china_today().isoformat()  # 昆明's own date of receipt (Art. 31)
     assert app["original_received_on"] == accepted["received_on"]
     received = await events_of(stack.cfg.kafka_bootstrap, f"{KM}.applications.received", app["case_id"])
     assert len(received) == 1 and received[0]["data"]["agency_code"] == KM_AGENCY
@@ -193,7 +199,7 @@ async def test_a_referral_arrives_once_with_its_own_number_and_date(stack: Stack
 
 async def test_each_agency_keeps_its_own_officers_ledger_and_annual_report(stack: Stack, km: Stack) -> None:
     client = Client(stack)
-    year = date.today().year
+    year = china_today().year
     km_auditor = km_auth("auditor")
 
     async def annual(url: str, headers: dict[str, str], agency: str) -> int:
