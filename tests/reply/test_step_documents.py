@@ -232,6 +232,20 @@ async def test_reply_and_amendment_are_addressed_by_name_and_named_in_the_ledger
     assert kinds[-2:] == ["consolidated_reply", "reply_amendment"]
 
 
+async def correction_then_abandoned(env: Env, case_id: str) -> Any:  # noqa: ANN401
+    """A case received, routed and with its contact, asked for a correction (its notice rendered),
+    and the application.abandoned (correction overdue) that follows, not yet handled."""
+    await env.received(case_id)
+    await env.routed(case_id)
+    await env.contact(case_id)
+    correction = ev(CorrectionRequested(case_id=case_id, received_on=RECEIVED, issued_on=date(2026, 11, 25),
+                                        items=["请写明所需信息的名称"], due_on=date(2026, 12, 9), issued_by="公开办甲"),
+                    "correction", date(2026, 11, 25))
+    await env.steps.on_step(correction)
+    return ev(ApplicationAbandoned(case_id=case_id, correction_due=date(2026, 12, 9), abandoned_on=date(2026, 12, 10)),
+              "abandoned", date(2026, 12, 10))
+
+
 async def test_referral_and_abandonment_end_their_cases_with_their_notices(env: Env) -> None:
     await env.received("c3")
     await env.routed("c3")
@@ -245,15 +259,7 @@ async def test_referral_and_abandonment_end_their_cases_with_their_notices(env: 
     text = pdf_text(bytes((await env.doc(step_document_id(referral.id)))["pdf"]))
     assert NAME in text and "某县人民政府" in text and "0871-1234567" in text
 
-    await env.received("c4")
-    await env.routed("c4")
-    await env.contact("c4")
-    correction = ev(CorrectionRequested(case_id="c4", received_on=RECEIVED, issued_on=date(2026, 11, 25),
-                                        items=["请写明所需信息的名称"], due_on=date(2026, 12, 9), issued_by="公开办甲"),
-                    "correction", date(2026, 11, 25))
-    await env.steps.on_step(correction)
-    abandoned = ev(ApplicationAbandoned(case_id="c4", correction_due=date(2026, 12, 9), abandoned_on=date(2026, 12, 10)),
-                   "abandoned", date(2026, 12, 10))
+    abandoned = await correction_then_abandoned(env, "c4")
     assert await env.steps.on_step(abandoned) == "issued"
     text = pdf_text(bytes((await env.doc(step_document_id(abandoned.id)))["pdf"]))
     assert NAME in text and "2026年11月25日" in text and "2026年12月9日" in text
@@ -304,16 +310,7 @@ async def test_an_unpaid_fee_abandons_with_the_fee_text_not_the_correction_text(
 
 
 async def test_a_correction_abandonment_keeps_the_correction_text(env: Env) -> None:
-    await env.received("c7")
-    await env.routed("c7")
-    await env.contact("c7")
-    correction = ev(CorrectionRequested(case_id="c7", received_on=RECEIVED, issued_on=date(2026, 11, 25),
-                                        items=["请写明所需信息的名称"], due_on=date(2026, 12, 9), issued_by="公开办甲"),
-                    "correction", date(2026, 11, 25))
-    await env.steps.on_step(correction)
-    abandoned = ev(ApplicationAbandoned(case_id="c7", correction_due=date(2026, 12, 9),
-                                        abandoned_on=date(2026, 12, 10)),
-                   "abandoned", date(2026, 12, 10))
+    abandoned = await correction_then_abandoned(env, "c7")
     assert await env.steps.on_step(abandoned) == "issued"
     text = pdf_text(bytes((await env.doc(step_document_id(abandoned.id)))["pdf"]))
     for what in ("本机关已于2026年11月25日向您发出补正申请告知书", "请您于2026年12月9日前补正", "第三十条",
