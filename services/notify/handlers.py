@@ -8,7 +8,9 @@ dead-lettered. Notice ids derive from the event ids, so a redelivered event crea
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from contracts.envelope import CloudEvent, EventData, deterministic_id
 from contracts.events import ALL_EVENTS, ApplicationReceived, ReplyAmended, ReplyIssued
@@ -30,6 +32,14 @@ from services.notify.notices import NoticeStore
 from services.notify.settings import NotifySettings
 
 OGI = "ogi"  # the recipient key of the OGI office in NOTIFY_OFFICER_EMAILS
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def calendar_digest_key(data: DeadlineChanged, day: date) -> str:
+    """One "calendar missing" warning per missing year(s) and day in China: from December on, every
+    new case's deadline runs into the next year, and a warning per case would bury the office."""
+    years = "+".join(str(y) for y in sorted(data.missing_calendar_years)) or "unknown"
+    return f"calendar_missing:{years}:{day.isoformat()}"
 
 
 def topic_registry(spec: TopicSpec) -> dict[str, type[EventData]]:
@@ -59,10 +69,11 @@ class NoticeHandlers:
         self.wake()
 
     async def _officers(self, event: CloudEvent[Any], kind: Kind, message: messages.Message,
-                        open_departments: list[str], tracking_number: str | None) -> None:
+                        open_departments: list[str], tracking_number: str | None, once_per: str | None = None) -> None:
+        # once_per: the notice is created once for that key (the first event), not once per event.
         for key in officer_recipients(open_departments):
             await self.store.create(
-                notice_id=deterministic_id("notice", event.id, "officer", key), case_id=event.data.case_id,
+                notice_id=deterministic_id("notice", once_per or event.id, "officer", key), case_id=event.data.case_id,
                 tracking_number=tracking_number, kind=kind, message=message, cause_event_id=event.id,
                 officer=(key, self.settings.officer_email(key)), event_time=event.time,
             )
@@ -89,9 +100,12 @@ class NoticeHandlers:
     async def on_procedure(self, event: CloudEvent[Any]) -> None:
         data = event.data
         if isinstance(data, DeadlineChanged) and data.provisional:
-            # "calendar missing for YEAR": the OGI office is warned, once per deadline change.
+            # "calendar missing for YEAR": the OGI office is warned once a day per missing year, naming
+            # the day's first case; the supervision page marks every provisional deadline.
             number = await self.store.tracking_number(data.case_id)
-            await self._officers(event, Kind.CALENDAR_MISSING, messages.calendar_missing(data, number), [], number)
+            day = event.time.astimezone(CHINA).date()
+            await self._officers(event, Kind.CALENDAR_MISSING, messages.calendar_missing(data, number, day), [], number,
+                                 once_per=calendar_digest_key(data, day))
             return
         if not isinstance(data, (CorrectionRequested, ExtensionApproved, ApplicationAbandoned, DeadlineWarning,
                                  CaseOverdue)):

@@ -194,16 +194,19 @@ def case_overdue(o: CaseOverdue, tracking_number: str | None) -> Message:
     )
 
 
-def calendar_missing(c: DeadlineChanged, tracking_number: str | None) -> Message:
-    """To the OGI office: a deadline runs into a year whose holidays are not known yet."""
+def calendar_missing(c: DeadlineChanged, tracking_number: str | None, day: date) -> Message:
+    """To the OGI office, once a day per missing year: deadlines run into a year whose holidays are
+    not known yet. It names the day's first case; the others are on the supervision page."""
     case = tracking_number or c.case_id
     years = "、".join(f"{y}年" for y in c.missing_calendar_years) or "所涉年度"
     due = cn_date(c.new_due_on) if c.new_due_on else "待定"
     return Message(
-        subject=f"【日历缺失】受理编号 {case} 的答复期限为暂定日期",
+        subject=f"【日历缺失】{years}节假日安排尚未载入，答复期限为暂定日期",
         body=(
-            f"政府信息公开申请（受理编号 {case}）的答复期限计算涉及{years}，"
-            f"该年度的节假日安排尚未载入，暂按{due}计算（暂定）。\n"
+            f"{cn_date(day)}起，政府信息公开申请的答复期限计算涉及{years}，"
+            f"该年度的节假日安排尚未载入，所涉期限均为暂定。\n"
+            f"今日首个涉及的申请：受理编号 {case}，答复期限暂按{due}计算。"
+            "当日其他涉及该年度的申请不再逐件提醒，请在工作台“督办”页查看标注“（暂定）”的期限。\n"
             "请在国务院办公厅公布该年度节假日安排后，将其载入工作日日历（services/reply/calendars/），"
             "系统将自动重新计算并记录期限变化。"
         ),

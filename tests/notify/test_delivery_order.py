@@ -212,3 +212,28 @@ async def test_officer_warnings_before_overdue_per_mailbox(env):
     for address in ("gkb@yn.gov.cn", "czt@gongkai.local"):
         subjects = [m["subject"] for m in env.smtp.sent if m["to"] == address]
         assert len(subjects) == 2 and "预警" in subjects[0] and "逾期" in subjects[1], subjects
+
+
+async def test_the_ogi_office_gets_one_calendar_missing_warning_a_day_per_missing_year(env):
+    from contracts.events_procedure import DeadlineChanged
+
+    def provisional(case_id: str, years: list[int]) -> DeadlineChanged:
+        return DeadlineChanged(case_id=case_id, old_due_on=None, new_due_on=datetime(2027, 1, 6).date(),
+                               reason="opened", calendar_version="v", provisional=True, missing_calendar_years=years)
+
+    # 2026-11-23 08:00 UTC is 16:00 in China; +8 h is past midnight there: the next day.
+    for case_id, at in (("c1", timedelta(0)), ("c2", timedelta(hours=1)), ("c3", timedelta(hours=2))):
+        await env.handlers.on_procedure(ev(provisional(case_id, [2027]), "opened", case_id, at))
+    await env.handlers.on_procedure(ev(provisional("c4", [2027, 2028]), "opened", "c4", timedelta(hours=3)))
+    await env.handlers.on_procedure(ev(provisional("c5", [2027]), "opened", "c5", timedelta(hours=8)))
+    # A redelivered event of the first day changes nothing.
+    await env.handlers.on_procedure(ev(provisional("c2", [2027]), "opened", "c2", timedelta(hours=1)))
+    await env.drain()
+    warnings = [d async for d in env.store.notices.find({"kind": "calendar_missing"})]
+    assert sorted(d["case_id"] for d in warnings) == ["c1", "c4", "c5"]
+    subjects = sorted(m["subject"] for m in env.smtp.sent if m["to"] == "gkb@yn.gov.cn")
+    assert len(subjects) == 3 and sum("2027年、2028年" in x for x in subjects) == 1, subjects
+    first = next(d for d in warnings if d["case_id"] == "c1")
+    assert "2026年11月23日起" in first["body"] and "不再逐件提醒" in first["body"] and "督办" in first["body"]
+    nextday = next(d for d in warnings if d["case_id"] == "c5")
+    assert "2026年11月24日起" in nextday["body"]

@@ -144,7 +144,7 @@ def test_calendar_missing_warns_the_ogi_office_with_the_year_and_the_provisional
 
     changed = DeadlineChanged(case_id="c-1", old_due_on=None, new_due_on=date(2027, 1, 6), reason="opened",
                               calendar_version="v", provisional=True, missing_calendar_years=[2027])
-    msg = m.calendar_missing(changed, "YN-20261204-00001")
-    assert "2027年" in msg.body and "2027年01月06日" in msg.body
-    assert "暂定" in msg.subject and "YN-20261204-00001" in msg.subject
+    msg = m.calendar_missing(changed, "YN-20261204-00001", date(2026, 12, 4))
+    assert "2027年" in msg.subject and "暂定" in msg.subject
+    assert "2026年12月04日起" in msg.body and "YN-20261204-00001" in msg.body and "2027年01月06日" in msg.body
     assert contract_kind(Kind.CALENDAR_MISSING) is None  # an officer notice: not a notice.delivered kind
