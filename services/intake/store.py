@@ -44,6 +44,9 @@ class IntakeStore:
         # is guarded by the application's state (a step taken once), not by the revision read.
         self.versioned = Versioned(self.applications)
         self.counters = db["counters"]
+        # (applicant_ref, agency, month) -> [lock, holders]: this process ranks one submission of
+        # an applicant's month at a time (another instance's still collide, and are drawn again).
+        self._ranking: dict[tuple[str, str, str], list[Any]] = {}
 
     async def setup(self) -> None:
         await self.applications.create_index("tracking_number", unique=True)
@@ -108,7 +111,27 @@ class IntakeStore:
 
         Which unique key collided is read from the store's error (``_collided``), so a collision
         costs no look-ups of what collided; when the error does not say, the store is asked (the
-        application by its id, then the tracking number)."""
+        application by its id, then the tracking number).
+
+        One applicant's submissions to this process are ranked one at a time: counted and stored
+        under a lock of the applicant's month, so that they do not collide with each other (a mass
+        applicant's hundreds at once starved before: 20 draws used up by the concurrent ones)."""
+        if ranked is None:
+            return await self._insert_numbered(agency, on, number_of, doc_of, None)
+        key = (ranked[0], agency, ranked[1])
+        entry = self._ranking.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                return await self._insert_numbered(agency, on, number_of, doc_of, ranked)
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._ranking.pop(key, None)
+
+    async def _insert_numbered(self, agency: str, on: date, number_of: Callable[[int], str],
+                               doc_of: Callable[[str, int | None], tuple[dict[str, Any], list[dict[str, Any]]]],
+                               ranked: tuple[str, str] | None) -> tuple[dict[str, Any], bool]:
         number: str | None = None
         rank: int | None = None
         for attempt in range(NUMBER_ATTEMPTS):

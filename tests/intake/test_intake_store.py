@@ -78,3 +78,16 @@ async def test_the_collided_key_is_read_from_the_error(intake_store):
         assert _collided(exc.value) == key
     assert _collided(DuplicateKeyError("E11000 duplicate key", 11000, {"keyPattern": {"rank_key": 1}})) == "rank_key"
     assert _collided(DuplicateKeyError("something else", 11000, {})) is None
+
+
+async def test_a_mass_applicants_many_submissions_at_once_to_two_instances_all_get_a_rank(intake_store):
+    # 120 at once, split over two processes (two IntakeStores on one database): each process ranks
+    # its own one at a time; the other's collide and are counted again. None runs out of draws.
+    other = IntakeStore(intake_store.db)
+    stores = (intake_store, other)
+    results = await asyncio.gather(*(stores[i % 2].insert_numbered("ag", DAY, number_of, doc_of(f"c{i}"),
+                                                                   ranked=("a1", "2026-12")) for i in range(120)))
+    assert all(created for _, created in results)
+    assert sorted(d["rank"] for d, _ in results) == list(range(1, 121))
+    assert len({d["tracking_number"] for d, _ in results}) == 120
+    assert intake_store._ranking == {} and other._ranking == {}  # no lock left behind
