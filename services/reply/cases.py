@@ -554,9 +554,15 @@ class CaseStore:
     async def sweep(self) -> int:
         """Advance cases left half-way by a crash between two writes (or a render that failed)."""
         done = 0
-        # Open cases, and released ones with late answers (an amendment may be due).
-        async for case in self.cases.find({"$or": [{"reply_issued": False}, {"answers.late": True}]}, {"_id": 1}):
+        today, now = self.today(), datetime.now(UTC)
+        # Open cases, and released ones with late answers (an amendment may be due). The plan is
+        # made on the case as the scan read it, and only a case with something to write is read
+        # again and advanced: most open cases wait for answers, and reading each of them once more
+        # every round was most of the store's work in a burst of 10,000 (84 reads a second).
+        async for case in self.cases.find({"$or": [{"reply_issued": False}, {"answers.late": True}]}, {"outbox": 0}):
             try:
+                if not release.plan_advance(case, today, now, self.office).writes:
+                    continue  # nothing to do as read; a change since then advanced the case itself
                 if await self.advance(case["_id"]) in (release.ISSUE, release.AMEND, release.FLAG):
                     done += 1
             except Exception as exc:  # noqa: BLE001 - one case failing does not stop the others

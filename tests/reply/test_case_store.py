@@ -429,6 +429,31 @@ async def test_reply_pdf_and_html_are_stored(env):
         assert name in re.sub(r"\s+", "", text), name
 
 
+async def test_the_sweep_reads_again_only_the_cases_with_something_to_do(env, monkeypatch):
+    await env.open("c1", depts=("zrzy",))
+    await env.open("c2", depts=("zrzy", "czt"))
+    real = env.store.advance
+
+    async def crashed(case_id: str) -> None:  # the process died between an answer's write and its advance
+        return None
+
+    monkeypatch.setattr(env.store, "advance", crashed)
+    assert (await env.answer("zrzy", case_id="c1")).status == "recorded"
+    assert (await env.answer("zrzy", case_id="c2")).status == "recorded"  # c2 still waits for 财政厅
+    advanced: list[str] = []
+
+    async def counted(case_id: str):  # noqa: ANN202
+        advanced.append(case_id)
+        return await real(case_id)
+
+    monkeypatch.setattr(env.store, "advance", counted)
+    assert await env.store.sweep() == 1
+    assert advanced == ["c1"]  # the case waiting for an answer is planned on the scan's copy, not read again
+    assert (await env.doc("c1"))["reply_issued"] and not (await env.doc("c2"))["reply_issued"]
+    assert await env.store.sweep() == 0 and advanced == ["c1"]
+    assert (await env.types("c1")).count("reply.issued") == 1
+
+
 async def test_a_failed_pdf_render_keeps_the_answer_and_the_sweep_issues_later(env, monkeypatch):
     from services.reply import cases
 
