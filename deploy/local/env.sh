@@ -24,10 +24,12 @@ _gongkai_local_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 : "${STORE_HOST:=127.0.0.1}"
 : "${STORE_PORT:=27117}"
-# The store's heap: a fixed 32 MB young generation (with -Xms16m it started at ~5 MB and collected
-# ~13 times a second under the pipeline benchmark: GC was 23% of the store's CPU) and room to grow
-# (its MVStore page cache and in-memory equality indexes live there). About +25 MB RSS after load.
-: "${STORE_HEAP_OPTS:=-Xms64m -Xmx512m -Xmn32m}"
+# The store's heap: a fixed 128 MB young generation and 256 MB to start with. With -Xmn32m (and
+# -Xms64m) a burst of 10,000 applications spent a fifth of the store's CPU in collections (4,118
+# young and 239 full ones in 7 minutes: its 3 MB survivor spaces promoted every large document
+# early); at 200 applications -Xmn128m took the store from 118 to 98 ms of CPU per application and
+# the system from 6.8 to 8.0 applications/s. RSS: ~80 MB at rest, ~300 MB after that load.
+: "${STORE_HEAP_OPTS:=-Xms256m -Xmx768m -Xmn128m}"
 : "${STORE_JVM_OPTS:=-XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
 
 # The local identity provider (Keycloak, realm "gongkai"), on loopback. The management port
