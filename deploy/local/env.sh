@@ -29,7 +29,9 @@ _gongkai_local_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # young and 239 full ones in 7 minutes: its 3 MB survivor spaces promoted every large document
 # early); at 200 applications -Xmn128m took the store from 118 to 98 ms of CPU per application and
 # the system from 6.8 to 8.0 applications/s. RSS: ~80 MB at rest, ~300 MB after that load.
-: "${STORE_HEAP_OPTS:=-Xms256m -Xmx768m -Xmn128m}"
+: "${STORE_HEAP_OPTS:=-Xms256m -Xmx1g -Xmn128m}"
+# The store's page cache (H2 MVStore), MB as H2 counts them (see GongkaiStore.java).
+: "${STORE_CACHE_MB:=128}"
 : "${STORE_JVM_OPTS:=-XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
 
 # The local identity provider (Keycloak, realm "gongkai"), on loopback. The management port
@@ -63,7 +65,7 @@ KEYCLOAK_TEMPLATE="$GONGKAI_LOCAL_DIR/keycloak/template"
 
 export GONGKAI_HOME GONGKAI_LOCAL_DIR GONGKAI_RUN_DIR
 export KAFKA_HOST KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_HEAP_OPTS KAFKA_JVM_OPTS
-export STORE_HOST STORE_PORT STORE_HEAP_OPTS STORE_JVM_OPTS VENV GONGKAI_PYTHON
+export STORE_HOST STORE_PORT STORE_HEAP_OPTS STORE_JVM_OPTS STORE_CACHE_MB VENV GONGKAI_PYTHON
 export GONGKAI_START_TIMEOUT GONGKAI_STOP_TIMEOUT KAFKA_LIBS STORE_LIBS STORE_CLASSES
 export KAFKA_ADMIN_CLASSES
 export KEYCLOAK_HOST KEYCLOAK_PORT KEYCLOAK_MGMT_PORT KEYCLOAK_HEAP_OPTS KEYCLOAK_JVM_OPTS

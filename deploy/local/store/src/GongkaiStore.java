@@ -23,6 +23,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import org.h2.mvstore.DataUtils;
 import org.h2.mvstore.MVMap;
+import org.h2.mvstore.MVStore;
 import org.h2.mvstore.WriteBuffer;
 import org.h2.mvstore.type.BasicDataType;
 import org.h2.mvstore.type.ObjectDataType;
@@ -119,8 +120,9 @@ public final class GongkaiStore {
         private final Object lock = new Object();
         private final Durability durability;
 
-        SerializedH2Backend(String fileName, Durability durability) {
-            super(fileName);
+        SerializedH2Backend(String fileName, Durability durability, int cacheMegabytes) {
+            // As H2Backend(fileName) opens it (MVStore.open), with a page cache of our size.
+            super(new MVStore.Builder().fileName(fileName).cacheSize(cacheMegabytes).open());
             this.durability = durability;
         }
 
@@ -713,7 +715,11 @@ public final class GongkaiStore {
         if (dataFile.getParent() != null) {
             Files.createDirectories(dataFile.getParent());
         }
-        SerializedH2Backend backend = new SerializedH2Backend(dataFile.toString(), durability);
+        // STORE_CACHE_MB: H2's page cache, in megabytes as H2 counts them (a document counts as its
+        // BSON size; its objects take a few times that). H2's default, 16, made every look-up of a
+        // random _id read and decode a page from the file once a burst's data outgrew it.
+        int cacheMegabytes = Integer.parseInt(setting(new String[0], 0, "STORE_CACHE_MB", "128"));
+        SerializedH2Backend backend = new SerializedH2Backend(dataFile.toString(), durability, cacheMegabytes);
         backend.version(ANNOUNCED_VERSION);
         MongoServer server = new MongoServer(backend);
         server.bind(host, port);
