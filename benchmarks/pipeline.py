@@ -60,7 +60,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -364,9 +364,27 @@ def memory_snapshot(stack: Stack) -> dict[str, dict[str, Any]]:
     return snap
 
 
-def application_body(i: int, run_id: str, webhook_port: int) -> dict[str, Any]:
+ONE_APPLICANT_ID = "11010519491231002X"
+# How often a user's token is asked of deploy.local.idp, which hands out its cached one until less
+# than a minute of it is left (the realm's tokens live 15 minutes; a 10,000 burst runs longer).
+TOKEN_REFRESH_SECONDS = 30
+
+
+def resident_id(k: int) -> str:
+    """The k-th of distinct valid citizen identity numbers (GB 11643-1999: a birth date, a
+    sequence number, the ISO 7064 MOD 11-2 check digit), for applicants of their own."""
+    born = date(1960, 1, 1) + timedelta(days=k // 999)
+    body = f"110105{born:%Y%m%d}{k % 999 + 1:03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+
+
+def application_body(i: int, run_id: str, webhook_port: int, applicants: int = 1) -> dict[str, Any]:
+    """Application #i. ``applicants`` = 1: every one from the same person (a mass applicant, ranked
+    in the month: Art. 42's fees); more: application i is from applicant i mod ``applicants``."""
+    id_number = ONE_APPLICANT_ID if applicants <= 1 else resident_id(i % applicants)
     return {
-        "applicant": {"name": f"压测申请人{i}", "id_number": "11010519491231002X"},
+        "applicant": {"name": f"压测申请人{i}", "id_number": id_number},
         "contact": {
             "email": f"bench{i}@example.com",
             "phone": "13800138000",
@@ -493,6 +511,7 @@ class PipelineState:
     answer_404_retries: int = 0
     answers_already_recorded: int = 0
     duplicate_tasks: int = 0
+    reply_records: int = 0  # reply.issued records of this run's cases (more than the cases: duplicates)
     errors: list[str] = field(default_factory=list)
     progress: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -540,9 +559,12 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
                        timeout: float, stall_timeout: float, run_id: str,
                        at_start: Callable[[], Awaitable[None]] | None = None,
                        at_done: Callable[[], Awaitable[None]] | None = None,
-                       answer_retry_seconds: float = 300) -> dict[str, Any]:
+                       answer_retry_seconds: float = 300, rate: float | None = None,
+                       applicants: int = 1) -> dict[str, Any]:
     """``at_start`` runs just before the first submission, ``at_done`` as soon as the last
-    reply.issued has arrived (the CPU/metrics/offset snapshots)."""
+    reply.issued has arrived (the CPU/metrics/offset snapshots). ``rate``: an offered load,
+    submission i starts no earlier than i / rate seconds after the first (None: as fast as the
+    submit concurrency allows, a burst)."""
     st = PipelineState(n=n)
     inbox_topics = [topics.department_inbox(d).name for d in DEPTS]
     inbox = await assigned_consumer(cfg.kafka_bootstrap, inbox_topics, 60)
@@ -561,22 +583,31 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
         if not fatal.done():
             fatal.set_exception(BenchError(msg))
 
-    # Officers' tokens from the local identity provider, one per user for the whole run.
-    officer_tokens = {}
+    # Officers' tokens from the local identity provider, one per user, asked again every
+    # TOKEN_REFRESH_SECONDS: so none is used with less than half a minute left.
+    officer_tokens: dict[str, tuple[float, dict[str, str]]] = {}
+
+    async def auth(who: str) -> dict[str, str]:
+        held = officer_tokens.get(who)
+        if held is None or time.monotonic() - held[0] > TOKEN_REFRESH_SECONDS:
+            token = await asyncio.to_thread(Stack(cfg).token, who)
+            held = officer_tokens[who] = (time.monotonic(), {"Authorization": f"Bearer {token}"})
+        return held[1]
+
     for dept in DEPTS:
         for who in (f"{dept}-officer", f"{dept}-reviewer"):
-            officer_tokens[who] = {"Authorization": f"Bearer {await asyncio.to_thread(Stack(cfg).token, who)}"}
+            await auth(who)
 
     async def answer(case_id: str, task_id: str, dept: str) -> None:
         # Answered by the department's officer, then signed off (保密审查) by its reviewer at once.
         body = {"dept_code": dept, "reply_type": "disclosed", "text": f"经检索，{dept} 予以公开（压测自动答复）。"}
-        headers = officer_tokens[f"{dept}-officer"]
         deadline = time.monotonic() + answer_retry_seconds
         delay = 0.02
         async with answer_sem:
             while True:
                 try:
-                    r = await reply_api.post(f"/tasks/{task_id}/answer", json=body, headers=headers)
+                    r = await reply_api.post(f"/tasks/{task_id}/answer", json=body,
+                                             headers=await auth(f"{dept}-officer"))
                 except httpx.HTTPError as exc:
                     fail(f"answer {task_id} ({dept}) failed: {exc!r}")
                     return
@@ -584,7 +615,7 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
                     if r.status_code == 200:
                         st.answers_already_recorded += 1
                     signed = await reply_api.post(f"/tasks/{task_id}/review", json={},
-                                                  headers=officer_tokens[f"{dept}-reviewer"])
+                                                  headers=await auth(f"{dept}-reviewer"))
                     if signed.status_code != 200:
                         fail(f"review {task_id} ({dept}): HTTP {signed.status_code} {signed.text[:300]}")
                         return
@@ -636,6 +667,8 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
                     if ev.get("type") != REPLY_TYPE:
                         continue
                     cid = ev["data"]["case_id"]
+                    if cid in st.submit_start:
+                        st.reply_records += 1
                     st.mark(cid, "reply_created", event_epoch(ev))
                     st.mark(cid, "reply_published", rec.timestamp / 1000)
                     st.mark(cid, "reply_seen", wall)
@@ -646,7 +679,9 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
     sub_sem = asyncio.Semaphore(concurrency)
 
     async def submit(i: int) -> None:
-        body = application_body(i, run_id, cfg.webhook_port)
+        body = application_body(i, run_id, cfg.webhook_port, applicants)
+        if rate:
+            await asyncio.sleep(max(0.0, paced_from + i / rate - time.perf_counter()))
         async with sub_sem:
             t0 = time.perf_counter()
             try:
@@ -676,6 +711,7 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
     try:
         if at_start is not None:
             await at_start()
+        paced_from = time.perf_counter()  # submit()'s clock for a paced load (``rate``)
         submitter = asyncio.gather(*(submit(i) for i in range(n)))
         overall_deadline = time.monotonic() + timeout
         last_progress_count = -1
@@ -757,6 +793,8 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
         "applications": n,
         "departments_per_application": list(DEPTS),
         "submit_concurrency": concurrency,
+        "offered_rate_apps_per_s": rate,
+        "applicants": applicants,
         "answer_concurrency": answer_concurrency,
         "answer_path": ANSWER_PATH,
         "wall_seconds_first_submit_to_last_reply": wall,
@@ -774,18 +812,32 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
         "answer_404_retries": st.answer_404_retries,
         "answers_already_recorded": st.answers_already_recorded,
         "duplicate_task_records": st.duplicate_tasks,
+        "duplicate_reply_records": st.reply_records - len(set(st.reply_seen) & set(st.submit_start)),
     }
 
 
+def applicants_mails(mail: MailSink) -> list[dict[str, Any]]:
+    """The mails to the benchmark's applicants (bench<i>@example.com), not the officers' (e.g. the
+    OGI office's daily "calendar missing" warning when deadlines run into an unpublished year)."""
+    return [m for m in mail.messages if any(re.fullmatch(r"bench\d+@example\.com", to) for to in m["to"])]
+
+
 async def wait_notices(mail: MailSink, hooks: WebhookSink, expected: int, timeout: float) -> dict[str, Any]:
-    """Wait (bounded) until the sinks have the expected notices; informational only."""
+    """Wait (bounded) until the sinks have the expected notices to the applicants; then count them,
+    and the distinct ones: a notice sent twice arrives with the same Message-ID (mail) or
+    webhook-id (webhook)."""
     t0 = time.perf_counter()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if len(mail.messages) >= expected and len(hooks.requests) >= expected:
+        if len(applicants_mails(mail)) >= expected and len(hooks.requests) >= expected:
             break
         await asyncio.sleep(0.25)
-    return {"expected_each": expected, "mails": len(mail.messages), "webhooks": len(hooks.requests),
+    mails, hooks_seen = applicants_mails(mail), hooks.requests
+    return {"expected_each": expected, "mails": len(mails), "webhooks": len(hooks_seen),
+            "distinct_mails": len({m["message_id"] for m in mails}),
+            "distinct_webhooks": len({h["signature_headers"].get("webhook-id") or h["idempotency_key"]
+                                      for h in hooks_seen}),
+            "officer_mails": len(mail.messages) - len(mails),
             "waited_seconds_after_last_reply": time.perf_counter() - t0}
 
 
@@ -903,10 +955,13 @@ def report(res: dict[str, Any]) -> str:
     out.append("")
     out.append(f"PIPELINE: {p['applications']} applications x {len(p['departments_per_application'])} departments "
                f"({', '.join(p['departments_per_application'])}), submit concurrency {p['submit_concurrency']}, "
-               f"answer concurrency {p['answer_concurrency']}")
+               f"answer concurrency {p['answer_concurrency']}, applicants {p.get('applicants', 1)}, offered load "
+               + (f"{p['offered_rate_apps_per_s']:g} applications/s (paced)" if p.get("offered_rate_apps_per_s")
+                  else "none (a burst)"))
     out.append(f"  answers submitted via: {p['answer_path']} (404 'task not yet known' retried: "
                f"{p['answer_404_retries']} retries; already-recorded: {p['answers_already_recorded']}; "
-               f"duplicate task records: {p['duplicate_task_records']})")
+               f"duplicate task records: {p['duplicate_task_records']}; duplicate reply.issued records: "
+               f"{p.get('duplicate_reply_records', 0)})")
     out.append(f"  wall time first submit -> last reply.issued: {p['wall_seconds_first_submit_to_last_reply']:.2f} s")
     out.append(f"  THROUGHPUT (end to end, reply issued):       {p['throughput_apps_per_s']:.2f} applications/s")
     out.append(f"  intake accept rate (HTTP 201s):              {p['intake_accept_rate_apps_per_s']:.2f} applications/s")
@@ -923,8 +978,10 @@ def report(res: dict[str, Any]) -> str:
         out.append(f"    {name}")
         out.append(f"      p50 {s['p50']:8.1f}  p95 {s['p95']:8.1f}  p99 {s['p99']:8.1f}  max {s['max']:8.1f}  (n={s['count']})")
     n = res["notices"]
-    out.append(f"  notices at the sinks (expected {n['expected_each']} each): mails {n['mails']}, "
-               f"webhooks {n['webhooks']} (waited {n['waited_seconds_after_last_reply']:.1f} s after last reply)")
+    out.append(f"  notices at the sinks (expected {n['expected_each']} each): mails to the applicants {n['mails']} "
+               f"({n.get('distinct_mails', '?')} distinct Message-IDs), webhooks {n['webhooks']} "
+               f"({n.get('distinct_webhooks', '?')} distinct webhook-ids); to officers {n.get('officer_mails', '?')} "
+               f"(waited {n['waited_seconds_after_last_reply']:.1f} s after last reply)")
     out.append("")
     rt = raw["roundtrip_ms"]
     out.append(f"RAW BROKER (same broker, bare aiokafka, 1-partition topic, {raw['payload_bytes']} B payload, "
@@ -964,6 +1021,10 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=200, help="applications to push (default 200)")
     ap.add_argument("--concurrency", type=int, default=8, help="intake POSTs in flight (default 8)")
+    ap.add_argument("--applicants", type=int, default=1,
+                    help="distinct applicants (default 1: one mass applicant; N: application i from applicant i mod N)")
+    ap.add_argument("--rate", type=float, default=None,
+                    help="offered load, applications/s: submissions paced at this rate (default: a burst)")
     ap.add_argument("--answer-concurrency", type=int, default=16, help="answer POSTs in flight (default 16)")
     ap.add_argument("--raw-n", type=int, default=500, help="sequential raw round trips (default 500)")
     ap.add_argument("--raw-pipelined", type=int, default=20000, help="pipelined raw messages (default 20000)")
@@ -973,6 +1034,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--settle", type=float, default=5, help="seconds to let the stack settle before 'at rest' RSS")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment for the services, e.g. GONGKAI_OUTBOX_POLL_SECONDS=0.05 (repeatable)")
+    ap.add_argument("--notices-timeout", type=float, default=60,
+                    help="how long to wait for the notices after the last reply, s (default 60)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary run dir (logs) after a success")
     ap.add_argument("--answer-retry-seconds", type=float, default=300,
@@ -1136,8 +1199,9 @@ def main(argv: list[str]) -> int:
             res["pipeline"] = await run_pipeline(cfg, args.n, args.concurrency, args.answer_concurrency,
                                                  args.timeout, args.stall_timeout, run_id,
                                                  at_start=at_start, at_done=at_done,
-                                                 answer_retry_seconds=args.answer_retry_seconds)
-            res["notices"] = await wait_notices(mail, hooks, 2 * args.n, timeout=60)
+                                                 answer_retry_seconds=args.answer_retry_seconds, rate=args.rate,
+                                                 applicants=args.applicants)
+            res["notices"] = await wait_notices(mail, hooks, 2 * args.n, timeout=args.notices_timeout)
             quiet_wait = await wait_quiet()
             snaps["cpu_after"] = cpu_snapshot(stack)
             snaps["metrics_after"] = await scrape_metrics(cfg)
