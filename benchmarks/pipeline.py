@@ -368,6 +368,7 @@ ONE_APPLICANT_ID = "11010519491231002X"
 # How often a user's token is asked of deploy.local.idp, which hands out its cached one until less
 # than a minute of it is left (the realm's tokens live 15 minutes; a 10,000 burst runs longer).
 TOKEN_REFRESH_SECONDS = 30
+APPLICANT_ADDRESS = re.compile(r"bench\d+@example\.com")  # application_body's contact e-mail
 
 
 def resident_id(k: int) -> str:
@@ -819,7 +820,7 @@ async def run_pipeline(cfg: StackConfig, n: int, concurrency: int, answer_concur
 def applicants_mails(mail: MailSink) -> list[dict[str, Any]]:
     """The mails to the benchmark's applicants (bench<i>@example.com), not the officers' (e.g. the
     OGI office's daily "calendar missing" warning when deadlines run into an unpublished year)."""
-    return [m for m in mail.messages if any(re.fullmatch(r"bench\d+@example\.com", to) for to in m["to"])]
+    return [m for m in mail.messages if any(APPLICANT_ADDRESS.fullmatch(to) for to in m["to"])]
 
 
 async def wait_notices(mail: MailSink, hooks: WebhookSink, expected: int, timeout: float) -> dict[str, Any]:

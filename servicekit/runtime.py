@@ -237,7 +237,7 @@ async def json_only(request: Request) -> None:
 def serve(app: FastAPI, host: str, port: int) -> None:
     # uvloop and httptools (pinned in requirements.lock): the event loop and HTTP parser in C. In
     # the pipeline benchmark they took reply's CPU per application from 134 to 109 ms, notify's from
-    # 90 to 76, audit's from 52 to 43 (docs/capacity.md).
+    # 90 to 76, audit's from 52 to 43 (benchmarks/pipeline.py, back-to-back runs).
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=10,
         loop="uvloop", http="httptools",
