@@ -157,9 +157,10 @@ USES: dict[str, Usage] = {
         # (its own clock's events, read back like any consumer's); private contacts: the applicant's name
         # and address, printed in the documents addressed to them and nowhere else; answers recorded and
         # replies issued: its own, read back by its clock (which departments are open, the reply).
+        # notices delivered: the service (送达) of the documents the notices carried (issue #17).
         consumes=(t.CASES_ROUTED, t.APPLICATIONS_RECEIVED, t.APPLICATIONS_SCREENED, t.CASES_PROCEDURE,
-                  t.PRIVATE_CONTACTS, t.ANSWERS_RECORDED, t.REPLIES_ISSUED),
-        produces=(t.ANSWERS_RECORDED, t.REPLIES_ISSUED, t.CASES_PROCEDURE, t.DOCUMENTS_ISSUED),
+                  t.PRIVATE_CONTACTS, t.ANSWERS_RECORDED, t.REPLIES_ISSUED, t.NOTICES_DELIVERED),
+        produces=(t.ANSWERS_RECORDED, t.REPLIES_ISSUED, t.CASES_PROCEDURE, t.DOCUMENTS_ISSUED, t.DOCUMENTS_SERVED),
         groups=("reply",),
         dept_kinds_consumed=("answers",),
         writes_dept_replies=True,  # the copy of each reply to the departments it names (cc)

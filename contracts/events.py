@@ -9,9 +9,11 @@ the reply service (the documents addressed to the applicant) read.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import ClassVar
 
 from pydantic import Field
 
+from contracts import vocabulary_v1
 from contracts.envelope import EventData, EventPart
 from contracts.vocabulary import (
     ApplicantType,
@@ -57,6 +59,9 @@ class ContactRegistered(EventData):
     # applicant when the webhook is registered; notify signs every delivery with it.
     webhook_secret: str | None = None
     phone: str | None = None
+    # The channels the applicant chose for the notices of each step (e-mail, SMS; issue #17). None:
+    # registered before the choice existed, or not stated: e-mail when an address is given.
+    notify_by: list[NoticeChannel] | None = None
     # For the documents addressed to the applicant (reply service: printed in the PDF only).
     # ``name`` is the person's or the organisation's; an organisation's contact person beside it.
     applicant_type: ApplicantType | None = None
@@ -307,14 +312,34 @@ class ReplyAmended(EventData):
 
 
 class NoticeDelivered(EventData):
+    """Deprecated: produced until 2026-12-04; use v2 (its channel may be sms, and it names the document)."""
+
     event_name = "notice.delivered"
+
+    case_id: str
+    notice_id: str
+    kind: NoticeKind
+    channel: vocabulary_v1.NoticeChannel
+    attempts: int = Field(ge=1)
+    delivered_at: datetime
+
+
+class NoticeDeliveredV2(EventData):
+    """A notice told the applicant of a step, on one channel, once (issue #17: SMS, and the document)."""
+
+    event_name = "notice.delivered"
+    schema_version: ClassVar[int] = 2
 
     case_id: str
     notice_id: str
     kind: NoticeKind
     channel: NoticeChannel
     attempts: int = Field(ge=1)
-    delivered_at: datetime
+    delivered_at: datetime = Field(description="E-mail: the mail server's acceptance (250); webhook: the 2xx; "
+                                   "SMS: the delivery receipt's done time (DELIVRD)")
+    # The document the notice carried or pointed to (its step's, events_documents.step_document_id;
+    # the reply's): the reply service records its service (送达) by this channel.
+    document_id: str | None = None
 
 
 CORE_EVENTS: tuple[type[EventData], ...] = (
@@ -326,6 +351,7 @@ CORE_EVENTS: tuple[type[EventData], ...] = (
     AnswerRecorded,
     ReplyIssued,
     NoticeDelivered,
+    NoticeDeliveredV2,
     AnswerRefused,
     ContradictionFlagged,
     CaseClosed,

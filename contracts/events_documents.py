@@ -9,7 +9,7 @@ the hash every copy of the document (the case file's, the applicant's attachment
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -17,6 +17,7 @@ from pydantic import Field
 from contracts import topics
 from contracts.envelope import EventData, deterministic_id
 from contracts.topics import TopicSpec
+from contracts.vocabulary import ServiceChannel
 
 
 def step_document_id(step_event_id: str) -> str:
@@ -47,6 +48,67 @@ class DocumentIssued(EventData):
     size: int = Field(ge=1, description="Size of the PDF in bytes")
 
 
-EVENTS: tuple[type[EventData], ...] = (DocumentIssued,)
+# -- service (送达), issue #17 ------------------------------------------------------------------
+# Who recorded a fact by hand: the officer's display name and subject (as remedy.recorded names them).
+
+
+class DocumentDispatched(EventData):
+    """An OGI officer posted documents of a case to the applicant (邮寄). Not yet service: that is
+    the signed-for date (``document.served``, channel post) or a return (``document.returned``)."""
+
+    event_name = "document.dispatched"
+
+    case_id: str
+    tracking_number: str
+    dispatch_id: str
+    document_ids: list[str] = Field(min_length=1)
+    channel: Literal["post"] = "post"
+    carrier: str = Field(description="The postal service (e.g. 中国邮政 EMS); its parcel number is kept by the "
+                         "reply service only")
+    sent_on: date
+    recorded_by: str
+    recorded_by_subject: str
+
+
+class DocumentServed(EventData):
+    """A document addressed to the applicant was served by one channel. One event per document and
+    channel (the first fact of that channel); the legal date of service is the earliest ``served_on``
+    of the document's events, from which the remedy periods run."""
+
+    event_name = "document.served"
+
+    case_id: str
+    tracking_number: str
+    document_id: str
+    document_kind: str = Field(description="As document.issued's kind (consolidated_reply, correction_notice …)")
+    channel: ServiceChannel
+    served_at: datetime = Field(description="When the fact happened (the receipt's, the click's; midnight China "
+                                "time of a date recorded by hand)")
+    served_on: date = Field(description="Its date in China")
+    basis: str = Field(max_length=300, description="How it is known (the mail server's 250, the receipt's status, "
+                       "signed for at the post, signature at the window …)")
+    notice_id: str | None = Field(default=None, description="The notice delivery that served it (e-mail, SMS)")
+    dispatch_id: str | None = Field(default=None, description="The postal dispatch that served it")
+    recorded_by: str | None = None
+    recorded_by_subject: str | None = None
+
+
+class DocumentReturned(EventData):
+    """A postal dispatch came back undeliverable (退回): the documents in it are not served by post."""
+
+    event_name = "document.returned"
+
+    case_id: str
+    tracking_number: str
+    dispatch_id: str
+    document_ids: list[str] = Field(min_length=1)
+    returned_on: date
+    reason: str = Field(max_length=200)
+    recorded_by: str
+    recorded_by_subject: str
+
+
+EVENTS: tuple[type[EventData], ...] = (DocumentIssued, DocumentDispatched, DocumentServed, DocumentReturned)
 DOCUMENTS_ISSUED = topics.DOCUMENTS_ISSUED
-TOPICS: tuple[TopicSpec, ...] = (DOCUMENTS_ISSUED,)
+DOCUMENTS_SERVED = topics.DOCUMENTS_SERVED
+TOPICS: tuple[TopicSpec, ...] = (DOCUMENTS_ISSUED, DOCUMENTS_SERVED)

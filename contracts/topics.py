@@ -162,6 +162,14 @@ DOCUMENTS_ISSUED = TopicSpec(
     "(receipt, correction, extension, consultations, referral, abandonment, fee, reply, amendments): kind, "
     "title, id, SHA-256 and size of the PDF. No personal data (the applicant's name is inside the PDF only).",
 )
+DOCUMENTS_SERVED = TopicSpec(
+    name=f"{PREFIX}.documents.served",
+    event_types=("document.dispatched", "document.served", "document.returned"),
+    description="The service (送达) of each document addressed to the applicant, per channel: e-mail accepted, "
+    "text delivered (receipt), opened online after release, post signed for, handed over at the window; "
+    "postal dispatches and returns. The date of service starts the remedy periods. No personal data (no "
+    "address, no postal tracking number, no signer's name).",
+)
 PRIVATE_CONTACTS = TopicSpec(
     name=f"{PREFIX}.private.contacts",
     event_types=("contact.registered",),
@@ -184,6 +192,7 @@ STATIC_TOPICS: tuple[TopicSpec, ...] = (
     CASES_REMEDIES,
     LEDGER_CHECKPOINTS,
     DOCUMENTS_ISSUED,
+    DOCUMENTS_SERVED,
 )
 
 

@@ -89,3 +89,30 @@ class NoticeKind(StrEnum):
 class NoticeChannel(StrEnum):
     EMAIL = "email"
     WEBHOOK = "webhook"
+    SMS = "sms"  # 短信 (SMPP); delivered = the operator's delivery receipt (DELIVRD)
+
+
+# The channels an applicant may choose on the form for the notices of each step (issue #17);
+# a webhook is given by its URL, not chosen here.
+APPLICANT_NOTICE_CHANNELS = (NoticeChannel.EMAIL, NoticeChannel.SMS)
+NOTICE_CHANNEL_LABELS = {NoticeChannel.EMAIL: "电子邮件", NoticeChannel.SMS: "手机短信", NoticeChannel.WEBHOOK: "回调"}
+
+
+class ServiceChannel(StrEnum):
+    """How a document addressed to the applicant was served (送达), which starts the 60 days for
+    administrative review and the 6 months for a lawsuit (issue #17)."""
+
+    EMAIL = "email"  # 电子送达：邮件进入申请人的邮件服务器（发送服务器接收确认）
+    SMS = "sms"  # 短信送达：运营商送达回执（DELIVRD）
+    ONLINE = "online"  # 网上送达：发布后申请人打开了查询页面或文书
+    POST = "post"  # 邮寄送达：签收日期
+    WINDOW = "window"  # 直接送达：当面交付，受送达人签名
+
+
+SERVICE_CHANNEL_LABELS = {
+    ServiceChannel.EMAIL: "电子邮件送达",
+    ServiceChannel.SMS: "短信送达",
+    ServiceChannel.ONLINE: "网上查阅送达",
+    ServiceChannel.POST: "邮寄送达",
+    ServiceChannel.WINDOW: "直接送达",
+}

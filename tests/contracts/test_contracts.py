@@ -41,6 +41,7 @@ from contracts.events import (
     ContradictionResolved,
     MissingAnswer,
     NoticeDelivered,
+    NoticeDeliveredV2,
     ReplyAmended,
     ReplyIssued,
     ReopenedTask,
@@ -119,6 +120,10 @@ SAMPLES: dict[type[EventData], EventData] = {
     ),
     NoticeDelivered: NoticeDelivered(
         case_id="c1", notice_id="n1:email", kind="reply_issued", channel="email", attempts=2, delivered_at=AT
+    ),
+    NoticeDeliveredV2: NoticeDeliveredV2(
+        case_id="c1", notice_id="n1:sms", kind="reply_issued", channel="sms", attempts=1, delivered_at=AT,
+        document_id="d1",
     ),
 }
 
