@@ -339,6 +339,7 @@ def build(settings: IntakeSettings | None = None) -> FastAPI:
                 webhook_url=webhook_url,
                 webhook_secret=webhook_secret,
                 phone=body.contact.phone,
+                notify_by=body.contact.notify_by,
                 # What the documents addressed to the applicant print (reply service, in the PDF only).
                 applicant_type=body.applicant.type,
                 contact_person=body.applicant.contact_person,

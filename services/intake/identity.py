@@ -32,6 +32,11 @@ def valid_resident_id(number: str) -> bool:
     return _CHECK[total % 11] == number[17].upper()
 
 
+def valid_mobile(number: str) -> bool:
+    """A mainland mobile number (the only kind that receives a text message)."""
+    return bool(_MOBILE.fullmatch(number))
+
+
 def valid_phone(number: str) -> bool:
     return bool(_MOBILE.fullmatch(number) or _LANDLINE.fullmatch(number))
 

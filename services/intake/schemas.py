@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_vali
 
 from contracts.vocabulary import ApplicantType, Channel, DeliveryForm, DeliveryMethod
 from servicekit.validation import EXTRA_FIELD_HINTS, FieldProblem, StrictIn
-from services.intake.identity import valid_credit_code, valid_phone, valid_resident_id
+from services.intake.identity import valid_credit_code, valid_mobile, valid_phone, valid_resident_id
 
 IdType = Literal["resident_id_card", "passport", "hk_macao_permit", "taiwan_permit", "unified_social_credit_code"]
 
@@ -52,6 +52,10 @@ class Contact(StrictIn):
     webhook_url: HttpUrl | None = Field(
         default=None, max_length=2000,
         description="接收进度通知的回调地址（生产环境须为 https）；登记后在受理回执中一次性给出签名密钥 webhook_secret")
+    notify_by: list[Literal["email", "sms"]] | None = Field(
+        default=None, max_length=2,
+        description="各办理环节的通知方式：email 电子邮件、sms 手机短信（只含受理编号和办理环节，夜间不发送）；"
+                    "不填：填写了电子邮箱的，以电子邮件通知")
 
     @field_validator("phone")
     @classmethod
@@ -64,6 +68,13 @@ class Contact(StrictIn):
     def _some_way(self) -> Contact:
         if not (self.phone or self.email or self.address):
             raise FieldProblem("phone", "请至少填写联系电话、电子邮箱或通信地址之一")
+        chosen = self.notify_by or []
+        if "sms" in chosen and not (self.phone and valid_mobile(self.phone)):
+            raise FieldProblem("phone", "选择短信通知的，须填写手机号码")
+        if "email" in chosen and not self.email:
+            raise FieldProblem("email", "选择电子邮件通知的，须填写电子邮箱")
+        if self.notify_by is not None:
+            self.notify_by = list(dict.fromkeys(self.notify_by))
         return self
 
 

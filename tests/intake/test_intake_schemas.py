@@ -259,3 +259,30 @@ def test_every_error_is_reported_in_order():
     errors = errors_of(app(applicant__name=..., description="短"))
     fields = [e["field"] for e in errors]
     assert fields == ["applicant.name", "description"]
+
+
+# -- the notice channels the applicant chooses (issue #17) --------------------------------------
+
+def test_notice_channels_default_to_none_and_are_kept_in_order_without_repeats():
+    assert ApplicationIn.model_validate(app()).contact.notify_by is None
+    chosen = ApplicationIn.model_validate(app(contact__phone="13987654321", contact__notify_by=["sms", "sms"]))
+    assert chosen.contact.notify_by == ["sms"]
+    both = ApplicationIn.model_validate(app(contact__notify_by=["sms", "email"]))
+    assert both.contact.notify_by == ["sms", "email"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        # A text message needs a mobile number: none, or a landline.
+        ({"contact__notify_by": ["sms"], "contact__phone": ...}, "contact.phone", "选择短信通知的，须填写手机号码"),
+        ({"contact__notify_by": ["sms"], "contact__phone": "0871-65432101"}, "contact.phone",
+         "选择短信通知的，须填写手机号码"),
+        ({"contact": {"phone": "13987654321", "notify_by": ["email"]}}, "contact.email",
+         "选择电子邮件通知的，须填写电子邮箱"),
+        ({"contact__notify_by": ["fax"]}, "contact.notify_by.0", "email"),
+    ],
+)
+def test_a_chosen_channel_needs_its_contact_detail(changes, field, message):
+    errors = errors_of(app(**changes))
+    assert any(e["field"] == field and message in e["message"] for e in errors), errors
