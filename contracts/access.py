@@ -189,6 +189,7 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
         ("GET", "/statistics/quarterly"): _officers(O, H, U),
         ("GET", "/statistics/on-time"): _officers(O, H, U),
         ("GET", "/statistics/heatmap"): _officers(O, H, U),
+        ("GET", "/statistics/service"): _officers(O, H, U, note="replies served (送达) or not, by channel (issue #17)"),
         ("GET", "/statistics/repeated-requests"): _officers(O, H, U),
         ("GET", "/statistics/red-black"): _officers(O, H, U, note="季度红黑榜: departments ranked by quarter"),
         ("GET", "/statistics/satisfaction"): _officers(O, H, U, note="ratings by department and outcome, no identity"),

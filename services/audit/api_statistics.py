@@ -3,14 +3,15 @@ on-time rates, heat map (HTML), repeated requests. Computed from the ledger's ev
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse, Response
 
 from services.audit.ledger import Ledger
-from services.audit.statistics import annual, heatmap, periodic, repeated
+from services.audit.statistics import annual, heatmap, periodic, repeated, service
 from services.audit.statistics.cases import TYPES, Case, fold
 from services.audit.statistics.remedies import REMEDY_TYPES, Remedy, fold_remedies
 from servicekit.http import content_disposition
@@ -20,6 +21,10 @@ from servicekit.validation import MAX_INT
 Agency = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$",
                                      description="机关代码；不填为本机关")]
 Year = Annotated[int, Query(ge=2008, le=2100)]
+
+
+def china_today() -> date:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 TAGS: list = ["statistics"]  # the OpenAPI group of these routes
@@ -60,6 +65,14 @@ def add_statistics_routes(app: FastAPI, ledger: Ledger, default_agency: str) -> 
     @app.get("/statistics/on-time", tags=TAGS)
     async def on_time(year: Year, agency: Agency = None) -> dict[str, Any]:
         return periodic.on_time(await cases(), agency or default_agency, date(year, 1, 1), date(year + 1, 1, 1))
+
+    @app.get("/statistics/service", tags=TAGS)
+    async def service_of_replies(year: Year, agency: Agency = None) -> dict[str, Any]:
+        """Replies issued in the year: served (送达) or not, the channel that served each first, the
+        days from issue to service, and the list of replies not yet served (issue #17)."""
+        events = await ledger.events_of_types(service.TYPES)
+        return service.service_statistics(events, agency or default_agency, date(year, 1, 1), date(year + 1, 1, 1),
+                                          today=china_today())
 
     @app.get("/statistics/heatmap", tags=TAGS, response_class=HTMLResponse)
     async def heat_map(year: Year, agency: Agency = None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from contracts.vocabulary import SERVICE_CHANNEL_LABELS
 from services.audit.casefile import short_type
 from servicekit import querycode
 
@@ -35,12 +36,16 @@ STEP_LABELS: dict[str, str] = {
     "fee.notice.issued": "已发出信息处理费缴费通知",
     "reply.amended": "已补充答复（后到的承办部门答复）",
     "remedy.recorded": "行政复议、行政诉讼情况",
+    "document.dispatched": "文书已邮寄",
+    "document.served": "文书已送达",
+    "document.returned": "邮寄的文书被退回",
 }
 REMEDY_LABELS = {"review": "行政复议", "litigation": "行政诉讼"}
 REMEDY_RESULTS = {"upheld": "结果维持", "corrected": "结果纠正", "other": "其他结果"}
 DEFAULT_LABEL = "办理进展"
 NOTICE_LABELS = {"received": "已发送登记通知", "reply_issued": "已发送答复通知"}
-CHANNEL_LABELS = {"email": "电子邮件", "webhook": "网络推送"}
+CHANNEL_LABELS = {"email": "电子邮件", "webhook": "网络推送", "sms": "手机短信"}
+SERVICE_LABELS = {c.value: label for c, label in SERVICE_CHANNEL_LABELS.items()}
 DECISION_LABELS = {
     "already_public": "已主动公开，告知获取方式",
     "disclosed": "予以公开",
@@ -85,6 +90,12 @@ def applicant_step(event: dict[str, Any]) -> dict[str, Any]:
         step["detail"] = f"提交补正之日 {data.get('received_on', '')}"
     elif kind == "extension.approved":
         step["detail"] = f"延长后的答复期限：{data.get('new_due_on', '')}"
+    elif kind == "document.served":
+        step["detail"] = f"{SERVICE_LABELS.get(data.get('channel', ''), '')}，送达日期 {data.get('served_on', '')}"
+    elif kind == "document.dispatched":
+        step["detail"] = f"寄出日期 {data.get('sent_on', '')}"
+    elif kind == "document.returned":
+        step["detail"] = f"退回日期 {data.get('returned_on', '')}"
     elif kind == "notice.delivered":
         step["step"] = NOTICE_LABELS.get(data.get("kind", ""), step["step"])
         step["detail"] = f"通知方式：{CHANNEL_LABELS.get(data.get('channel', ''), '')}"

@@ -70,3 +70,13 @@ def test_the_ogi_offices_contradictions_stay_internal():
     assert [s["step"] for s in view["steps"]] == ["申请已登记"] and view["status"] == "办理中"
     text = json.dumps(view, ensure_ascii=False)
     assert "公开办甲" not in text and "重新答复" not in text and "czt" not in text
+
+
+def test_the_service_of_a_document_is_a_step_of_the_applicants_timeline():
+    from services.audit.public_timeline import applicant_step
+
+    step = applicant_step({"type": "cn.gongkai.document.served.v1", "time": "2026-10-09T02:00:00Z",
+                           "data": {"channel": "post", "served_on": "2026-10-09", "document_id": "d1"}})
+    assert step["step"] == "文书已送达" and step["detail"] == "邮寄送达，送达日期 2026-10-09"
+    returned = applicant_step({"type": "cn.gongkai.document.returned.v1", "data": {"returned_on": "2026-10-12"}})
+    assert returned["step"] == "邮寄的文书被退回" and "2026-10-12" in returned["detail"]
