@@ -24,11 +24,13 @@ from contracts.events import (
     ContactRegistered,
     ContradictionFlagged,
     ContradictionResolved,
+    NoticeDelivered,
+    NoticeDeliveredV2,
     ReplyAmended,
     ReplyIssued,
     registry_of,
 )
-from contracts.events_documents import DocumentIssued
+from contracts.events_documents import DocumentDispatched, DocumentIssued, DocumentReturned, DocumentServed
 from contracts.events_desk import AnswerReturned, TaskAcknowledged, TaskReturned
 from services.reply.cases import AnswerRefusal, CaseNotFound, CaseStore, Officer, OgiRefusal, TaskNotYetKnown
 from services.reply.clock.clock import ProcedureRefused
@@ -38,6 +40,8 @@ from services.reply.clock.service import CalendarSource, ClockService
 from services.reply.clock.service import CaseNotFound as ClockCaseNotFound
 from services.reply.feedback import FeedbackStore, add_feedback_routes, workday_test
 from services.reply.public import add_document_routes, add_public_routes
+from services.reply.service_http import add_service_routes
+from services.reply.service_store import ServiceStore
 from services.reply.step_documents import StepDocuments
 from services.reply.reply_docs import AgencyInfo
 from services.reply.schemas import AnswerIn, CloseIn, ResolveIn, SignOffIn
@@ -82,9 +86,14 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
                           payment_method=settings.fee_payment_method)
     rt.on_setup(steps.setup)
     rt.publishes(topics.DOCUMENTS_ISSUED.name, DocumentIssued)
+    # The service (送达) of the documents addressed to the applicant (service_store.py, issue #17).
+    service = ServiceStore(rt.db, settings.source, steps, calendar.get)
+    rt.on_setup(service.setup)
+    for model in (DocumentDispatched, DocumentServed, DocumentReturned):
+        rt.publishes(topics.DOCUMENTS_SERVED.name, model)
     # The case clock's own documents (collection ``clocks``, services/reply/clock/service.py), with their outbox.
     clock = ClockService(rt.db, settings.source, calendar.get, topics.CASES_PROCEDURE.name)
-    relay = rt.outbox(store.cases, feedback.docs, steps.documents, clock.clocks)
+    relay = rt.outbox(store.cases, feedback.docs, steps.documents, clock.clocks, service.docs)
     for model in (AnswerRecorded, AnswerRefused, ContradictionFlagged, CaseClosed, TaskAcknowledged, TaskReturned,
                   AnswerReturned, ContradictionResolved):
         rt.publishes(topics.ANSWERS_RECORDED.name, model)
@@ -130,7 +139,7 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
         """Cases and step documents left half-way (a crash, a failed render): advanced again."""
 
         async def sweep() -> int:
-            return await store.sweep() + await steps.sweep()
+            return await store.sweep() + await steps.sweep() + await service.sweep()
 
         # A round that raises (store down, a render failed) is logged as reply_sweep_failed.
         await every(settings.sweep_seconds, sweep, name="reply_sweep", log=rt.log, then=lambda n: n and relay.wake())
@@ -217,10 +226,19 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
         rt.log.info("online_correction_received", received_on=data.received_on.isoformat(),
                     attachment_count=data.attachment_count)
 
+    async def on_delivered(event: CloudEvent[Any]) -> None:
+        """A notice delivered (notify): v2 names the document it carried; by e-mail or text that is
+        its service (送达). v1 names no document: nothing to record."""
+        if isinstance(event.data, NoticeDeliveredV2) and await service.on_delivered(event.data):
+            relay.wake()
+
     common = {"max_attempts": rt.common.max_handler_attempts, "patience_seconds": rt.common.handler_patience_seconds}
     subscribe(rt.broker, group_id=topics.scoped("reply"), topics=(topics.CASES_ROUTED.name,),
               registry=registry_of(CaseRouted, events_routing.CaseRerouted, events_routing.ReferralRecorded),
               handle=on_routed, title="open-case", **common)
+    subscribe(rt.broker, group_id=topics.scoped("reply"), topics=(topics.NOTICES_DELIVERED.name,),
+              registry=registry_of(NoticeDelivered, NoticeDeliveredV2), handle=on_delivered, title="record-service",
+              **common)
     subscribe(rt.broker, group_id=topics.scoped("reply"), topics=(topics.APPLICATIONS_RECEIVED.name,),
               registry=registry_of(ApplicationReceived), handle=on_application, title="note-application", **common)
     screened = topics.APPLICATIONS_SCREENED
@@ -255,15 +273,28 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
                 relay.wake()
         except Exception as exc:  # noqa: BLE001 - the read is a record, the PDF is what matters
             rt.log.warning("reply_read_not_recorded", error=repr(exc))
+        await opened(case, "pdf")
+
+    async def opened(case: dict[str, Any], via: str, document_id: str | None = None) -> None:
+        """The applicant opened a released document online: its service (送达); never fails the read."""
+        try:
+            if await service.on_opened(case, via, document_id):
+                relay.wake()
+        except Exception as exc:  # noqa: BLE001 - the service is a record, the document is what matters
+            rt.log.warning("service_not_recorded", error=repr(exc), via=via)
 
     add_public_routes(app, store.cases, settings.query_code_secret,
                       AttemptLimiter(attempts, settings.query_code_attempts, namespace="query-code"),
                       clock.deadline, store.document, on_pdf=pdf_read)
     add_document_routes(app, store.cases, settings.query_code_secret,
                         AttemptLimiter(attempts, settings.query_code_attempts, namespace="query-code"),
-                        steps, settings.document_link_secret)
+                        steps, settings.document_link_secret,
+                        on_document=lambda case, document_id: opened(case, "document", document_id))
     add_feedback_routes(app, feedback, settings.query_code_secret,
-                        AttemptLimiter(attempts, settings.query_code_attempts, namespace="query-code"), relay.wake)
+                        AttemptLimiter(attempts, settings.query_code_attempts, namespace="query-code"), relay.wake,
+                        on_read=lambda case, via: opened(case, via))
+    add_service_routes(app, service, agency, settings.query_code_secret,
+                       AttemptLimiter(attempts, settings.query_code_attempts, namespace="query-code"), relay.wake)
 
     def department_of_body(principal: Principal, request: Request, dept_code: str | None) -> None:
         """A ``dept_code`` in the body is only a statement: it must be the token's department."""
@@ -426,6 +457,8 @@ def build(settings: ReplySettings | None = None) -> FastAPI:
     app.state.clock = clock
     app.state.steps = steps
     app.state.feedback = feedback
+    app.state.service = service
+    app.state.on_delivered = on_delivered  # the notices.delivered consumer's handler (in-process tests)
     app.state.on_screened = on_screened  # the online-correction consumer's handler (in-process tests)
     return app
 

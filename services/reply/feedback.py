@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -371,7 +371,10 @@ REFUSALS = {404: {"description": NO_MATCH}, 429: {"description": "查询码错�
 
 
 def add_feedback_routes(app: FastAPI, fb: FeedbackStore, secret: str, limiter: AttemptLimiter,
-                        wake: Callable[[], None]) -> None:
+                        wake: Callable[[], None],
+                        on_read: Callable[[dict[str, Any], str], Awaitable[None]] | None = None) -> None:
+    """``on_read(case, via)``: the applicant opened the status page (or the PDF) after the release (the reply's
+    service online, services/reply/service_store.py)."""
     cases = fb.cases
     public_case = public_case_lookup(cases, QueryCodeGate(secret, limiter))
 
@@ -393,6 +396,8 @@ def add_feedback_routes(app: FastAPI, fb: FeedbackStore, secret: str, limiter: A
             raise HTTPException(409, "该申请尚未作出答复")
         if await fb.record_read(case, (body or ReadIn()).via):
             wake()
+        if on_read is not None:
+            await on_read(case, (body or ReadIn()).via)
         return JSONResponse(_json(fb.view(case, await fb.get(case["_id"]), public=True)),
                             headers={"Cache-Control": "no-store"})
 

@@ -135,13 +135,17 @@ def add_public_routes(app: FastAPI, cases: Any, secret: str, limiter: AttemptLim
 
 
 def add_document_routes(app: FastAPI, cases: Any, secret: str, limiter: AttemptLimiter,  # noqa: ANN401
-                        steps: Any, link_secret: str) -> None:  # noqa: ANN401 - services.reply.step_documents.StepDocuments
+                        steps: Any, link_secret: str,  # noqa: ANN401 - services.reply.step_documents.StepDocuments
+                        on_document: Callable[[dict[str, Any], str], Awaitable[None]] | None = None) -> None:
     """The documents of a case (issue #11): every step's document, the reply and its amendments.
 
     - officers (``/cases/{case_id}/documents``, roles in contracts/access.py): the list and each PDF;
     - the applicant (``/public/cases/{tracking_number}/documents``, with the query code): those
       addressed to them (not the letters to the parties consulted);
     - notify (``/service/documents/{document_id}``): one PDF, with a signed link (servicekit.doclinks).
+
+    ``on_document(case, document_id)`` is told of each document's PDF handed to the applicant
+    (its service online, services/reply/service_store.py).
     """
     from servicekit import doclinks
     from services.reply.step_documents import pdf_filename
@@ -203,6 +207,10 @@ def add_document_routes(app: FastAPI, cases: Any, secret: str, limiter: AttemptL
         if d.get("kind") in ("reply", "amendment") and not any(
                 x["document_id"] == document_id for x in await steps.case_documents(case_id)):
             raise HTTPException(404, "未找到该文书，或尚未生成")
+        if on_document is not None:
+            case = await cases.find_one({"_id": case_id}, {"outbox": 0})
+            if case is not None:
+                await on_document(case, document_id)
         return pdf_response(d, tracking_number)
 
     @app.get("/service/documents/{document_id}", tags=["documents"], response_class=Response,

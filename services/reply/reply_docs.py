@@ -15,7 +15,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -123,6 +123,18 @@ async def render(context: BaseModel, doc_type: str = CONSOLIDATED) -> RenderedDo
     except BrokenProcessPool:
         global _pool
         _pool = None  # the worker died (e.g. killed): the next render starts a new one
+        raise
+
+
+async def render_in_worker(fn: Callable[..., RenderedDocument], *args: object) -> RenderedDocument:
+    """Any rendering function of the document package (module-level, picklable) in the worker
+    process: e.g. the forms of service (services/reply/documents/service_forms.py)."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_renderer(), fn, *args)
+    except BrokenProcessPool:
+        global _pool
+        _pool = None
         raise
 
 

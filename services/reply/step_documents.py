@@ -200,7 +200,8 @@ class StepDocuments:
     async def save_applicant(self, c: ContactRegistered) -> None:
         await self.applicants.update_one({"_id": c.case_id}, {"$set": {
             "name": c.name, "applicant_type": c.applicant_type.value if c.applicant_type else None,
-            "contact_person": c.contact_person, "address": c.address, "postcode": c.postcode}}, upsert=True)
+            "contact_person": c.contact_person, "address": c.address, "postcode": c.postcode,
+            "phone": c.phone}}, upsert=True)  # phone: the address label of a postal dispatch only
 
     async def applicant_name(self, case_id: str) -> str:
         return addressee_name(await self.applicants.find_one({"_id": case_id}))

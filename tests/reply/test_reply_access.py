@@ -114,13 +114,25 @@ BODIES: dict[tuple[str, str], dict | None] = {
     ("GET", "/follow-ups"): None,
     ("GET", "/cases/{case_id}/documents"): None,  # the case's documents (issue #11)
     ("GET", "/cases/{case_id}/documents/{document_id}"): None,
+    # The service (送达) of the documents (issue #17; tests/reply/test_service_http.py).
+    ("GET", "/cases/{case_id}/service"): None,
+    ("POST", "/cases/{case_id}/postal-dispatches"): {"document_ids": ["d1"], "postal_tracking_number": "EMS1",
+                                                     "sent_on": "2026-12-01"},
+    ("POST", "/cases/{case_id}/postal-dispatches/{dispatch_id}/signed"): {"signed_on": "2026-12-02"},
+    ("POST", "/cases/{case_id}/postal-dispatches/{dispatch_id}/returned"): {"returned_on": "2026-12-02",
+                                                                           "reason": "查无此人"},
+    ("POST", "/cases/{case_id}/handovers"): {"document_ids": ["d1"], "handed_on": "2026-12-01", "received_by": "张三",
+                                             "signature_recorded": True},
+    ("GET", "/cases/{case_id}/postal-dispatches/{dispatch_id}/proof-of-service.pdf"): None,
+    ("GET", "/cases/{case_id}/postal-dispatches/{dispatch_id}/label.pdf"): None,
+    ("GET", "/cases/{case_id}/handovers/{handover_id}/proof-of-service.pdf"): None,
 }
 OFFICER_ROUTES = [(m, p) for (m, p), acc in ROUTES["reply"].items() if not acc.public]
 
 
 def concrete(path: str, case_id: str = "c1", task_id: str = "t-zrzy") -> str:
     values = {"dept_code": "zrzy", "task_id": task_id, "case_id": case_id, "contradiction_id": "x", "number": "1",
-              "material_id": "m1", "document_id": "d1"}
+              "material_id": "m1", "document_id": "d1", "dispatch_id": "p1", "handover_id": "h1"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
