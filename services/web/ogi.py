@@ -6,6 +6,14 @@ do what: the APIs do (contracts/access.py); the pages only hide forms an officer
 
 Routes: ``/work/ogi`` (queue), ``/work/ogi/clerk``, ``/work/ogi/cases/{case_id}`` (+ its actions),
 ``/work/ogi/supervision``, ``/work/stats`` (statistics and the ledger; auditors too).
+
+The case page's 「送达」 section (issue #17) is the reply service's ``/cases/{case_id}/service``: each
+document addressed to the applicant with the date and way it was served, the remedy deadlines that
+follow, and the forms that record service by post (邮寄, then 签收 or 退回) and at the window (当面
+送达). Those forms are htmx forms that also work without JavaScript: an htmx POST gets the section
+back (updated, or with the API's field messages next to the fields, its status kept), a plain POST
+goes back to the case page (303) or shows it with the messages. The 送达回证 and the address label
+are the reply service's PDFs, passed on as the reply's documents are.
 """
 
 from __future__ import annotations
@@ -22,10 +30,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from contracts.decisions import OUTCOMES
+from contracts.vocabulary import SERVICE_CHANNEL_LABELS
 from services.web.backends import ApiResult
 from services.web.backends import call as backends_call
 from services.web.auth import require_officer, verify_csrf
-from services.web.ui import render
+from services.web.ui import china_time, date_zh, is_htmx, render, vary
 
 OGI_ROLES = ("ogi_officer", "ogi_head")
 STATS_ROLES = ("ogi_officer", "ogi_head", "auditor")
@@ -65,13 +74,16 @@ ID_TYPES = [("resident_id_card", "居民身份证"), ("passport", "护照"), ("h
             ("taiwan_permit", "台湾居民来往大陆通行证"), ("unified_social_credit_code", "统一社会信用代码")]
 DELIVERY_FORMS = [("paper", "纸质"), ("electronic", "电子")]
 DELIVERY_METHODS = [("email", "电子邮件"), ("post", "邮寄"), ("pickup", "当面领取"), ("online", "网上获取")]
+NOTIFY_BY = "contact.notify_by"
+NOTIFY_CHOICES = [("email", "电子邮件"), ("sms", "手机短信")]
 # The clerk form's fields, as the intake API names them (dotted) and as the page shows them.
 CLERK_FIELDS = {
     "channel": "申请渠道", "signed_on": "签收日期", "confirmed_on": "确认日期",
     "applicant.type": "申请人类型", "applicant.name": "姓名或组织名称", "applicant.id_type": "证件类型",
     "applicant.id_number": "证件号码", "applicant.legal_representative": "法定代表人",
     "applicant.contact_person": "联系人", "contact.phone": "联系电话", "contact.email": "电子邮箱",
-    "contact.address": "通信地址", "contact.postcode": "邮政编码", "description": "所需政府信息的描述",
+    "contact.address": "通信地址", "contact.postcode": "邮政编码", "contact.notify_by": "通知方式",
+    "description": "所需政府信息的描述",
     "delivery.form": "获取信息的载体形式", "delivery.method": "获取信息的方式",
 }
 
@@ -88,6 +100,8 @@ EVENT_ZH = {
     "fee.notice.issued": "收费通知", "fee.paid": "已缴纳信息处理费", "fee.waived": "减免信息处理费",
     "notice.delivered": "通知已送达", "application.screened": "申请审查",
     "reply.read": "申请人查阅答复", "reply.rated": "申请人评价答复", "followup.recorded": "回访",
+    "document.issued": "出具文书", "document.dispatched": "文书寄出", "document.served": "文书送达",
+    "document.returned": "邮件退回",
 }
 
 STATUS_ZH = {"running": "答复期限计算中", "paused": "答复期限暂停计算（征求意见或等待缴纳信息处理费）",
@@ -99,6 +113,7 @@ DONE_ZH = {
     "correction": "已发出补正通知", "correction_received": "已登记收到补正", "extension": "已延长答复期限",
     "consultation": "已登记征求意见", "consultation_end": "已登记征求意见结束", "resolved": "已处理该矛盾",
     "closed": "已结案，答复随后出具", "fee": "已确认收费通知", "fee_settled": "已登记缴费或减免",
+    "dispatch": "已登记邮寄", "signed": "已登记签收", "returned": "已登记退回", "handover": "已登记当面送达",
 }
 
 
@@ -334,6 +349,7 @@ def clerk_body(form: Any) -> dict[str, Any]:  # noqa: ANN401
         "applicant": {k: v(f"applicant.{k}") for k in ("type", "name", "id_type", "id_number", "legal_representative",
                                                         "contact_person")},
         "contact": {k: v(f"contact.{k}") for k in ("phone", "email", "address", "postcode")},
+        "notify_by": list(dict.fromkeys(values(form, NOTIFY_BY))),
         "description": text(form, "description"),
         "delivery": {k: v(f"delivery.{k}") for k in ("form", "method")},
     }
@@ -344,6 +360,9 @@ def clerk_body(form: Any) -> dict[str, Any]:  # noqa: ANN401
     body["applicant"] = {k: x for k, x in body["applicant"].items() if x is not None or k in ("name", "id_number")}
     body["applicant"] = {k: ("" if x is None else x) for k, x in body["applicant"].items()}
     body["contact"] = {k: x for k, x in body["contact"].items() if x is not None}
+    notify_by = body.pop("notify_by")
+    if notify_by:  # none ticked: intake's default (e-mail when an address is given)
+        body["contact"]["notify_by"] = notify_by
     body["delivery"] = {k: x for k, x in body["delivery"].items() if x is not None}
     if body["channel"] is None:
         del body["channel"]
@@ -357,7 +376,8 @@ def clerk_page(request: Request, form_values: dict[str, str], errors: dict[str, 
     return render(request, "ogi/clerk.html", status_code=status_code, title="窗口、信函、传真申请登记",
                   v=form_values, errors=errors, other_errors=other, error=error, channels=CHANNELS,
                   applicant_types=APPLICANT_TYPES, id_types=ID_TYPES, delivery_forms=DELIVERY_FORMS,
-                  delivery_methods=DELIVERY_METHODS, labels=CLERK_FIELDS, today=date.today().isoformat())
+                  delivery_methods=DELIVERY_METHODS, notify_choices=NOTIFY_CHOICES, labels=CLERK_FIELDS,
+                  today=date.today().isoformat())
 
 
 @ogi.get("/clerk", response_class=HTMLResponse)
@@ -368,7 +388,8 @@ async def clerk_form(request: Request, who: Any = Depends(ogi_staff)) -> HTMLRes
 @ogi.post("/clerk", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)])
 async def clerk_submit(request: Request, who: Any = Depends(ogi_staff)) -> HTMLResponse:  # noqa: ANN401
     form = await form_of(request)
-    kept = {k: text(form, k) for k in (*CLERK_FIELDS, "entry_key")}
+    kept: dict[str, Any] = {k: text(form, k) for k in (*CLERK_FIELDS, "entry_key")}
+    kept[NOTIFY_BY] = values(form, NOTIFY_BY)
     key = kept["entry_key"] if re.fullmatch(r"[0-9a-f]{32}", kept["entry_key"]) else uuid.uuid4().hex
     kept["entry_key"] = key
     r = await call(request, "POST", "intake", "/clerk/applications", token_of(who), json=clerk_body(form),
@@ -377,7 +398,10 @@ async def clerk_submit(request: Request, who: Any = Depends(ogi_staff)) -> HTMLR
         return render(request, "ogi/clerk_done.html", title="登记完成", receipt=r.body,
                       channel=dict(CHANNELS).get(kept["channel"], kept["channel"]))
     if r.status == 422:
-        return clerk_page(request, kept, r.field_errors(), error="提交的内容有误，请按各项提示修改后重新提交",
+        errors: dict[str, str] = {}
+        for name, message in r.field_errors().items():  # contact.notify_by.0 is the group's
+            errors.setdefault(NOTIFY_BY if name.startswith(NOTIFY_BY + ".") else name, message)
+        return clerk_page(request, kept, errors, error="提交的内容有误，请按各项提示修改后重新提交",
                           status_code=422)
     return clerk_page(request, kept, error=r.message, status_code=r.status if r.status >= 400 else 502)
 
@@ -386,9 +410,9 @@ async def clerk_submit(request: Request, who: Any = Depends(ogi_staff)) -> HTMLR
 
 
 async def case_page(request: Request, who: Any, case_id: str, error: str | None = None,  # noqa: ANN401
-                    status_code: int = 200) -> HTMLResponse:
+                    status_code: int = 200, service_problem: dict[str, Any] | None = None) -> HTMLResponse:
     token, cid = token_of(who), quote(case_id)
-    routing, deadline, reply, five, timeline, notices, screening, d = await asyncio.gather(
+    routing, deadline, reply, five, timeline, notices, screening, d, service = await asyncio.gather(
         call(request, "GET", "routing", f"/cases/{cid}/routing", token),
         call(request, "GET", "reply", f"/cases/{cid}/deadline", token),
         call(request, "GET", "reply", f"/cases/{cid}/reply", token),
@@ -397,6 +421,7 @@ async def case_page(request: Request, who: Any, case_id: str, error: str | None 
         call(request, "GET", "notify", f"/cases/{cid}/notices", token),
         call(request, "GET", "intake", f"/applications/{cid}/screening", token),
         directory(request),
+        call(request, "GET", "reply", f"/cases/{cid}/service", token),
     )
     if not any(r.ok for r in (routing, deadline, reply, timeline, screening)):
         status = 404 if all(r.status == 404 for r in (routing, deadline, reply, timeline, screening)) else 502
@@ -421,7 +446,7 @@ async def case_page(request: Request, who: Any, case_id: str, error: str | None 
         agencies=d.get("agencies", []), is_head=is_head(who), error=error, done=done_message(request),
         event_label=event_label, questions=QUESTIONS, question_zh=QUESTION_ZH, answer_zh=ANSWER_ZH,
         outcomes=OUTCOME_CHOICES, outcome_label=outcome_label, today=date.today().isoformat(), status_zh=STATUS_ZH,
-        returned_zh=returned_zh,
+        returned_zh=returned_zh, **service_context(case_id, service, service_problem),
     )
 
 
@@ -528,6 +553,200 @@ async def fee_settlement(request: Request, case_id: str, who: Any = Depends(ogi_
         body["reason"] = text(form, "reason")
     return await case_action(request, who, case_id, "intake", f"/applications/{quote(case_id)}/fee-settlement", body,
                              "fee_settled")
+
+
+# ---------------------------------------------------------------------------- service (送达, issue #17)
+
+# The channel that served a reply first, as the statistics page names it (issue #17).
+SERVICE_ZH = {c.value: label for c, label in SERVICE_CHANNEL_LABELS.items()}
+DISPATCH_STATUS_ZH = {"sent": "已寄出", "signed": "已签收", "returned": "已退回"}
+DEFAULT_CARRIER = "中国邮政"
+# The service forms' fields as the reply API names them, and as the page labels them (for a
+# message about a field the form does not show).
+SERVICE_FIELDS = {
+    "document_ids": "送达的文书", "carrier": "邮政企业", "postal_tracking_number": "邮件号", "sent_on": "寄出日期",
+    "signed_on": "签收日期", "signed_by": "签收人", "returned_on": "退回日期", "reason": "退回原因",
+    "handed_on": "送达日期", "received_by": "受送达人（签名人）", "signature_recorded": "受送达人签名",
+}
+
+
+def service_context(case_id: str, service: ApiResult, problem: dict[str, Any] | None) -> dict[str, Any]:
+    """What the 「送达」 section shows: the reply service's answer, or why it cannot be shown, and
+    the form just refused (its key, values, field messages and message)."""
+    body = service.body if service.ok and isinstance(service.body, dict) else None
+    docs = [x for x in (body or {}).get("documents") or [] if isinstance(x, dict) and x.get("document_id")]
+    unserved = set((body or {}).get("unserved") or [])
+    titles = {x["document_id"]: x.get("title") or x["document_id"] for x in docs}
+    dispatches = [x for x in (body or {}).get("dispatches") or [] if isinstance(x, dict) and x.get("dispatch_id")]
+    handovers = [x for x in (body or {}).get("handovers") or [] if isinstance(x, dict)]
+    # Posted, not yet signed for or returned: not served, but not to be ticked for a new dispatch.
+    in_transit = {i: x for x in dispatches if x.get("status") == "sent" for i in x.get("document_ids") or []}
+    error = None
+    if body is None:
+        error = ("答复服务尚未记录该案件的送达情况（答复服务尚未收到该案件）。" if service.status == 404
+                 else f"送达情况暂时无法显示：{service.message}")
+    return {"service": body, "service_error": error, "service_docs": docs, "service_unserved": unserved,
+            "service_to_tick": unserved - set(in_transit), "in_transit": in_transit,
+            "service_titles": titles, "dispatches": dispatches, "handovers": handovers,
+            "dispatch_status_zh": DISPATCH_STATUS_ZH, "default_carrier": DEFAULT_CARRIER, "date_zh": date_zh,
+            "delivery_zh": dict(DELIVERY_METHODS), "china_time": china_time,
+            "sp": problem or {"form": "", "values": {}, "errors": {}, "message": ""}}
+
+
+def api_field_errors(r: ApiResult) -> tuple[dict[str, str], list[str]]:
+    """A 422's messages: by the form's field (``document_ids.0`` is ``document_ids``'s), and those
+    of no field the form shows. Both shapes: ``errors`` [{field, message}] (servicekit) and
+    FastAPI's ``detail`` [{loc, msg}]."""
+    items: list[tuple[str, str]] = []
+    body = r.body if isinstance(r.body, dict) else {}
+    for e in body.get("errors") or []:
+        if isinstance(e, dict):
+            items.append((str(e.get("field") or ""), str(e.get("message") or "输入无效")))
+    if isinstance(body.get("detail"), list):
+        for e in body["detail"]:
+            if isinstance(e, dict):
+                loc = [str(p) for p in e.get("loc") or [] if p not in ("body", "query", "path")]
+                items.append((".".join(loc), str(e.get("msg") or "输入无效")))
+    by_field: dict[str, str] = {}
+    other: list[str] = []
+    for field, message in items:
+        name = field.split(".")[0]
+        if name in SERVICE_FIELDS:
+            by_field[name] = by_field[name] + "；" + message if name in by_field else message
+        else:
+            other.append(message)
+    return by_field, other
+
+
+async def service_section(request: Request, who: Any, case_id: str, *, done: str = "",  # noqa: ANN401
+                          problem: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+    """The 「送达」 section alone (the answer to an htmx form), read again from the reply service."""
+    service = await call(request, "GET", "reply", f"/cases/{quote(case_id)}/service", token_of(who))
+    return vary(render(request, "ogi/_service.html", status_code=status_code, case_id=case_id, fragment=True,
+                       service_done=done, today=date.today().isoformat(),
+                       **service_context(case_id, service, problem)))
+
+
+async def service_action(request: Request, who: Any, case_id: str, path: str, body: dict[str, Any],  # noqa: ANN401
+                         done: str, form_key: str, kept: dict[str, Any]) -> Response:
+    """One service form posted to the reply API; success and refusal as the module says."""
+    r = await call(request, "POST", "reply", path, token_of(who), json={k: v for k, v in body.items() if v is not None})
+    if r.ok:
+        if is_htmx(request):
+            return await service_section(request, who, case_id, done=DONE_ZH[done])
+        return RedirectResponse(f"/work/ogi/cases/{quote(case_id)}?{urlencode({'done': done})}#service", status_code=303)
+    status = r.status if 400 <= r.status < 600 else 502
+    errors, other = api_field_errors(r) if r.status == 422 else ({}, [])
+    if r.status == 422:
+        message = "；".join(other) if other else "提交的内容有误，请按各项提示修改后重新提交"
+    else:
+        message = r.message
+    problem = {"form": form_key, "values": kept, "errors": errors, "message": message}
+    if is_htmx(request):
+        return await service_section(request, who, case_id, problem=problem, status_code=status)
+    return await case_page(request, who, case_id, status_code=status, service_problem=problem)
+
+
+def dispatch_id_checked(dispatch_id: str) -> str:
+    if not CASE_ID.match(dispatch_id):
+        raise HTTPException(404, "未找到该邮寄记录")
+    return dispatch_id
+
+
+@ogi.post("/cases/{case_id}/postal-dispatches", dependencies=[Depends(verify_csrf)])
+async def postal_dispatch(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    """邮寄登记: which documents went, by which postal company, its tracking number, the day sent."""
+    check_case_id(case_id)
+    form = await form_of(request)
+    body = {"document_ids": values(form, "document_ids"), "carrier": text(form, "carrier") or DEFAULT_CARRIER,
+            "postal_tracking_number": text(form, "postal_tracking_number"), "sent_on": text(form, "sent_on") or None}
+    kept = {**body, "carrier": text(form, "carrier"), "sent_on": text(form, "sent_on")}
+    return await service_action(request, who, case_id, f"/cases/{quote(case_id)}/postal-dispatches", body,
+                                "dispatch", "dispatch", kept)
+
+
+@ogi.post("/cases/{case_id}/postal-dispatches/{dispatch_id}/signed", dependencies=[Depends(verify_csrf)])
+async def postal_signed(request: Request, case_id: str, dispatch_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    """签收登记: the day the post was signed for (the date of service), and who signed (optional)."""
+    check_case_id(case_id)
+    dispatch_id_checked(dispatch_id)
+    form = await form_of(request)
+    body = {"signed_on": text(form, "signed_on") or None, "signed_by": text(form, "signed_by") or None}
+    return await service_action(request, who, case_id,
+                                f"/cases/{quote(case_id)}/postal-dispatches/{quote(dispatch_id)}/signed", body,
+                                "signed", f"signed:{dispatch_id}",
+                                {"signed_on": text(form, "signed_on"), "signed_by": text(form, "signed_by")})
+
+
+@ogi.post("/cases/{case_id}/postal-dispatches/{dispatch_id}/returned", dependencies=[Depends(verify_csrf)])
+async def postal_returned(request: Request, case_id: str, dispatch_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    """退回登记: the post came back undelivered (not served); the day and the postal service's reason."""
+    check_case_id(case_id)
+    dispatch_id_checked(dispatch_id)
+    form = await form_of(request)
+    body = {"returned_on": text(form, "returned_on") or None, "reason": text(form, "reason")}
+    return await service_action(request, who, case_id,
+                                f"/cases/{quote(case_id)}/postal-dispatches/{quote(dispatch_id)}/returned", body,
+                                "returned", f"returned:{dispatch_id}", {**body, "returned_on": text(form, "returned_on")})
+
+
+@ogi.post("/cases/{case_id}/handovers", dependencies=[Depends(verify_csrf)])
+async def handover(request: Request, case_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    """当面送达: the documents handed over at the window, the day, who received them; only once the
+    receiver has signed the proof of service (the box is required here and by the API)."""
+    check_case_id(case_id)
+    form = await form_of(request)
+    signed = text(form, "signature_recorded") in ("true", "on", "1")
+    body = {"document_ids": values(form, "document_ids"), "handed_on": text(form, "handed_on") or None,
+            "received_by": text(form, "received_by"), "signature_recorded": signed}
+    kept = {**body, "handed_on": text(form, "handed_on")}
+    if not signed:  # not sent: the API would refuse it, and nothing is recorded without the signature
+        problem = {"form": "handover", "values": kept, "message": "提交的内容有误，请按各项提示修改后重新提交",
+                   "errors": {"signature_recorded": "受送达人须在送达回证上签名后才能登记当面送达"}}
+        if is_htmx(request):
+            return await service_section(request, who, case_id, problem=problem, status_code=422)
+        return await case_page(request, who, case_id, status_code=422, service_problem=problem)
+    return await service_action(request, who, case_id, f"/cases/{quote(case_id)}/handovers", body, "handover",
+                                "handover", kept)
+
+
+async def pass_pdf(request: Request, who: Any, case_id: str, path: str, title: str) -> Response:  # noqa: ANN401
+    """A PDF of the reply service fetched with the officer's token and passed on (for printing)."""
+    r = await call(request, "GET", "reply", path, token_of(who))
+    if not r.ok or r.raw is None:
+        return render(request, "ogi/case_missing.html", status_code=r.status if r.status >= 400 else 502,
+                      title=title, case_id=case_id, message=r.message)
+    return Response(r.raw.content, media_type="application/pdf", headers={
+        "Content-Disposition": r.raw.headers.get("content-disposition", "inline"),
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@ogi.get("/cases/{case_id}/postal-dispatches/{dispatch_id}/proof-of-service.pdf")
+async def dispatch_proof(request: Request, case_id: str, dispatch_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    """送达回证 of a postal dispatch."""
+    check_case_id(case_id)
+    dispatch_id_checked(dispatch_id)
+    return await pass_pdf(request, who, case_id,
+                          f"/cases/{quote(case_id)}/postal-dispatches/{quote(dispatch_id)}/proof-of-service.pdf", "送达回证")
+
+
+@ogi.get("/cases/{case_id}/postal-dispatches/{dispatch_id}/label.pdf")
+async def dispatch_label(request: Request, case_id: str, dispatch_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    """邮寄面单 (the address label) of a postal dispatch."""
+    check_case_id(case_id)
+    dispatch_id_checked(dispatch_id)
+    return await pass_pdf(request, who, case_id,
+                          f"/cases/{quote(case_id)}/postal-dispatches/{quote(dispatch_id)}/label.pdf", "邮寄面单")
+
+
+@ogi.get("/cases/{case_id}/handovers/{handover_id}/proof-of-service.pdf")
+async def handover_proof(request: Request, case_id: str, handover_id: str, who: Any = Depends(ogi_staff)) -> Response:  # noqa: ANN401
+    """送达回证 of a handover at the window."""
+    check_case_id(case_id)
+    if not CASE_ID.match(handover_id):
+        raise HTTPException(404, "未找到该送达记录")
+    return await pass_pdf(request, who, case_id,
+                          f"/cases/{quote(case_id)}/handovers/{quote(handover_id)}/proof-of-service.pdf", "送达回证")
 
 
 @ogi.get("/cases/{case_id}/reply.{kind}")
@@ -649,10 +868,11 @@ async def statistics(request: Request, who: Any = Depends(stats_readers)) -> HTM
     token, year = token_of(who), year_of(request)
     by = "subject" if request.query_params.get("by") == "subject" else "department"
     verify = request.query_params.get("verify") == "1"
-    annual, quarterly, on_time, heat, repeated, latest = await asyncio.gather(
+    annual, quarterly, on_time, served, heat, repeated, latest = await asyncio.gather(
         call(request, "GET", "audit", "/statistics/annual", token, params={"year": year}),
         call(request, "GET", "audit", "/statistics/quarterly", token, params={"year": year}),
         call(request, "GET", "audit", "/statistics/on-time", token, params={"year": year}),
+        call(request, "GET", "audit", "/statistics/service", token, params={"year": year}),
         call(request, "GET", "audit", "/statistics/heatmap", token, params={"year": year, "by": by}),
         call(request, "GET", "audit", "/statistics/repeated-requests", token),
         call(request, "GET", "audit", "/checkpoints/latest", None),
@@ -667,6 +887,8 @@ async def statistics(request: Request, who: Any = Depends(stats_readers)) -> HTM
         quarterly=(quarterly.body or {}).get("quarters", []) if quarterly.ok else None,
         quarterly_error=None if quarterly.ok else quarterly.message,
         on_time=on_time.body if on_time.ok else None, on_time_error=None if on_time.ok else on_time.message,
+        served=served.body if served.ok else None, served_error=None if served.ok else served.message,
+        service_zh=SERVICE_ZH,
         heat_title=heat_title, heat_rows=heat_rows, heat_error=None if heat.ok else heat.message,
         repeated=(repeated.body or {}).get("groups", []) if repeated.ok else None,
         repeated_error=None if repeated.ok else repeated.message,

@@ -43,7 +43,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from services.web import followup
 from services.web.backends import Backends
-from services.web.ui import HERE, render
+from services.web.ui import HERE, date_zh, render
 
 router = APIRouter()
 STYLES = (HERE / "templates" / "portal" / "portal.css").read_bytes()
@@ -78,6 +78,12 @@ TEXT_FIELDS = ("applicant.name", "applicant.id_number", "applicant.legal_represe
 CHOICE_FIELDS = {"applicant.type": APPLICANT_TYPES, "applicant.id_type": ID_TYPES,
                  "delivery.form": DELIVERY_FORMS, "delivery.method": DELIVERY_METHODS}
 FIELDS = (*TEXT_FIELDS, *CHOICE_FIELDS)
+# Checkbox groups (several values of one name), sent to intake as a list.
+NOTIFY_BY = "contact.notify_by"
+NOTIFY_CHOICES = [("email", "电子邮件"), ("sms", "手机短信")]
+NOTIFY_HINT = ("办理的各个环节以所选方式通知您。短信只含受理编号和办理环节，不含个人信息；夜间不发送，次日早上发出。"
+               "选择电子邮件的须填写电子邮箱，选择手机短信的须填写手机号码；都不选的，填写了电子邮箱即以电子邮件通知。")
+LIST_FIELDS = (NOTIFY_BY,)
 DEFAULTS = {"applicant.type": "natural_person", "applicant.id_type": "resident_id_card",
             "delivery.form": "electronic", "delivery.method": "email"}
 ROUTED_STEP = "已分送承办部门办理"  # audit's applicant view of case.routed
@@ -178,10 +184,11 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def application_body(values: dict[str, str]) -> dict[str, Any]:
-    """The intake API's JSON body from the form's values (blank optional fields left out)."""
+def application_body(values: dict[str, Any]) -> dict[str, Any]:
+    """The intake API's JSON body from the form's values (blank optional fields left out; no
+    notice channel ticked: left out, intake's default applies)."""
     def v(name: str) -> str:
-        return values.get(name, "").strip()
+        return str(values.get(name) or "").strip()
 
     body: dict[str, Any] = {"applicant": {}, "contact": {}, "delivery": {}}
     for name in FIELDS:
@@ -191,7 +198,14 @@ def application_body(values: dict[str, str]) -> dict[str, Any]:
             body[top] = value
         elif value or name in ("applicant.name", "applicant.id_number"):
             body[top][sub] = value
+    if values.get(NOTIFY_BY):
+        body["contact"]["notify_by"] = list(values[NOTIFY_BY])
     return body
+
+
+def checked(form: FormData, name: str) -> list[str]:
+    """The values ticked in a checkbox group, each once, in the order sent."""
+    return list(dict.fromkeys(v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip()))
 
 
 def map_errors(errors: list[dict[str, Any]], files: list[Upload] | None = None) -> tuple[dict[str, str], list[str]]:
@@ -204,7 +218,8 @@ def map_errors(errors: list[dict[str, Any]], files: list[Upload] | None = None) 
         by_field[ATTACHMENTS] = "；".join(about_files)
     for err in errors:
         field, message = str(err.get("field", "")), str(err.get("message", "输入无效"))
-        target = field if field in FIELDS else next((f for f in FIELDS if field.startswith(f + ".")), None)
+        named = (*FIELDS, *LIST_FIELDS)
+        target = field if field in named else next((f for f in named if field.startswith(f + ".")), None)
         if target is None and field in ("applicant", "contact"):
             target = f"{field}.name" if field == "applicant" else "contact.phone"
         if target is None:
@@ -216,13 +231,14 @@ def map_errors(errors: list[dict[str, Any]], files: list[Upload] | None = None) 
     return by_field, other
 
 
-def _apply_page(request: Request, values: dict[str, str], errors: dict[str, str] | None = None,
+def _apply_page(request: Request, values: dict[str, Any], errors: dict[str, str] | None = None,
                 other: list[str] | None = None, status_code: int = 200, had_files: bool = False) -> HTMLResponse:
     return render(request, "portal/apply.html", status_code=status_code, title="在线申请",
                   values={**DEFAULTS, **values}, errors=errors or {}, other_errors=other or [],
                   choices=CHOICE_FIELDS, field_id=field_id, accept=ACCEPT, attachments_hint=ATTACHMENTS_HINT,
+                  notify_choices=NOTIFY_CHOICES, notify_hint=NOTIFY_HINT,
                   reselect=RESELECT if had_files or ATTACHMENTS in (errors or {}) else "",
-                  labels=[n for n in (*FIELDS, ATTACHMENTS) if n in (errors or {})])
+                  labels=[n for n in (*FIELDS, *LIST_FIELDS, ATTACHMENTS) if n in (errors or {})])
 
 
 @router.get("/portal.css")
@@ -264,8 +280,9 @@ def _json_of(resp: httpx.Response) -> dict[str, Any]:
 @router.post("/apply", response_class=HTMLResponse)
 async def apply_submit(request: Request) -> Response:
     form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
-    values = {k: values.get(k, "") for k in FIELDS}
+    texts = {k: v for k, v in form.items() if isinstance(v, str)}
+    values: dict[str, Any] = {k: texts.get(k, "") for k in FIELDS}
+    values[NOTIFY_BY] = checked(form, NOTIFY_BY)
     files, too_much = await uploads(form)
     if too_much:
         return _apply_page(request, values, {ATTACHMENTS: too_much}, status_code=422, had_files=True)
@@ -394,6 +411,30 @@ async def _documents(request: Request, number: str, code: str) -> list[dict[str,
     return [d for d in _json_of(resp).get("documents") or [] if isinstance(d, dict) and d.get("document_id")]
 
 
+async def _service(request: Request, number: str, code: str) -> dict[str, Any] | None:
+    """When and how each document was served (送达) and the remedy deadlines that follow (reply's
+    public read); None: reply could not say (the page is shown without it)."""
+    resp = await _public_get(request, f"/public/cases/{quote(number, safe='')}/service", code)
+    if resp is None or resp.status_code != 200:
+        return None
+    body = _json_of(resp)
+    served = []
+    for d in body.get("documents") or []:
+        if not isinstance(d, dict) or not d.get("document_id"):
+            continue
+        fact = d.get("served") if isinstance(d.get("served"), dict) else d  # nested, or flat on the document
+        if fact.get("served_on"):
+            served.append({"document_id": d["document_id"], "title": d.get("title") or "文书",
+                           "served_on": fact["served_on"], "channel": fact.get("channel"),
+                           "channel_label": fact.get("channel_label") or fact.get("channel") or ""})
+    remedies = body.get("remedies")
+    titles = {d.get("document_id"): d.get("title") for d in body.get("documents") or [] if isinstance(d, dict)}
+    amendments = [{**a, "title": titles.get(a.get("document_id")) or "补充答复"}
+                  for a in body.get("amendment_remedies") or [] if isinstance(a, dict) and a.get("served_on")]
+    return {"documents": served, "by_id": {d["document_id"]: d for d in served}, "amendments": amendments,
+            "remedies": remedies if isinstance(remedies, dict) and remedies.get("served_on") else None}
+
+
 async def _status_page(request: Request, number: str, code: str, *, status_code: int = 200,
                        correction_values: dict[str, str] | None = None,
                        correction_errors: dict[str, str] | None = None,
@@ -421,14 +462,15 @@ async def _status_page(request: Request, number: str, code: str, *, status_code:
     materials = await _materials(request, number, code) if replied and routed else []
     feedback = await followup.record_read(request, number, code) if replied and routed else None
     documents = await _documents(request, number, code) if routed else []
+    service = await _service(request, number, code) if routed else None
     errors = correction_errors or {}
     out = render(request, "portal/status.html", status_code=status_code, title="查询进度", values=values, errors={},
                  view={"timeline": timeline, "steps": steps, "notices": notices, "deadline": deadline,
                        "explanation": explanation, "correction": correction, "replied": replied,
-                       "materials": materials, "documents": documents,
+                       "materials": materials, "documents": documents, "service": service,
                        "correction_submitted": next((st for st in steps if st.get("step") == CORRECTION_SUBMITTED_STEP),
                                                     None)},
-                 query_code=code, file_size=file_size, file_type=file_type, field_id=field_id, accept=ACCEPT,
+                 query_code=code, file_size=file_size, file_type=file_type, field_id=field_id, accept=ACCEPT, date_zh=date_zh,
                  attachments_hint=ATTACHMENTS_HINT, correction_values=correction_values or {},
                  correction_errors=errors,
                  correction_labels=[n for n in CORRECTION_FIELDS if n in errors],

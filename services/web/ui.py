@@ -53,3 +53,14 @@ def china_time(value: str | None, *, seconds: bool = False) -> str:
         return datetime.fromisoformat(value).astimezone(CHINA).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
     except ValueError:
         return value
+
+
+def date_zh(value: str | None) -> str:
+    """An ISO date as people read it in a notice: 2027年2月3日 (a value that is not a date as it is)."""
+    if not value:
+        return ""
+    try:
+        d = datetime.strptime(str(value)[:10], "%Y-%m-%d")
+    except ValueError:
+        return str(value)
+    return f"{d.year}年{d.month}月{d.day}日"

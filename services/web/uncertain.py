@@ -42,12 +42,15 @@ KIND_ZH = {
     "referral_recorded": "非本机关负责公开告知", "reply_amended": "补充（更正）答复", "deadline_warning": "答复期限预警",
     "case_overdue": "逾期提醒", "calendar_missing": "工作日历缺失提醒",
 }
-CHANNEL_ZH = {"email": "电子邮件", "webhook": "回调"}
+CHANNEL_ZH = {"email": "电子邮件", "webhook": "回调", "sms": "手机短信"}
 # notify's reasons (services/notify/notices.py), as the page says them; the original is kept in a title.
 REASONS_ZH = (
     ("notify stopped after the message was committed", "邮件已交给邮件服务器，但在记下服务器的确认之前通知服务中断"),
     ("found sending without a claim", "发现一封由旧版本开始发送、没有发送记录的邮件"),
     ("the SMTP conversation broke after the end of data", "邮件已交给邮件服务器，但与服务器的连接随即中断，未收到确认"),
+    # Texts (issue #17): look the text up in the SMS gateway's records by number and time.
+    ("notify stopped after the text was committed", "短信已提交短信中心，但在记下短信中心的应答之前通知服务中断"),
+    ("the SMSC may hold the text", "短信（或其部分分段）可能已被短信中心收下，但未收到全部应答"),
 )
 OUTCOME_ZH = {"sent": "已登记为已发送（已在邮件服务器日志中查到），申请人的通知记录为已送达。",
               "resend": "已重新发送：通知服务将以同一 Message-ID 再发一次，送达后记为已送达。"}
@@ -57,7 +60,7 @@ def reason_zh(reason: str | None) -> str:
     for start, zh in REASONS_ZH:
         if (reason or "").startswith(start):
             return zh
-    return "通知服务无法确定邮件服务器是否已收下该邮件"
+    return "通知服务无法确定邮件服务器（或短信中心）是否已收下该通知"
 
 
 def when(value: str | None) -> str:

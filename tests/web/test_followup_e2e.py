@@ -59,7 +59,7 @@ async def rate(pg: Page, rating: str, reason: str = "", comment: str = "") -> st
 async def ledgered(client: Client, case_id: str, kinds: list[str]) -> list[dict]:
     async def probe() -> list[dict] | None:
         events = await client.timeline(case_id)
-        types = [str(e.get("type", "")).removeprefix("cn.gongkai.").removesuffix(".v1") for e in events]
+        types = [str(e.get("type", "")).removeprefix("cn.gongkai.").rsplit(".v", 1)[0] for e in events]
         return events if all(types.count(k) >= kinds.count(k) for k in set(kinds)) else None
     return await eventually(probe, 60, what=f"{kinds} in the ledger of {case_id}")
 

@@ -342,6 +342,11 @@ def test_statistics_render_the_apis_json_and_the_heat_map_as_tables(fake: FakeBa
     fake.on("GET", "audit", "/statistics/quarterly", 200, {"quarters": [{"quarter": 1, "received": 5, "handled": 4,
         "handled_by_category": {"（一）予以公开": 4}, "open_at_end": 1}]})
     fake.on("GET", "audit", "/statistics/on-time", 200, {"on_time": 9, "late": 1, "unknown": 0, "rate": 0.9, "departments": []})
+    fake.on("GET", "audit", "/statistics/service", 200, {"consolidated_reply": {
+        "issued": 10, "served": 8, "not_served": 2, "first_served_by": {"post": 3, "sms": 5},
+        "days_to_service_median": 1, "days_to_service_max": 6,
+        "not_served_list": [{"case_id": "c-9", "tracking_number": "YN-20261101-00009", "document_id": "d9",
+                             "issued_on": "2026-11-02", "days_since_issue": 32}]}})
     fake.on("GET", "audit", "/statistics/heatmap", 200, HEATMAP)
     fake.on("GET", "audit", "/statistics/repeated-requests", 200, {"groups": [{"description": "某小区规划", "applicants": 3,
         "applications": 4, "first_received_on": "2026-01-02", "last_received_on": "2026-03-01"}]})
@@ -355,6 +360,11 @@ def test_statistics_render_the_apis_json_and_the_heat_map_as_tables(fake: FakeBa
     assert "自然资源局 &lt;b&gt;" in html  # the label stays text
     assert 'class="num heat-4">8<' in html and 'class="num heat-0">0<' in html and "style=" not in html
     assert "42 条记录" in html and "台账校验通过" in html
+    # The replies' service (issue #17): the figures, the first channels, the replies not yet served
+    # (an auditor sees the tracking number, not a link to the OGI office's case page).
+    assert "已送达 <strong>8</strong> 件，尚未送达 <strong>2</strong> 件" in html
+    assert "邮寄送达 3 件；短信送达 5 件" in html
+    assert "YN-20261101-00009" in html and "/work/ogi/cases/c-9" not in html
     assert 'href="/work/stats/annual.csv?year=2026"' in html and 'href="/work/stats/annual.xlsx?year=2026"' in html
     assert {c["params"]["year"] for c in fake.calls if c["path"].startswith("/statistics/") and c["params"]} == {2026}
 

@@ -135,9 +135,9 @@ async def test_status_shows_steps_deadline_explanation_notices_and_correction(we
     fake.answer("GET", f"/public/cases/{NUMBER}/deadline", 200, DEADLINE)
     r = await client.post("/status", data={"tracking_number": NUMBER.lower(), "query_code": CODE})
     assert r.status_code == 200
-    # audit's timeline, then reply's deadline and the case's documents (issue #11).
-    assert [c[1] for c in fake.calls] == ["audit", "reply", "reply"]
-    assert fake.calls[-1][2] == f"/public/cases/{NUMBER}/documents"
+    # audit's timeline, then reply's deadline, the case's documents (issue #11) and their service (#17).
+    assert [c[1] for c in fake.calls] == ["audit", "reply", "reply", "reply"]
+    assert [c[2] for c in fake.calls[-2:]] == [f"/public/cases/{NUMBER}/documents", f"/public/cases/{NUMBER}/service"]
     for call in fake.calls:
         assert call[3]["params"] == {"query_code": CODE} and call[2].startswith(f"/public/cases/{NUMBER}/")
         assert call[3]["headers"] == {"X-Forwarded-For": "127.0.0.1"}

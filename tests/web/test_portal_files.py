@@ -114,7 +114,7 @@ async def test_the_replied_status_lists_the_material_and_downloads_its_bytes(web
     replied(fake)
     page = (await client.post("/status", data={"tracking_number": NUMBER, "query_code": CODE})).text
     called = [c[2].rsplit("/", 1)[1] for c in fake.calls]
-    assert called[:3] == ["timeline", "deadline", "materials"] and called[-1] == "documents"  # issue #11: the list
+    assert called[:3] == ["timeline", "deadline", "materials"] and called[-2:] == ["documents", "service"]  # #11, #17
     assert fake.calls[2][3]["params"] == {"query_code": CODE}
     item = re.search(r'<li id="material-m1">.*?</li>', page, re.S).group(0)
     assert "出让合同.pdf" in item and "2.0 KB" in item and "application/pdf" in item and MATERIAL["sha256"] in item
