@@ -6,7 +6,7 @@
   Kafka broker (SASL/SCRAM, ACLs), store and identity provider (Keycloak, our realm) in a
   temporary run directory on ports of their own, the five services as separate processes, then the
   web service (pages, port ``http_base + 6``: 28106) once they are healthy; and a
-  real SMTP server and webhook receiver run by the tests themselves (``mail``, ``hooks``).
+  real SMTP server, webhook receiver and SMSC run by the tests themselves (``mail``, ``hooks``, ``smsc``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 os.environ.setdefault("GONGKAI_ENV", "development")
 
 from deploy.local.sinks import MailSink, WebhookSink  # noqa: E402
+from deploy.local.smsc import Smsc  # noqa: E402
 from deploy.local.stack import SERVICES, WEB, Stack, StackConfig  # noqa: E402
 from tests.idp_fixture import Keycloak  # noqa: E402
 
@@ -31,7 +32,7 @@ pytest_plugins = ["tests.browser", "tests.store_fixture"]
 _SHIFT = int(os.environ.get("GONGKAI_E2E_PORT_SHIFT", "0"))
 TEST_PORTS = {name: port + _SHIFT for name, port in {
     "kafka_port": 29092, "kafka_controller_port": 29093, "store_port": 27217,
-    "http_base": 28100, "smtp_port": 2625, "webhook_port": 28109,
+    "http_base": 28100, "smtp_port": 2625, "webhook_port": 28109, "smsc_port": 2875,
     "keycloak_port": 28080, "keycloak_mgmt_port": 28081}.items()}
 
 # Short timings so that retries and sweeps happen within a test's patience.
@@ -73,6 +74,15 @@ def mail(stack: Stack) -> Iterator[MailSink]:
     sink = MailSink(port=stack.cfg.smtp_port).start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture(scope="session")
+def smsc(stack: Stack) -> Iterator[Smsc]:
+    """The local SMSC (a real SMPP server, deploy/local/smsc.py) on the stack's port: notify binds
+    to it (retrying until it listens) and sends the texts there; records in run_dir/smsc."""
+    center = Smsc(directory=stack.cfg.run_dir / "smsc", port=stack.cfg.smsc_port).start()
+    yield center
+    center.stop()
 
 
 @pytest.fixture(scope="session")

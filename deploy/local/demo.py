@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import topics
 from deploy.local.credentials import kafka_client_kwargs
+from deploy.local.smsc import reassemble
 from deploy.local.stack import Stack
 
 DEMO_ANSWERS = {
@@ -113,9 +114,11 @@ class Demo:
         raise RuntimeError(f"demo: timed out waiting for {what}")
 
     async def submit(self, key: str, description: str, departments: list[str] | None = None,
-                     webhook: bool = False) -> dict[str, Any]:
+                     webhook: bool = False, sms: bool = False) -> dict[str, Any]:
         """One application under a fixed Idempotency-Key: the same case on every run."""
         contact: dict[str, Any] = {"email": f"zhangsan-{key}@example.com", "phone": "13800138000"}
+        if sms:  # the applicant chose e-mail and text messages for the notices
+            contact["notify_by"] = ["email", "sms"]
         if webhook:
             contact["webhook_url"] = f"http://127.0.0.1:{self.cfg.webhook_port}/hooks/{DEMO_KEY}-{key}"
         body: dict[str, Any] = {"applicant": APPLICANT, "contact": contact, "description": description,
@@ -205,7 +208,7 @@ async def replied_case(demo: Demo) -> dict[str, Any]:
     watcher = asyncio.create_task(watch(cfg.kafka_bootstrap, case, stop))
     await asyncio.sleep(2)  # let the watcher join
     accepted = await demo.submit("replied", "请公开某村2025年征地补偿标准、省级部门年度预算及某河段的水质监测数据",
-                                 webhook=True)
+                                 webhook=True, sms=True)
     case["id"] = accepted["case_id"]
     step(f"application accepted: tracking number {accepted['tracking_number']}, query code {accepted['query_code']}"
          + ("（replayed: submitted by an earlier run）" if accepted["replayed"] else ""))
@@ -238,6 +241,30 @@ async def replied_case(demo: Demo) -> dict[str, Any]:
     hooks = [h for h in _jsonl(cfg.run_dir / "sinks" / "webhooks.jsonl") if h["hook"] == f"{DEMO_KEY}-replied"]
     for h in hooks:
         step(f"webhook received: {h['payload']['kind']} ({h['payload']['subject']})")
+    texts: list = []
+    for _ in range(40):  # the texts at the local SMSC (every run's: the number is the demo's)
+        texts = [m for m in reassemble(_jsonl(cfg.run_dir / "smsc" / "submits.jsonl"))
+                 if accepted["tracking_number"] in m.get("text", "")]
+        if len(texts) >= 2:
+            break
+        await asyncio.sleep(0.25)
+    for m in texts:
+        step(f"text received by {m['destination']} from {m['source']} in {len(m['parts'])} part(s): {m['text']}")
+
+    async def served() -> dict | None:
+        view = (await demo.get("reply", f"/cases/{case['id']}/service")).json()
+        return view if view.get("remedies") else None
+    try:
+        view = await demo.until(served, "the reply's date of service", tries=60)
+    except RuntimeError as exc:
+        step(f"BAD {exc}")
+    else:
+        r = view["remedies"]
+        ways = [f["channel_label"] for d in view["documents"] if d["document_id"] == r["document_id"]
+                for f in d["facts"]]
+        step(f"reply served on {r['served_on']} ({'、'.join(ways)}): administrative review until "
+             f"{r['review_deadline']}, lawsuit until {r['lawsuit_deadline']}"
+             + (" (provisional: that year's holidays are not published)" if r["provisional"] else ""))
 
     timeline: list = []
     for _ in range(60):

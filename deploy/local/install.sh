@@ -12,6 +12,8 @@
 #     apt-get, only when one is missing;
 #   - the official AsyncAPI parser (@asyncapi/parser, npm, pinned by deploy/local/asyncapi/
 #     package-lock.json) under .local/asyncapi, with which the tests validate docs/asyncapi/;
+#   - the local SMSC (deploy/local/smsc/smsc.mjs, an SMPP 3.4 server on the npm package smpp,
+#     pinned by deploy/local/smsc/package-lock.json) under .local/smsc, for notify's SMS channel;
 #   - a check of the vendored front-end assets (htmx, axe-core, Swagger UI, ReDoc; committed,
 #     never downloaded at run time) against deploy/local/assets/manifest.json.
 # Idempotent: each step keeps a stamp (sha256 of its inputs) and is skipped while its inputs have
@@ -209,9 +211,41 @@ install_asyncapi() {
     say "asyncapi parser: installed into ${ASYNCAPI_DIR#"$GONGKAI_HOME"/} ($(du -sh "$ASYNCAPI_DIR" | cut -f1))"
 }
 
+# ---------------------------------------------------------------- local SMSC
+# The SMPP 3.4 server that stands for the operators' SMSC in local runs and tests (notify's SMS
+# channel, issue #17): deploy/local/smsc/smsc.mjs on the npm package smpp, exactly the version of
+# deploy/local/smsc/package-lock.json (npm ci checks each tarball's integrity; no install scripts
+# run). Installed into .local/smsc with smsc.mjs; deploy/local/smsc.py starts it.
+SMSC_SRC="$LOCAL_SRC/smsc"
+SMSC_DIR="$GONGKAI_LOCAL_DIR/smsc"
+
+install_smsc() {
+    local files=("$SMSC_SRC/package.json" "$SMSC_SRC/package-lock.json" "$SMSC_SRC/smsc.mjs")
+    local want stamp="$SMSC_DIR.sha256"
+    want="$(hash_of "${files[@]}")"
+    if [[ -f "$SMSC_DIR/node_modules/smpp/package.json" ]] && stamp_matches "$stamp" "$want"; then
+        say "smsc: up to date (smpp $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
+            "$SMSC_DIR/node_modules/smpp/package.json" | head -1))"
+        return
+    fi
+    need node "Node.js 18+ runs the local SMSC"
+    need npm "npm installs the local SMSC's SMPP library"
+    node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' \
+        || die "node $(node --version) is older than 18"
+    say "smsc: npm ci (${SMSC_SRC#"$GONGKAI_HOME"/}/package-lock.json)"
+    rm -rf "$SMSC_DIR.tmp"
+    mkdir -p "$SMSC_DIR.tmp"
+    cp "${files[@]}" "$SMSC_DIR.tmp/"
+    (cd "$SMSC_DIR.tmp" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+    rm -rf "$SMSC_DIR"
+    mv "$SMSC_DIR.tmp" "$SMSC_DIR"
+    echo "$want" >"$stamp"
+    say "smsc: installed into ${SMSC_DIR#"$GONGKAI_HOME"/} ($(du -sh "$SMSC_DIR" | cut -f1))"
+}
+
 what="${1:-all}"
 case "$what" in
-    all) install_python; install_kafka; install_store; install_keycloak; install_debs; install_assets; install_asyncapi ;;
+    all) install_python; install_kafka; install_store; install_keycloak; install_debs; install_assets; install_asyncapi; install_smsc ;;
     python) install_python ;;
     debs) install_debs ;;
     kafka) install_kafka ;;
@@ -219,6 +253,7 @@ case "$what" in
     keycloak) install_keycloak ;;
     assets) install_assets ;;
     asyncapi) install_asyncapi ;;
-    *) die "usage: install.sh [all|python|kafka|store|keycloak|debs|assets|asyncapi]" ;;
+    smsc) install_smsc ;;
+    *) die "usage: install.sh [all|python|kafka|store|keycloak|debs|assets|asyncapi|smsc]" ;;
 esac
 say "done in $(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"

@@ -70,6 +70,7 @@ class StackConfig:
     http_base: int = 8100  # intake 8101, routing 8102, reply 8103, notify 8104, audit 8105, web 8106
     smtp_port: int = 2525
     webhook_port: int = 8109
+    smsc_port: int = 2775  # the local SMSC (deploy/local/smsc.py), SMPP's registered port
     keycloak_port: int = 18080
     keycloak_mgmt_port: int = 18081
     venv: Path = field(default_factory=lambda: Path(os.environ.get("VENV", HOME / ".local" / "venv")))
@@ -194,6 +195,10 @@ class StackConfig:
             "GONGKAI_SCHEMA_BASE_URL": f"{self.url(WEB)}/schemas/",
             f"{prefix}_DB_NAME": f"{self.db_prefix}_{name}",
             "NOTIFY_SMTP_PORT": str(self.smtp_port),
+            # Texts go to the local SMSC (deploy/local/smsc/, its account deploy/local/smsc.py) and
+            # point to this stack's portal status page.
+            "NOTIFY_SMPP_PORT": str(self.smsc_port),
+            "NOTIFY_STATUS_URL": f"{self.url(WEB)}/status",
             # Local development: development secrets accepted (each service logs one warning line).
             "GONGKAI_ENV": "development",
             # Officers' tokens: the local identity provider (deploy/local/keycloak/), its keys by discovery.
@@ -296,9 +301,16 @@ class Stack:
                            self.cfg.service_env(service))
 
     def start_sinks(self) -> int:
+        self.start_smsc()
         return self._spawn("sinks", [str(self.cfg.venv / "bin/python"), "-m", "deploy.local.sinks",
                                      "--smtp-port", str(self.cfg.smtp_port), "--http-port", str(self.cfg.webhook_port),
                                      "--dir", str(self.cfg.run_dir / "sinks")],
+                           {**os.environ, "PYTHONPATH": str(HOME)})
+
+    def start_smsc(self) -> int:
+        """The local SMSC (SMPP server, deploy/local/smsc.py), recording into run_dir/smsc."""
+        return self._spawn("smsc", [str(self.cfg.venv / "bin/python"), "-m", "deploy.local.smsc",
+                                    "--port", str(self.cfg.smsc_port), "--dir", str(self.cfg.run_dir / "smsc")],
                            {**os.environ, "PYTHONPATH": str(HOME)})
 
     def signal(self, name: str, sig: signal.Signals) -> None:
@@ -374,12 +386,12 @@ class Stack:
             self.wait_healthy(process)
 
     def down(self) -> None:
-        for name in (*reversed(self.processes()), "sinks"):
+        for name in (*reversed(self.processes()), "sinks", "smsc"):
             self.stop(name)
         self.infra("stop")
 
     def status(self) -> dict[str, int | None]:
-        return {name: self.pid(name) for name in (*self.processes(), "sinks")}
+        return {name: self.pid(name) for name in (*self.processes(), "sinks", "smsc")}
 
 
 def main(argv: list[str]) -> int:
@@ -391,6 +403,7 @@ def main(argv: list[str]) -> int:
         stack.up()
         for name, pid in stack.status().items():
             where = (stack.cfg.url(name) if name in SERVICES else f"{stack.cfg.url(name)}/ (pages)" if name == WEB
+                     else f"smpp :{stack.cfg.smsc_port}" if name == "smsc"
                      else f"smtp :{stack.cfg.smtp_port}, http :{stack.cfg.webhook_port}")
             print(f"  {name:8} pid {pid}  {where}")
     elif args.action == "down":

@@ -1,11 +1,13 @@
-"""Notify service: tells applicants of every step of their case, by e-mail (SMTP) and webhook —
+"""Notify service: tells applicants of every step of their case, by e-mail (SMTP), text message
+(SMPP, the channels the applicant chose) and webhook —
 received, correction requested (Art. 30), extension (Art. 33), abandoned, fee notice (Art. 42),
 referral (Art. 36(5)), reply issued and amended — and tells officers (the OGI office and each
 department whose task is open) of deadline warnings and overdue cases, by e-mail. Records each
 delivery; retries; never creates a notice twice (notice ids derive from the event ids); sends a
 case's notices in the order of its steps whatever the order of the topics (``order``); claims each
 delivery in the store before sending it, and never sends an e-mail again once it may be in the
-mail server's hands (``notices``: claim, commit, confirm).
+mail server's hands (``notices``: claim, commit, confirm). Holds texts in the quiet hours the OGI
+office sets (``GET``/``PUT /settings/sms-quiet-hours``; ``quiet_setting``).
 
 Each consumed topic is subscribed with a registry of every event type the catalogue lists for it,
 so that the types notify does not act on (deadline.changed, triage, case.routed, repeat.flagged …)
@@ -17,22 +19,27 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, HTTPException
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from contracts import topics
 from contracts.envelope import CloudEvent, EventData
-from contracts.events import ApplicationReceived, ContactRegistered, NoticeDelivered, registry_of
+from contracts.events import ApplicationReceived, ContactRegistered, NoticeDeliveredV2, registry_of
 from contracts.vocabulary import NoticeChannel
 from services.notify.destinations import AllowList
 from services.notify.documents import DocumentFetcher
 from services.notify.faults import Faults
 from services.notify.handlers import NoticeHandlers, topic_registry
 from services.notify.notices import Dispatcher, NoticeNotFound, NoticeStore, NotUncertain, Outcome
+from services.notify.quiet import InvalidWindow, canonical, quiet_until
+from services.notify.quiet_setting import Current, QuietHoursSetting
 from services.notify.senders import SmtpSender, WebhookSender
-from services.notify.settings import NotifySettings
+from services.notify.sms import SmppSender
+from services.notify.settings import LOCAL_SMPP_PASSWORD, NotifySettings
 from servicekit.consumer import subscribe
 from servicekit.oidc import Principal, officer
 from servicekit.openapi import errors
@@ -45,7 +52,7 @@ Handler = Callable[[CloudEvent[Any]], Awaitable[None]]
 
 # A delivery's state as the 409 of a resolution says it.
 STATUS_ZH = {"pending": "待发送", "sending": "发送中", "delivered": "已送达", "failed": "发送失败", "refused": "拒绝发送",
-             "uncertain": "结果不确定"}
+             "uncertain": "结果不确定", "submitted": "已提交短信中心，等待回执"}
 
 
 class ResolutionIn(StrictIn):
@@ -59,6 +66,30 @@ class ResolutionIn(StrictIn):
     note: str = Field(default="", max_length=1000, description="备注（如邮件服务器日志中的队列号）")
 
 
+class QuietHoursIn(StrictIn):
+    """The agency's 防打扰时间, set by the OGI office's head (issue #17)."""
+
+    quiet_hours: str = Field(
+        max_length=40, examples=["21:00-08:00", ""],
+        description="不发短信的时段（北京时间）“开始-结束”，开始含、结束不含，开始晚于结束即跨午夜，"
+                    "如 21:00-08:00；空串：不设防打扰时间")
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _a_window(cls, value: str) -> str:
+        try:
+            return canonical(value)
+        except InvalidWindow as exc:
+            raise ValueError(exc.zh) from None
+
+
+def quiet_hours_view(current: Current) -> dict:
+    """The setting as the OGI office sees it, with whether texts are held now and until when."""
+    until = quiet_until(datetime.now(UTC), current.window)
+    return {"quiet_hours": current.quiet_hours, "source": current.source, "set_by": current.set_by,
+            "set_at": current.set_at, "now_quiet": until is not None, "until": until}
+
+
 def build(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     common_settings = CommonSettings()
@@ -67,21 +98,30 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
     rt = ServiceRuntime("notify", settings.db_name, common_settings)
     # The OIDC issuer (officers' tokens are the only way in); the documents' link secret (= reply's).
     rt.require_secrets({"NOTIFY_DOCUMENT_LINK_SECRET": settings.document_link_secret})
+    if settings.smpp_host:  # the SMSC account's password: the local SMSC's is in this repository
+        rt.require_secrets({"NOTIFY_SMPP_PASSWORD": "" if settings.smpp_password == LOCAL_SMPP_PASSWORD
+                            else settings.smpp_password})
     allow = AllowList.parse(settings.webhook_allow_hosts)  # an invalid entry: refuse to start
     store = NoticeStore(rt.db)
     rt.on_setup(store.setup)
+    # 防打扰时间 as the OGI office sets it; NOTIFY_SMS_QUIET_HOURS until it does (invalid: refuse to start).
+    quiet_setting = QuietHoursSetting(rt.db, settings.sms_quiet_hours, settings.sms_quiet_cache_seconds)
     relay = rt.outbox(store.notices)
-    rt.publishes(topics.NOTICES_DELIVERED.name, NoticeDelivered)
+    rt.publishes(topics.NOTICES_DELIVERED.name, NoticeDeliveredV2)
     webhook = WebhookSender(settings.webhook_timeout, production=production, allow=allow)
     if faults.faults:
         rt.log.warning("fault_points_armed", faults=[f"{f.point}:{f.action}@{f.match}" for f in faults.faults])
     documents = DocumentFetcher(settings.reply_url, settings.document_link_secret)
+    # Texts (issue #17): one bound SMPP session of its own thread (sms.SmppSender); none without a host.
+    sms = SmppSender(settings.smpp_host, settings.smpp_port, settings.smpp_system_id, settings.smpp_password,
+                     timeout=settings.smpp_timeout, system_type=settings.smpp_system_type,
+                     receipt_tz=ZoneInfo(settings.sms_receipt_timezone), faults=faults) if settings.smpp_host else None
     dispatcher = Dispatcher(
         store, settings,
         SmtpSender(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_timeout, faults),
         webhook, relay.wake,
         owner=rt.common.kafka_instance_id or f"{socket.gethostname()}:{settings.http_port}", faults=faults,
-        documents=documents,
+        documents=documents, sms=sms, quiet_setting=quiet_setting,
     )
     wake = asyncio.Event()
 
@@ -95,6 +135,17 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
         finally:
             await webhook.close()
             await documents.close()
+
+    if sms is not None:
+        @rt.loop
+        async def sms_session() -> None:
+            # Bound while notify runs: texts go out on it and their delivery receipts come in on
+            # it (also those of texts sent before a restart, queued by the SMSC meanwhile).
+            sms.start(dispatcher.on_receipt)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await sms.close()
 
     @rt.loop
     async def uncertain_gauge() -> None:
@@ -116,7 +167,7 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
     for topic, registry, handler, title in subscriptions:
         subscribe(rt.broker, topics=(topic,), registry=registry, handle=handler, title=title, **common)
 
-    app = rt.app("Gongkai notify", "通知申请人：电子邮件、回调")
+    app = rt.app("Gongkai notify", "通知申请人：电子邮件、短信、回调")
 
     @app.get("/cases/{case_id}/notices", tags=["notices"])
     async def notices(case_id: str) -> dict:
@@ -161,7 +212,30 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
         return {"notice_id": notice_id, "channel": ch.value, "outcome": body.outcome, "status": delivery["status"],
                 "resolution": delivery.get("resolution"), "confirmed_manually": delivery.get("confirmed_manually")}
 
+    @app.get("/settings/sms-quiet-hours", tags=["settings"])
+    async def sms_quiet_hours() -> dict:
+        """防打扰时间: the window in force (``source``: ``default``, the deployment's
+        NOTIFY_SMS_QUIET_HOURS, or ``set`` by the OGI office, with who and when), and whether a
+        text due now would be held, until when."""
+        return quiet_hours_view(await quiet_setting.current())
+
+    @app.put("/settings/sms-quiet-hours", tags=["settings"], responses=errors(422))
+    async def set_sms_quiet_hours(body: QuietHoursIn, principal: Principal = Depends(officer)) -> dict:
+        """Set the agency's 防打扰时间 (the OGI office's head). Texts held by the old window are
+        looked at again at once: one the new window does not cover now goes now."""
+        before = await quiet_setting.current()
+        after = await quiet_setting.put(body.quiet_hours, by=principal.display, by_subject=principal.subject)
+        dispatcher.quiet_changed()
+        wake.set()  # the next round (at once) takes the new window and re-examines the held texts
+        rt.log.info("sms_quiet_hours_set", quiet_hours=after.quiet_hours, previous=before.quiet_hours,
+                    previous_source=before.source, by=principal.display, by_subject=principal.subject)
+        return quiet_hours_view(after)
+
     app.state.runtime = rt
+    app.state.quiet_setting = quiet_setting
+    app.state.dispatcher = dispatcher
+    app.state.handlers = h
     app.state.store = store
     app.state.webhook = webhook
+    app.state.sms = sms
     return app

@@ -85,7 +85,7 @@ class NoticeHandlers:
 
     async def on_received(self, event: CloudEvent[Any]) -> None:
         data: ApplicationReceived = event.data
-        await self.store.save_case(data.case_id, data.tracking_number)
+        await self.store.save_case(data.case_id, data.tracking_number, data.agency_code)
         await self._applicant(event, Kind.RECEIVED, messages.received(data), data.tracking_number)
 
     async def on_reply(self, event: CloudEvent[Any]) -> None:
@@ -134,7 +134,7 @@ class NoticeHandlers:
     async def on_routed(self, event: CloudEvent[Any]) -> None:
         data = event.data
         if isinstance(data, ReferralRecorded):
-            await self.store.save_case(data.case_id, data.tracking_number)
+            await self.store.save_case(data.case_id, data.tracking_number, data.agency_code)
             await self._applicant(event, Kind.REFERRAL_RECORDED, messages.referral_recorded(data),
                                   data.tracking_number)
         # case.routed / case.rerouted: nothing to tell the applicant

@@ -216,3 +216,26 @@ def calendar_missing(c: DeadlineChanged, tracking_number: str | None, day: date)
 def backoff_seconds(attempts: int, base: float, cap: float) -> float:
     """Delay before the next try after ``attempts`` failed tries: exponential, capped."""
     return min(cap, base * 2 ** max(attempts - 1, 0))
+
+
+# -- text messages (SMS, issue #17) ---------------------------------------------------------------
+# A text is read on a lock screen and stays in the operator's and the handset's records: it names
+# the case by its tracking number and the step, nothing more (no name, no content of the request,
+# no decision), and points to the status page, where the applicant sees the rest with the query code.
+SMS_STEPS = {
+    "received": "已登记",
+    "correction_requested": "需要补正，请查看补正通知",
+    "extension_approved": "答复期限已延长",
+    "fee_notice_issued": "需缴纳信息处理费，请查看缴费通知",
+    "referral_recorded": "已有处理结果（非本机关负责公开）",
+    "reply_issued": "已作出答复",
+    "application_abandoned": "已终止办理（视为放弃申请）",
+    "reply_amended": "答复已更正（补充）",
+}
+
+
+def sms_text(kind: str, tracking_number: str | None, status_url: str) -> str:
+    """The one text of a step: the tracking number, the step, the status page."""
+    step = SMS_STEPS.get(kind, "有新的办理进展")
+    case = f"（受理编号{tracking_number}）" if tracking_number else ""
+    return f"【政府信息公开】您的申请{case}{step}。请凭受理编号和查询码查看：{status_url}"

@@ -50,7 +50,25 @@ secret (registered before webhooks were signed), or a destination refused (schem
 in a private range …), makes the webhook delivery ``refused`` with the reason: recorded, not
 retried; the e-mail still goes out.
 
-Applicant notices wait for the applicant's contact (``awaiting_contact``) and go by e-mail and
+**Text messages (issue #17).** An applicant notice goes by SMS when the contact chose it
+(``notify_by`` holds ``sms``) and the phone is a mobile number; by e-mail only when the contact
+chose e-mail (or made no choice, registered before it existed, and gave an address). Its text
+(``messages.sms_text``) names the tracking number and the step, nothing more, and points to the
+status page; one text per step, split into UCS-2 parts if long (``sms``). The same claim and
+commit as e-mail: ``committing`` is recorded before the first ``submit_sm``; a text found
+``committing`` after a crash, or whose SMSC answers broke off after a part left, is ``uncertain``
+(never sent again automatically; resolved per channel like an e-mail); nothing accepted yet →
+retried with backoff. Every part accepted → ``submitted`` with the parts' message ids (final for
+the order of the case's later notices: nothing more is sent on the channel); its delivery
+receipts (kept per message id in ``sms_receipts``, also when they come before that record or
+after a restart) make it ``delivered`` once every part is DELIVRD — at the receipt's done time,
+with its ``notice.delivered`` — or ``failed`` (UNDELIV, REJECTD, EXPIRED …) with the reason. Inside
+the quiet hours (防打扰, ``quiet``) a text is held, pending with ``quiet_until``, until they end. The
+window is the one the OGI office set (``quiet_setting``; the environment's until it does), read at
+the start of a round (cached a few seconds); when it changes, the texts held by the old one are
+re-examined in that round (``reexamine_quiet``).
+
+Applicant notices wait for the applicant's contact (``awaiting_contact``) and go by e-mail, SMS and
 webhook. Officer notices (deadline warnings, overdue cases) are one notice per event and recipient,
 e-mail only, addressed when created; no ``notice.delivered`` event is published for them (that
 topic records what the applicant was told).
@@ -71,7 +89,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import topics
 from contracts.envelope import deterministic_id, new_event
-from contracts.events import ContactRegistered, NoticeDelivered
+from contracts.events import ContactRegistered, NoticeDeliveredV2
 from contracts.vocabulary import NoticeChannel
 from services.notify import order
 from services.notify.destinations import Refused
@@ -79,7 +97,10 @@ from services.notify.documents import Attachment, DocumentFetcher
 from services.notify.faults import NONE as NO_FAULTS
 from services.notify.faults import Faults
 from services.notify.kinds import Audience, Kind, contract_kind
-from services.notify.messages import Message, backoff_seconds
+from services.notify.messages import Message, backoff_seconds, sms_text
+from services.notify.quiet import QuietHours, quiet_until
+from services.notify.quiet_setting import QuietHoursSetting
+from services.notify.sms import Receipt, SmsUncertain, mobile_number, receipt_outcome
 from services.notify.senders import SmtpSender, SmtpUncertain, WebhookSender, message_id
 from services.notify.settings import NotifySettings
 from servicekit import outbox
@@ -123,8 +144,8 @@ def delivered_change(notice: dict[str, Any], channel: NoticeChannel, attempts: i
     kind = contract_kind(notice["kind"])
     if notice.get("audience", Audience.APPLICANT.value) == Audience.APPLICANT.value and kind is not None:
         event = new_event(
-            NoticeDelivered(case_id=notice["case_id"], notice_id=key, kind=kind,
-                            channel=channel, attempts=attempts, delivered_at=delivered_at),
+            NoticeDeliveredV2(case_id=notice["case_id"], notice_id=key, kind=kind, channel=channel,
+                              attempts=attempts, delivered_at=delivered_at, document_id=notice.get("document_id")),
             source=source,
             subject=notice["case_id"],
             event_id=deterministic_id("notice.delivered", key),
@@ -181,7 +202,7 @@ def resolution_change(notice: dict[str, Any] | None, channel: NoticeChannel, out
         confirmed = {"by": officer["by"], "by_subject": officer["by_subject"], "at": at, "note": note}
         change = delivered_change(notice, channel, int(delivery.get("attempts") or 0), at, source,
                                   extra={"confirmed_manually": confirmed, "resolution": resolution})
-        del change.set[f"{field}.smtp_reply"]  # no reply was read: the officer's confirmation stands for it
+        change.set.pop(f"{field}.smtp_reply", None)  # no reply was read: the officer's confirmation stands for it
         return change
     return Change(
         set={f"{field}.status": "pending", f"{field}.attempts": 0, f"{field}.resolution": resolution,
@@ -198,28 +219,41 @@ class NoticeStore:
         self.versioned = Versioned(self.notices)
         self.contacts = db["contacts"]
         self.cases = db["cases"]
+        # Delivery receipts of texts, one per SMSC message id (kept: one may come before its
+        # delivery records the message ids, or after a restart).
+        self.receipts = db["sms_receipts"]
 
     async def setup(self) -> None:
         await self.notices.create_index([("status", ASCENDING), ("next_at", ASCENDING)])
         await self.notices.create_index("case_id")
         for channel in NoticeChannel:  # the OGI office's list of uncertain deliveries (rare: a small index)
             await self.notices.create_index(f"deliveries.{channel.value}.status")
+        await self.notices.create_index(f"deliveries.{NoticeChannel.SMS.value}.parts.message_id")
         await outbox.ensure_indexes(self.notices)
 
     async def save_contact(self, c: ContactRegistered) -> None:
         await self.contacts.update_one(
             {"_id": c.case_id},
             {"$set": {"name": c.name, "email": c.email, "webhook_url": c.webhook_url,
-                      "webhook_secret": c.webhook_secret, "applicant_ref": c.applicant_ref}},
+                      "webhook_secret": c.webhook_secret, "applicant_ref": c.applicant_ref, "phone": c.phone,
+                      "notify_by": None if c.notify_by is None else [ch.value for ch in c.notify_by]}},
             upsert=True,
         )
         # The case's notices waiting for it look again now (not at their next poll).
         await self.notices.update_many({"case_id": c.case_id, "status": AWAITING_CONTACT},
                                        {"$set": {"next_at": now()}})
 
-    async def save_case(self, case_id: str, tracking_number: str) -> None:
-        """Remember a case's tracking number: procedure events carry only the case id."""
-        await self.cases.update_one({"_id": case_id}, {"$set": {"tracking_number": tracking_number}}, upsert=True)
+    async def save_case(self, case_id: str, tracking_number: str, agency_code: str | None = None) -> None:
+        """Remember a case's tracking number (procedure events carry only the case id) and its
+        agency (the sender id of its texts)."""
+        fields: dict[str, Any] = {"tracking_number": tracking_number}
+        if agency_code:
+            fields["agency_code"] = agency_code
+        await self.cases.update_one({"_id": case_id}, {"$set": fields}, upsert=True)
+
+    async def agency_code(self, case_id: str) -> str | None:
+        doc = await self.cases.find_one({"_id": case_id}, {"agency_code": 1})
+        return (doc or {}).get("agency_code")
 
     async def tracking_number(self, case_id: str) -> str | None:
         doc = await self.cases.find_one({"_id": case_id})
@@ -298,6 +332,7 @@ class NoticeStore:
                     "subject": d["subject"], "recipient": delivery.get("to"),
                     "attempts": delivery.get("attempts"), "uncertain_at": delivery.get("uncertain_at"),
                     "uncertain_reason": delivery.get("uncertain_reason"), "message_id": delivery.get("message_id"),
+                    "sms_message_ids": [p["message_id"] for p in delivery.get("parts") or []] or None,
                 })
         oldest = datetime.min.replace(tzinfo=UTC)
         rows.sort(key=lambda r: _aware(r["uncertain_at"]) or oldest, reverse=True)
@@ -325,8 +360,15 @@ class Dispatcher:
 
     def __init__(self, store: NoticeStore, settings: NotifySettings, smtp: SmtpSender, webhook: WebhookSender,
                  wake_relay, *, owner: str = "", faults: Faults = NO_FAULTS,
-                 documents: DocumentFetcher | None = None) -> None:  # noqa: ANN001
+                 documents: DocumentFetcher | None = None, sms: Any = None,  # noqa: ANN001, ANN401
+                 quiet_setting: QuietHoursSetting | None = None) -> None:
         self.store, self.settings, self.smtp, self.webhook = store, settings, smtp, webhook
+        # The SMPP client (sms.SmppSender, or a fake in tests); None: no SMS channel.
+        self.sms = sms
+        # 防打扰: the OGI office's window (the environment's until it sets one), refreshed each round.
+        self.quiet_setting = quiet_setting or QuietHoursSetting(
+            store.notices.database, settings.sms_quiet_hours, settings.sms_quiet_cache_seconds)
+        self.quiet = QuietHours.parse(settings.sms_quiet_hours)  # invalid: refuse to start
         self.documents = documents  # the attachments (None: e-mails go without them)
         self.wake_relay = wake_relay
         # Who claims: the instance (stable across restarts of one instance), and this process.
@@ -342,6 +384,7 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Deliver what is due now; returns the number of deliveries attempted (held ones not counted)."""
+        await self.refresh_quiet()
         attempted = 0
         due = self.store.notices.find(
             {"status": {"$in": [AWAITING_CONTACT, PENDING]}, "next_at": {"$lte": now()}}, {"outbox": 0}
@@ -359,6 +402,56 @@ class Dispatcher:
                     attempted += await self._consider(notice, NoticeChannel(channel), delivery, case)
             await self._settle(notice, case)
         return attempted
+
+    # -- quiet hours (防打扰) ----------------------------------------------------------------
+
+    async def refresh_quiet(self) -> None:
+        """The window in force for this round (the stored setting, cached ``sms_quiet_cache_seconds``);
+        when it is not the one the last round used, the texts held by the old one are re-examined
+        now. Run at the start of a round, so that no round of this process holds a text by the old
+        window after the re-examination (another instance's round does it after its own read)."""
+        current = await self.quiet_setting.cached()
+        window = current.window
+        if window == self.quiet:
+            return
+        previous, self.quiet = self.quiet, window
+        log.info("sms_quiet_hours_in_force", quiet_hours=current.quiet_hours, source=current.source,
+                 previous=str(previous or ""))
+        await self.reexamine_quiet()
+
+    def quiet_changed(self) -> None:
+        """This process just stored a new window: the next round reads it (and re-examines)."""
+        self.quiet_setting.forget()
+
+    async def reexamine_quiet(self) -> int:
+        """Every text held by quiet hours now (pending, ``quiet_until`` ahead), looked at again with
+        the window in force: one it does not cover now goes at once (``quiet_until`` becomes now:
+        held until now), one it covers waits for its end (earlier or later than the old window's:
+        the office's current setting counts). Each write is conditional on the hold read, so a text
+        that a round sent or held meanwhile is left alone. Returns how many changed."""
+        field = f"deliveries.{NoticeChannel.SMS.value}"
+        at = now()
+        changed = released = 0
+        held = self.store.notices.find(
+            {"status": PENDING, f"{field}.status": "pending", f"{field}.quiet_until": {"$gt": at}},
+            {"_id": 1, "case_id": 1, f"{field}.quiet_until": 1})
+        async for doc in held:
+            old = _aware(doc["deliveries"][NoticeChannel.SMS.value]["quiet_until"])
+            until = quiet_until(at, self.quiet)
+            new = until or at
+            if new == old:
+                continue
+            done = await self.store.notices.update_one(
+                {"_id": doc["_id"], "status": PENDING, f"{field}.status": "pending", f"{field}.quiet_until": old},
+                {"$set": {f"{field}.quiet_until": new, f"{field}.retry_at": new, f"{field}.quiet_reexamined_at": at,
+                          "next_at": at}})
+            if done.modified_count == 1:
+                changed += 1
+                released += until is None
+        if changed:
+            log.info("notice_sms_quiet_hours_reexamined", changed=changed, released=released,
+                     quiet_hours=str(self.quiet or ""))
+        return changed
 
     # -- order -----------------------------------------------------------------------------
 
@@ -389,6 +482,18 @@ class Dispatcher:
         if v.note is not None:
             log.warning("notice_order_patience_exhausted", case_id=notice["case_id"], kind=notice["kind"],
                         channel=channel.value, reason=v.note)
+        if channel is NoticeChannel.SMS:
+            until = quiet_until(now(), self.quiet)
+            if until is not None:  # 防打扰: held (pending) until the window ends, then sent
+                # (no longer held by the order: its next round is the window's end, not the next poll)
+                await self.store.notices.update_one(
+                    {"_id": notice["_id"], f"{field}.status": "pending"},
+                    {"$set": {f"{field}.quiet_until": until, f"{field}.retry_at": until},
+                     "$unset": {f"{field}.held_by": ""}})
+                if delivery.get("quiet_until") != until:
+                    log.info("notice_sms_quiet_hours", case_id=notice["case_id"], kind=notice["kind"],
+                             until=until.isoformat())
+                return 0
         await self._deliver(notice, channel, delivery, order_note=v.note, case=case)
         return 1
 
@@ -450,8 +555,8 @@ class Dispatcher:
             )
             return None
         deliveries = {}
-        if contact.get("email"):
-            deliveries[NoticeChannel.EMAIL.value] = {"status": "pending", "attempts": 0, "to": contact["email"]}
+        for channel, to in self.channels(contact, notice).items():
+            deliveries[channel.value] = {"status": "pending", "attempts": 0, "to": to}
         if contact.get("webhook_url"):
             deliveries[NoticeChannel.WEBHOOK.value] = {"status": "pending", "attempts": 0, "to": contact["webhook_url"]}
         status = PENDING if deliveries else DONE
@@ -464,6 +569,26 @@ class Dispatcher:
         if attached.modified_count == 1:  # this write made it so: no need to read it back
             return {**notice, "deliveries": deliveries, "status": status}
         return await self.store.notices.find_one({"_id": notice["_id"]}, {"outbox": 0})
+
+    def channels(self, contact: dict[str, Any], notice: dict[str, Any]) -> dict[NoticeChannel, str]:
+        """The applicant's chosen channels of a notice, each with its address (webhooks aside).
+
+        ``notify_by`` unset (a contact registered before the choice existed): e-mail when there is
+        an address. Else e-mail only if chosen (and an address given), SMS only if chosen and the
+        phone is a mobile number (a landline gets no text; logged) and the SMS channel is on."""
+        chosen = contact.get("notify_by")
+        out: dict[NoticeChannel, str] = {}
+        if contact.get("email") and (chosen is None or NoticeChannel.EMAIL.value in chosen):
+            out[NoticeChannel.EMAIL] = contact["email"]
+        if chosen is not None and NoticeChannel.SMS.value in chosen:
+            number = mobile_number(contact.get("phone"))
+            if number is None:
+                log.warning("notice_sms_not_a_mobile", case_id=notice["case_id"], kind=notice["kind"])
+            elif self.sms is None:
+                log.warning("notice_sms_channel_off", case_id=notice["case_id"], kind=notice["kind"])
+            else:
+                out[NoticeChannel.SMS] = number
+        return out
 
     # -- claim, send, confirm ----------------------------------------------------------------
 
@@ -530,6 +655,20 @@ class Dispatcher:
                     reply = await self.smtp.send(to=delivery["to"], subject=notice["subject"], body=notice["body"],
                                                  notice_id=key, **extra)
                 self.confirmed[key] = reply
+            elif channel is NoticeChannel.SMS:
+                async def commit_sms() -> None:
+                    done = await self.store.notices.update_one(
+                        mine, {"$set": {f"{field}.claim.phase": "committing", f"{field}.claim.committed_at": now()}})
+                    if done.modified_count != 1:
+                        raise ClaimLost(key)
+
+                if self.sms is None:
+                    raise Refused("no SMS channel (NOTIFY_SMPP_HOST is empty)")
+                source = self.settings.sms_sender(await self.store.agency_code(notice["case_id"]))
+                text = sms_text(notice["kind"], notice.get("tracking_number"), self.settings.status_url)
+                ids = await self.sms.send(to=delivery["to"], text=text, source=source, notice_id=key,
+                                          commit=commit_sms)
+                self.confirmed[key] = {"ids": ids, "source": source}
             else:
                 secret = (case.webhook_secret if case is not None and case.contact_read
                           else await self.store.webhook_secret(notice["case_id"]))
@@ -554,6 +693,10 @@ class Dispatcher:
         except SmtpUncertain as exc:
             await self._uncertain(notice, channel, f"the SMTP conversation broke after the end of data: {exc}", case)
             return
+        except SmsUncertain as exc:
+            await self._uncertain(notice, channel, f"the SMSC may hold the text (or some of its parts): {exc}", case,
+                                  accepted=exc.accepted)
+            return
         except Exception as exc:  # noqa: BLE001 - any failure of the far side is retried
             # Here the server did not take the message (an error reply, or the connection lost
             # before the end of data): sending it again makes no second copy.
@@ -571,7 +714,79 @@ class Dispatcher:
                 await self._release_successors(notice["case_id"], case, notice["_id"],
                                                channel if recorded.matched_count == 1 else None)
             return
+        if channel is NoticeChannel.SMS:
+            await self._record_submitted(notice, attempts, self.confirmed[key], case)
+            return
         await self._record_delivered(notice, channel, attempts, reply, case)
+
+    # -- texts: submitted, then the delivery receipts -----------------------------------------
+
+    async def _record_submitted(self, notice: dict[str, Any], attempts: int, sent: dict[str, Any],
+                                case: _CaseView | None = None) -> None:
+        """Every part accepted by the SMSC: ``submitted`` with the parts' message ids (final for
+        the order: nothing more is sent on this channel); then any receipt already in."""
+        field = f"deliveries.{NoticeChannel.SMS.value}"
+        key = f"{notice['_id']}:{NoticeChannel.SMS.value}"
+        parts = [{"seq": i, "message_id": mid} for i, mid in enumerate(sent["ids"], start=1)]
+        recorded = await self.store.notices.update_one(
+            {"_id": notice["_id"], f"{field}.status": "sending"},
+            {"$set": {f"{field}.status": "submitted", f"{field}.submitted_at": now(), f"{field}.parts": parts,
+                      f"{field}.sender_id": sent["source"]}})
+        self.confirmed.pop(key, None)
+        log.info("notice_sms_submitted", case_id=notice["case_id"], kind=notice["kind"], parts=len(parts),
+                 message_ids=sent["ids"])
+        await self._release_successors(notice["case_id"], case, notice["_id"],
+                                       NoticeChannel.SMS if recorded.matched_count == 1 else None)
+        await self.apply_receipts(notice["_id"])
+
+    async def on_receipt(self, receipt: Receipt) -> None:
+        """A delivery receipt from the SMSC (the SMPP thread awaits this before acknowledging it):
+        kept per message id, then applied to its delivery, if that is known yet."""
+        await self.store.receipts.update_one(
+            {"_id": receipt.message_id},
+            {"$set": {"stat": receipt.stat, "done_at": receipt.done_at, "err": receipt.err, "text": receipt.text,
+                      "received_at": now()}}, upsert=True)
+        doc = await self.store.notices.find_one(
+            {f"deliveries.{NoticeChannel.SMS.value}.parts.message_id": receipt.message_id}, {"_id": 1})
+        if doc is None:
+            log.info("sms_receipt_before_its_delivery", message_id=receipt.message_id, stat=receipt.stat)
+            return
+        await self.apply_receipts(doc["_id"])
+
+    async def apply_receipts(self, notice_id: str) -> None:
+        """The text's state from its parts' receipts (``sms.receipt_outcome``): each part's receipt
+        recorded on it; every part DELIVRD: ``delivered`` at the last receipt's done time, with its
+        ``notice.delivered``; a part UNDELIV / REJECTD / EXPIRED …: ``failed`` with the reason. One
+        write, only while the delivery is ``submitted``."""
+        field = f"deliveries.{NoticeChannel.SMS.value}"
+        notice = await self.store.versioned.load(notice_id)
+        delivery = ((notice or {}).get("deliveries") or {}).get(NoticeChannel.SMS.value) or {}
+        if notice is None or delivery.get("status") != "submitted":
+            return
+        ids = [p["message_id"] for p in delivery.get("parts") or []]
+        found = {r["_id"]: r async for r in self.store.receipts.find({"_id": {"$in": ids}})}
+        parts = [{**p, **({"stat": found[p["message_id"]]["stat"], "done_at": found[p["message_id"]]["done_at"],
+                           "err": found[p["message_id"]].get("err")} if p["message_id"] in found else {})}
+                 for p in delivery["parts"]]
+        outcome = receipt_outcome(ids, found)
+        guard = {f"{field}.status": "submitted"}
+        if outcome.status == "delivered":
+            change = delivered_change(notice, NoticeChannel.SMS, int(delivery.get("attempts") or 1),
+                                      outcome.at or now(), self.settings.source, extra={"parts": parts})
+            if await self.store.versioned.write_if(notice_id, guard, change):
+                self.wake_relay()
+                log.info("notice_delivered", case_id=notice["case_id"], channel="sms", kind=notice["kind"],
+                         parts=len(parts))
+        elif outcome.status == "failed":
+            done = await self.store.notices.update_one(
+                {"_id": notice_id, **guard},
+                {"$set": {f"{field}.status": "failed", f"{field}.parts": parts, f"{field}.failed_reason": outcome.reason,
+                          f"{field}.failed_at": outcome.at or now()}})
+            if done.modified_count == 1:
+                log.warning("notice_sms_not_delivered", case_id=notice["case_id"], kind=notice["kind"],
+                            reason=outcome.reason)
+        else:
+            await self.store.notices.update_one({"_id": notice_id, **guard}, {"$set": {f"{field}.parts": parts}})
 
     async def _record_delivered(self, notice: dict[str, Any], channel: NoticeChannel, attempts: int,
                                 reply: str | None, case: _CaseView | None = None) -> None:
@@ -595,19 +810,24 @@ class Dispatcher:
         await self._release_successors(notice["case_id"], case, notice["_id"], channel if recorded else None)
 
     async def _uncertain(self, notice: dict[str, Any], channel: NoticeChannel, reason: str,
-                         case: _CaseView | None = None) -> None:
-        """At most once after the commit: not sent again; the OGI office resolves it (GET /notices/uncertain)."""
+                         case: _CaseView | None = None, accepted: list[str] | None = None) -> None:
+        """At most once after the commit: not sent again; the OGI office resolves it (GET /notices/uncertain).
+        ``accepted``: a text's parts the SMSC did accept (their message ids), if any."""
         field = f"deliveries.{channel.value}"
         key = f"{notice['_id']}:{channel.value}"
+        fields: dict[str, Any] = {f"{field}.status": "uncertain", f"{field}.uncertain_reason": reason,
+                                  f"{field}.uncertain_at": now()}
+        if channel is NoticeChannel.EMAIL:
+            fields[f"{field}.message_id"] = message_id(key)
+        if accepted:
+            fields[f"{field}.parts"] = [{"seq": i, "message_id": mid} for i, mid in enumerate(accepted, start=1)]
         marked = await self.store.notices.update_one(
-            {"_id": notice["_id"], f"{field}.status": "sending"},
-            {"$set": {f"{field}.status": "uncertain", f"{field}.uncertain_reason": reason,
-                      f"{field}.uncertain_at": now(), f"{field}.message_id": message_id(key)}},
-        )
+            {"_id": notice["_id"], f"{field}.status": "sending"}, {"$set": fields})
         if marked.matched_count == 1:
             UNCERTAIN_DELIVERIES.inc()  # until the next count (count_uncertain)
         log.warning("notice_delivery_uncertain", case_id=notice["case_id"], channel=channel.value, notice_id=key,
-                    message_id=message_id(key), reason=reason)
+                    message_id=message_id(key) if channel is NoticeChannel.EMAIL else None, reason=reason,
+                    sms_message_ids=accepted or None)
         await self._release_successors(notice["case_id"], case, notice["_id"],
                                        channel if marked.matched_count == 1 else None)
 
@@ -619,7 +839,10 @@ class Dispatcher:
         claim = delivery.get("claim") or {}
         if claim.get("token") == self.token and key in self.confirmed:
             # Sent and confirmed by this process; only the record failed (the store was down).
-            await self._record_delivered(notice, channel, int(delivery["attempts"]), self.confirmed[key], case)
+            if channel is NoticeChannel.SMS:
+                await self._record_submitted(notice, int(delivery["attempts"]), self.confirmed[key], case)
+            else:
+                await self._record_delivered(notice, channel, int(delivery["attempts"]), self.confirmed[key], case)
             return 1
         mine_before = claim.get("by") == self.owner  # this instance: its earlier process, dead, or this one
         claimed_at = claim.get("at")
@@ -632,8 +855,20 @@ class Dispatcher:
                                   "server and before its reply was recorded" if claim else
                                   "found sending without a claim (a delivery begun by an earlier version)", case)
             return 1
-        # E-mail whose end of data was never sent (the server discarded it), or a webhook (the
-        # receiver recognises a repeat by webhook-id / Idempotency-Key): sent again.
+        if channel is NoticeChannel.SMS and (claim.get("phase") == "committing" or not claim):
+            # A part may have reached the SMSC (and the handset): never again blindly.
+            await self._uncertain(notice, channel, "notify stopped after the text was committed to the SMSC and "
+                                  "before the SMSC's answers were recorded", case)
+            return 1
+        # E-mail whose end of data was never sent (the server discarded it), a text none of whose
+        # parts left, or a webhook (the receiver recognises a repeat by webhook-id /
+        # Idempotency-Key): sent again — a text not inside the quiet hours.
+        if channel is NoticeChannel.SMS and (until := quiet_until(now(), self.quiet)) is not None:
+            await self.store.notices.update_one(
+                {"_id": notice["_id"], f"{field}.status": "sending", f"{field}.attempts": delivery["attempts"]},
+                {"$set": {f"{field}.status": "pending", f"{field}.resumed_at": now(), f"{field}.quiet_until": until,
+                          f"{field}.retry_at": until}})
+            return 0
         log.info("notice_delivery_resumed", case_id=notice["case_id"], channel=channel.value, notice_id=key,
                  phase=claim.get("phase"), claimed_by=claim.get("by"))
         reset = await self.store.notices.update_one(

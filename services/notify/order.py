@@ -25,7 +25,7 @@ notices can wait for each other)::
 
 **What a notice waits for.** A delivery is held while a notice of an earlier place (or of the
 same place and an earlier event) of its sequence is known to notify and not yet final on that
-channel (delivered, failed, refused or uncertain; a notice still waiting for the contact holds
+channel (delivered, failed, refused or uncertain, or a text submitted to the SMSC; a notice still waiting for the contact holds
 its successors too). And every applicant notice but ``received`` waits for the ``received`` of
 its case even before notify has heard of it (``REQUIRED``): every case has one, from
 ``application.received``. The other steps are optional (most cases have no correction, no
@@ -49,8 +49,10 @@ from typing import Any
 
 from services.notify.kinds import Audience, Kind
 
-# The final states of one delivery (after them, nothing more is sent on that channel).
-FINAL_DELIVERY = ("delivered", "failed", "refused", "uncertain")
+# The final states of one delivery (after them, nothing more is sent on that channel). A text
+# ``submitted`` (every part accepted by the SMSC) waits for its delivery receipts only: nothing more
+# is sent on that channel, so the case's later texts need not wait for the receipts.
+FINAL_DELIVERY = ("delivered", "failed", "refused", "uncertain", "submitted")
 AWAITING_CONTACT = "awaiting_contact"
 DONE = "done"
 

@@ -384,7 +384,7 @@ def test_secrets_are_referenced_never_committed(rendered, overlay):
         "intake": {"INTAKE_QUERY_CODE_SECRET", "INTAKE_APPLICANT_REF_SECRET", "GONGKAI_KAFKA_PASSWORD"},
         "routing": {"GONGKAI_KAFKA_PASSWORD"},
         "reply": {"REPLY_QUERY_CODE_SECRET", "REPLY_DOCUMENT_LINK_SECRET", "GONGKAI_KAFKA_PASSWORD"},
-        "notify": {"NOTIFY_DOCUMENT_LINK_SECRET", "GONGKAI_KAFKA_PASSWORD"},
+        "notify": {"NOTIFY_DOCUMENT_LINK_SECRET", "NOTIFY_SMPP_PASSWORD", "GONGKAI_KAFKA_PASSWORD"},
         "audit": {"AUDIT_QUERY_CODE_SECRET", "AUDIT_SIGNING_KEY", "GONGKAI_KAFKA_PASSWORD"},
         "web": {"WEB_SESSION_SECRET", "WEB_OIDC_CLIENT_SECRET"},
     }
@@ -402,6 +402,35 @@ def test_secrets_are_referenced_never_committed(rendered, overlay):
     links = {json.dumps({e["name"]: e for e in container(deployments[n])["env"]}[f"{n.upper()}_DOCUMENT_LINK_SECRET"]
                         ["valueFrom"], sort_keys=True) for n in ("reply", "notify")}
     assert len(links) == 1
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_notify_texts_through_the_operators_smsc(rendered, overlay, monkeypatch):
+    """Texts (issue #17): the operator's SMSC and account from the overlay, its password a Secret,
+    a valid default quiet-hours window, the sender id of the overlay's agency, texts pointing to the
+    portal's own status page, and notify's egress to the SMSC's port."""
+    from services.notify.quiet import QuietHours
+    from services.notify.settings import NotifySettings
+
+    docs = rendered[overlay]
+    cms = by_name(docs, "ConfigMap")
+    notify = cms["gongkai-notify"]["data"]
+    agency = cms["gongkai-common"]["data"]["GONGKAI_AGENCY_CODE"]
+    assert notify["NOTIFY_SMPP_HOST"] and notify["NOTIFY_SMPP_SYSTEM_ID"] and len(notify["NOTIFY_SMPP_SYSTEM_ID"]) <= 15
+    port = int(notify["NOTIFY_SMPP_PORT"])
+    assert QuietHours.parse(notify["NOTIFY_SMS_QUIET_HOURS"]) is not None
+    assert notify["NOTIFY_STATUS_URL"] == cms["gongkai-web"]["data"]["WEB_PUBLIC_URL"] + "/status"
+    assert notify["NOTIFY_STATUS_URL"].startswith("https://")
+    for key, value in notify.items():  # read as the service reads them: from its environment
+        monkeypatch.setenv(key, value)
+    settings = NotifySettings()
+    assert settings.sms_sender(agency).startswith("106")
+    env = {e["name"]: e for e in container(by_name(docs, "Deployment")["notify"])["env"]}
+    assert env["NOTIFY_SMPP_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "gongkai-smpp", "key": "password"}
+    outbound = by_name(docs, "NetworkPolicy")["notify-outbound"]["spec"]["egress"]
+    to_smsc = [r for r in outbound if any(p.get("port") == port for p in r.get("ports") or [])]
+    assert to_smsc and all("ipBlock" in peer and peer["ipBlock"]["cidr"] != "0.0.0.0/0"
+                           for r in to_smsc for peer in r["to"])
 
 
 # ------------------------------------------------------------------------------ network

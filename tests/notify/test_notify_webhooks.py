@@ -329,7 +329,7 @@ async def test_a_refused_destination_is_recorded_not_retried_and_the_email_still
     assert notice["deliveries"]["email"]["status"] == "delivered" and notice["status"] == "done"
     assert [m["to"] for m in env.smtp.sent] == ["zhang@example.com"]
     assert notice.get("outbox_len", len(notice.get("outbox", []))) == 1  # notice.delivered for the e-mail only
-    assert [r["headers"]["ce_type"] for r in notice["outbox"]] == ["cn.gongkai.notice.delivered.v1"]
+    assert [r["headers"]["ce_type"] for r in notice["outbox"]] == ["cn.gongkai.notice.delivered.v2"]
 
 
 @pytest.mark.asyncio
