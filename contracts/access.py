@@ -161,6 +161,21 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
         ("GET", "/cases/{case_id}/feedback"): _officers(*CASE_READERS, note="reads, rating, follow-ups of a case"),
         ("POST", "/cases/{case_id}/follow-ups"): _officers(O, note="a follow-up contact with the applicant"),
         ("GET", "/follow-ups"): _officers(O, H, note="replies unread after N working days, dissatisfied ratings"),
+        # The service (送达) of the documents addressed to the applicant (services/reply/service_http.py, issue #17).
+        ("GET", "/cases/{case_id}/service"): _officers(*CASE_READERS, note="dates of service, facts, remedy deadlines"),
+        ("POST", "/cases/{case_id}/postal-dispatches"): _officers(O, H, note="documents posted (邮寄)"),
+        ("POST", "/cases/{case_id}/postal-dispatches/{dispatch_id}/signed"): _officers(
+            O, H, note="signed for: served by post"),
+        ("POST", "/cases/{case_id}/postal-dispatches/{dispatch_id}/returned"): _officers(
+            O, H, note="returned undeliverable: not served"),
+        ("POST", "/cases/{case_id}/handovers"): _officers(O, H, note="handed over at the window, signed for"),
+        ("GET", "/cases/{case_id}/postal-dispatches/{dispatch_id}/proof-of-service.pdf"): _officers(
+            O, H, note="送达回证 (the applicant's name and address)"),
+        ("GET", "/cases/{case_id}/postal-dispatches/{dispatch_id}/label.pdf"): _officers(
+            O, H, note="address label (the applicant's address and phone)"),
+        ("GET", "/cases/{case_id}/handovers/{handover_id}/proof-of-service.pdf"): _officers(O, H, note="送达回证"),
+        ("GET", "/public/cases/{tracking_number}/service"): Access(
+            public=True, scope="query_code", note="the applicant: dates of service and remedy deadlines"),
     },
     "notify": {
         **_OPS_ROUTES,
@@ -169,6 +184,9 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
         ("GET", "/notices/uncertain"): _officers(O, note="every uncertain delivery, with the recipient and Message-ID"),
         ("POST", "/notices/{notice_id}/deliveries/{channel}/resolution"): _officers(
             O, note="sent (delivered, confirmed manually) or resend; only while uncertain"),
+        # 防打扰时间, the agency's quiet hours for texts (issue #17): the OGI office's head sets them.
+        ("GET", "/settings/sms-quiet-hours"): _officers(O, H, U, note="the window in force, who set it, held now"),
+        ("PUT", "/settings/sms-quiet-hours"): _officers(H, note="held texts re-examined at once"),
     },
     "audit": {
         **_OPS_ROUTES,
@@ -266,6 +284,17 @@ WEB_ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/work/ogi/cases/{case_id}/close"): _officers(O, H),
     ("POST", "/work/ogi/cases/{case_id}/fee-notice"): _officers(O, H),
     ("POST", "/work/ogi/cases/{case_id}/fee-settlement"): _officers(O, H, note="intake: ogi_officer"),
+    # 送达 (issue #17): the reply API records service and checks the role again.
+    ("POST", "/work/ogi/cases/{case_id}/postal-dispatches"): _officers(O, H, note="邮寄登记 (reply)"),
+    ("POST", "/work/ogi/cases/{case_id}/postal-dispatches/{dispatch_id}/signed"): _officers(O, H, note="签收登记 (reply)"),
+    ("POST", "/work/ogi/cases/{case_id}/postal-dispatches/{dispatch_id}/returned"): _officers(O, H, note="退回登记 (reply)"),
+    ("POST", "/work/ogi/cases/{case_id}/handovers"): _officers(O, H, note="当面送达 (reply)"),
+    ("GET", "/work/ogi/cases/{case_id}/postal-dispatches/{dispatch_id}/proof-of-service.pdf"): _officers(
+        O, H, note="送达回证 of a dispatch (reply's PDF)"),
+    ("GET", "/work/ogi/cases/{case_id}/postal-dispatches/{dispatch_id}/label.pdf"): _officers(
+        O, H, note="邮寄面单 (reply's PDF)"),
+    ("GET", "/work/ogi/cases/{case_id}/handovers/{handover_id}/proof-of-service.pdf"): _officers(
+        O, H, note="送达回证 of a handover (reply's PDF)"),
     ("GET", "/work/ogi/supervision"): _officers(O, H, note="督办"),
     ("GET", "/work/ogi/follow-ups"): _officers(O, H, note="回访: the follow-up queue"),
     ("GET", "/work/ogi/follow-ups/{case_id}"): _officers(O, H, note="a case's reads, rating and follow-ups"),
