@@ -83,7 +83,7 @@ async def test_three_departments_one_reply(stack, mail, hooks) -> None:
                                                                        webhooks[0]["signature_headers"])
 
     # The audit timeline holds every event, each after its cause.
-    types = [e["type"].removeprefix("cn.gongkai.").removesuffix(".v1") for e in all_events]
+    types = [e["type"].removeprefix("cn.gongkai.").rsplit(".v", 1)[0] for e in all_events]
     assert types.count("application.received") == 1
     assert types.count("case.routed") == 1
     assert types.count("task.assigned") == 3
@@ -124,7 +124,7 @@ async def _issued(stack, case_id):  # noqa: ANN001, ANN202
 
 async def _timeline_complete(client: Client, case_id: str):  # noqa: ANN202
     events = await client.timeline(case_id)
-    notices = sum(e["type"] == "cn.gongkai.notice.delivered.v1" for e in events)
+    notices = sum(e["type"].startswith("cn.gongkai.notice.delivered.") for e in events)
     return events if len(events) >= 16 and notices >= 4 else None
 
 
