@@ -4,7 +4,8 @@ One application whose contact says ``notify_by: ["sms"]`` and ``delivery.method:
 applicant gets exactly one text per step at the SMSC (the real SMPP server of deploy/local/smsc/),
 each split into UCS-2 parts that join back in order, carrying the tracking number and the step and
 nothing else of the person; no e-mail although an address is on file (the choice is the
-applicant's). The operator's delivery receipts make the deliveries ``delivered``; the reply service
+applicant's). None at night: with quiet hours set by the OGI head around this moment the first
+text is held (nothing at the SMSC), and goes when the window is put back. The operator's delivery receipts make the deliveries ``delivered``; the reply service
 records the reply served by text; an OGI officer records the postal dispatch and the signed-for
 date; the remedy deadlines follow from the date of service; the ledger holds every service fact
 and the statistics count the reply served.
@@ -13,7 +14,7 @@ and the statistics count the reply served.
 from __future__ import annotations
 
 import random
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +22,7 @@ import pytest
 from contracts import topics
 from services.reply.clock.calendar import default_calendar
 from services.reply.service import remedy_deadlines
-from tests.e2e.helpers import AUDITOR, Client, application, eventually, events_of, mails_for, tag
+from tests.e2e.helpers import AUDITOR, OGI_HEAD, Client, application, eventually, events_of, mails_for, tag
 
 pytestmark = pytest.mark.e2e
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -40,14 +41,37 @@ async def test_sms_and_post_one_text_per_step_and_the_date_of_service(stack, mai
     body["contact"] = {"phone": phone, "email": f"{t}@example.com", "address": "云南省某县某乡某村一组8号",
                        "postcode": "650000", "notify_by": ["sms"]}
     body["delivery"] = {"form": "paper", "method": "post"}
-    accepted = await client.submit(body)
-    case_id, number = accepted["case_id"], accepted["tracking_number"]
 
-    # The text of the first step (received) reaches the SMSC.
     def texts() -> list[dict]:
         return smsc.messages(destination=phone)
 
-    await eventually(lambda: _async(len(texts()) >= 1), 60, what="the text of the registration")
+    # Night: the OGI head sets quiet hours around this moment; the registration's text is held.
+    before = await client.get("notify", "/settings/sms-quiet-hours", as_user=OGI_HEAD)
+    assert before.status_code == 200, before.text
+    now = datetime.now(CHINA)
+    window = f"{(now - timedelta(hours=1)):%H:%M}-{(now + timedelta(hours=1)):%H:%M}"
+    put = await client.http.put(client.url("notify", "/settings/sms-quiet-hours"), headers=client.auth(OGI_HEAD),
+                                json={"quiet_hours": window})
+    assert put.status_code == 200 and put.json()["now_quiet"] is True, put.text
+    try:
+        accepted = await client.submit(body)
+        case_id, number = accepted["case_id"], accepted["tracking_number"]
+
+        async def held() -> dict | None:
+            resp = await client.get("notify", f"/cases/{case_id}/notices")
+            notices = resp.json()["notices"] if resp.status_code == 200 else []
+            sms = [n["deliveries"].get("sms") or {} for n in notices if n["kind"] == "received"]
+            return sms[0] if sms and sms[0].get("quiet_until") else None
+
+        delivery = await eventually(held, 60, what="the registration's text held for the quiet hours")
+        assert delivery["status"] == "pending"
+        assert texts() == []  # nothing at the SMSC during the quiet hours
+    finally:
+        # Morning: the window is put back as it was; the held text goes at once.
+        restored = await client.http.put(client.url("notify", "/settings/sms-quiet-hours"),
+                                         headers=client.auth(OGI_HEAD), json={"quiet_hours": before.json()["quiet_hours"]})
+        assert restored.status_code == 200, restored.text
+    await eventually(lambda: _async(len(texts()) >= 1), 60, what="the text of the registration, after the quiet hours")
 
     task = await client.wait_task_open(case_id, "zrzy")
     assert (await client.answer(task["task_id"], "zrzy", "disclosed", text="现予公开征地补偿标准。")).status_code == 201
