@@ -53,7 +53,7 @@ class Contact(StrictIn):
         default=None, max_length=2000,
         description="接收进度通知的回调地址（生产环境须为 https）；登记后在受理回执中一次性给出签名密钥 webhook_secret")
     notify_by: list[Literal["email", "sms"]] | None = Field(
-        default=None, max_length=2,
+        default=None, min_length=1, max_length=2,
         description="各办理环节的通知方式：email 电子邮件、sms 手机短信（只含受理编号和办理环节，夜间不发送）；"
                     "不填：填写了电子邮箱的，以电子邮件通知")
 

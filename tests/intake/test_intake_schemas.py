@@ -281,6 +281,8 @@ def test_notice_channels_default_to_none_and_are_kept_in_order_without_repeats()
         ({"contact": {"phone": "13987654321", "notify_by": ["email"]}}, "contact.email",
          "选择电子邮件通知的，须填写电子邮箱"),
         ({"contact__notify_by": ["fax"]}, "contact.notify_by.0", "email"),
+        # An empty choice would silence every notice: refused (leave the field out for the default).
+        ({"contact__notify_by": []}, "contact.notify_by", "至少"),
     ],
 )
 def test_a_chosen_channel_needs_its_contact_detail(changes, field, message):

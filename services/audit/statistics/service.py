@@ -25,7 +25,7 @@ from typing import Any
 
 from services.audit.statistics.cases import RECEIVED, kind
 
-ISSUED_DOC, SERVED, RETURNED = "document.issued", "document.served", "document.returned"
+ISSUED_DOC, SERVED = "document.issued", "document.served"
 TYPES = tuple(f"cn.gongkai.{t}.v1" for t in (RECEIVED, ISSUED_DOC, SERVED))
 REPLY_KINDS = ("consolidated_reply", "reply_amendment")
 
