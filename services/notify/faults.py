@@ -11,9 +11,11 @@ reaches that point; ``notify.after_send:kill@<text>`` only for a delivery whose 
   campaign's one e-mail in 600 that never arrived, issue #12);
 - ``notify.after_send``: the server's final 250 has been read, the delivery not yet recorded.
 
-For a text (SMS) the same points mean: ``notify.after_commit``, recorded ``committing`` and no
-``submit_sm`` sent yet (``uncertain`` after the restart, though nothing left); ``notify.after_send``,
-every part accepted by the SMSC, the message ids not yet recorded (``uncertain``: never sent twice).
+For a text (SMS) the same points mean: ``notify.before_commit``, claimed and not yet recorded
+``committing``, no ``submit_sm`` sent (sent again after the restart, once); ``notify.after_commit``,
+recorded ``committing`` and no ``submit_sm`` sent yet (``uncertain`` after the restart, though
+nothing left); ``notify.after_send``, every part accepted by the SMSC, the message ids not yet
+recorded (``uncertain``: never sent twice).
 
 Refused in production: a service with ``GONGKAI_FAULT`` set and ``GONGKAI_ENV=production`` does
 not start.
