@@ -177,6 +177,8 @@ def build(settings: NotifySettings | None = None) -> FastAPI:
         return {"case_id": case_id, "notices": [
             {"notice_id": d["_id"], "kind": d["kind"], "audience": d.get("audience", "applicant"),
              "recipient": d.get("recipient"), "status": d["status"], "subject": d["subject"],
+             # why neither e-mail nor text went (the applicant's channels could not be used), if so
+             "no_channel_reason": d.get("no_channel_reason"),
              "deliveries": {ch: {k: v for k, v in dl.items() if k != "to"} for ch, dl in d["deliveries"].items()}}
             for d in docs]}
 

@@ -52,7 +52,11 @@ retried; the e-mail still goes out.
 
 **Text messages (issue #17).** An applicant notice goes by SMS when the contact chose it
 (``notify_by`` holds ``sms``) and the phone is a mobile number; by e-mail only when the contact
-chose e-mail (or made no choice, registered before it existed, and gave an address). Its text
+chose e-mail (or made no choice, registered before it existed, and gave an address) — or chose
+SMS, which cannot go (no SMSC configured, not a mobile number), and gave an address: then the
+e-mail records why it went (``fallback_from``, ``fallback_reason``). With neither, the notice
+is ``done`` with ``no_channel_reason`` (logged ``notice_no_channel``; GET /cases/{id}/notices
+shows it). Its text
 (``messages.sms_text``) names the tracking number and the step, nothing more, and points to the
 status page; one text per step, split into UCS-2 parts if long (``sms``). The same claim and
 commit as e-mail: ``committing`` is recorded before the first ``submit_sm``; a text found
@@ -61,12 +65,13 @@ commit as e-mail: ``committing`` is recorded before the first ``submit_sm``; a t
 retried with backoff. Every part accepted → ``submitted`` with the parts' message ids (final for
 the order of the case's later notices: nothing more is sent on the channel); its delivery
 receipts (kept per message id in ``sms_receipts``, also when they come before that record or
-after a restart) make it ``delivered`` once every part is DELIVRD — at the receipt's done time,
-with its ``notice.delivered`` — or ``failed`` (UNDELIV, REJECTD, EXPIRED …) with the reason. Inside
-the quiet hours (防打扰, ``quiet``) a text is held, pending with ``quiet_until``, until they end. The
-window is the one the OGI office set (``quiet_setting``; the environment's until it does), read at
-the start of a round (cached a few seconds); when it changes, the texts held by the old one are
-re-examined in that round (``reexamine_quiet``).
+after a restart; a final one never replaced by a later intermediate one) make it ``delivered``
+once every part is DELIVRD — at the receipt's done time, with its ``notice.delivered`` — or
+``failed`` (UNDELIV, REJECTD, EXPIRED …) with the reason. Inside the quiet hours (防打扰,
+``quiet``) a text is held, pending with ``quiet_until``, until they end. The window is the one
+the OGI office set (``quiet_setting``; the environment's until it does), read at the start of a
+round (cached a few seconds); when it changes, the texts held by the old one are re-examined in
+that round (``reexamine_quiet``).
 
 Applicant notices wait for the applicant's contact (``awaiting_contact``) and go by e-mail, SMS and
 webhook. Officer notices (deadline warnings, overdue cases) are one notice per event and recipient,
@@ -86,6 +91,7 @@ import structlog
 from prometheus_client import Gauge
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from contracts import topics
 from contracts.envelope import deterministic_id, new_event
@@ -100,7 +106,7 @@ from services.notify.kinds import Audience, Kind, contract_kind
 from services.notify.messages import Message, backoff_seconds, sms_text
 from services.notify.quiet import QuietHours, quiet_until
 from services.notify.quiet_setting import QuietHoursSetting
-from services.notify.sms import Receipt, SmsUncertain, mobile_number, receipt_outcome
+from services.notify.sms import FINAL_STATES, Receipt, SmsUncertain, mobile_number, receipt_outcome
 from services.notify.senders import SmtpSender, SmtpUncertain, WebhookSender, message_id
 from services.notify.settings import NotifySettings
 from servicekit import outbox
@@ -123,13 +129,29 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def served_document(notice: dict[str, Any], channel: NoticeChannel) -> str | None:
+    """The document a delivery's ``notice.delivered`` names (v2 ``document_id``: the reply service
+    records it served, 送达, by that channel at ``delivered_at``). An e-mail names it only when it
+    carried it as its attachment (recorded on the delivery at its claim, ``attachment``): one sent
+    without it once the document patience was spent told the applicant of the step, but served
+    nothing. A text never carries the document (it points to the status page): it names the
+    notice's document, and the reply service decides whether a text serves, by the applicant's
+    chosen method of delivery. A webhook names the notice's (the reply service ignores webhooks)."""
+    if channel is NoticeChannel.EMAIL:
+        delivery = (notice.get("deliveries") or {}).get(channel.value) or {}
+        return (delivery.get("attachment") or {}).get("document_id")
+    return notice.get("document_id")
+
+
 def delivered_change(notice: dict[str, Any], channel: NoticeChannel, attempts: int, delivered_at: datetime,
                      source: str, *, reply: str | None = None, closes: bool = False,
-                     extra: dict[str, Any] | None = None) -> Change:
+                     extra: dict[str, Any] | None = None, serves: bool = True) -> Change:
     """A delivery recorded ``delivered`` with its ``notice.delivered`` event (for an applicant's
     notice of a kind the contract knows), in one change: the dispatcher's confirmation of a 250,
     and an officer's confirmation of an uncertain e-mail (``resolution_change``) alike.
-    ``closes``: the notice is ``done`` in the same write; ``extra``: more fields of the delivery."""
+    ``closes``: the notice is ``done`` in the same write; ``extra``: more fields of the delivery;
+    ``serves``: False when the delivery is no receipt of its arrival (an officer's ``sent``), so the
+    event names no document (``served_document``) and no date of service follows from it."""
     field = f"deliveries.{channel.value}"
     key = f"{notice['_id']}:{channel.value}"
     done: dict[str, Any] = {f"{field}.status": "delivered", f"{field}.delivered_at": delivered_at}
@@ -145,7 +167,8 @@ def delivered_change(notice: dict[str, Any], channel: NoticeChannel, attempts: i
     if notice.get("audience", Audience.APPLICANT.value) == Audience.APPLICANT.value and kind is not None:
         event = new_event(
             NoticeDeliveredV2(case_id=notice["case_id"], notice_id=key, kind=kind, channel=channel,
-                              attempts=attempts, delivered_at=delivered_at, document_id=notice.get("document_id")),
+                              attempts=attempts, delivered_at=delivered_at,
+                              document_id=served_document(notice, channel) if serves else None),
             source=source,
             subject=notice["case_id"],
             event_id=deterministic_id("notice.delivered", key),
@@ -184,7 +207,8 @@ def resolution_change(notice: dict[str, Any] | None, channel: NoticeChannel, out
     """The change an officer's resolution makes to an ``uncertain`` delivery (pure).
 
     ``sent``: ``delivered``, with ``confirmed_manually = {by, by_subject, at, note}`` and the same
-    ``notice.delivered`` event a confirmed 250 gives (``delivered_change``). ``resend``: back to
+    ``notice.delivered`` event a confirmed 250 gives (``delivered_change``), except that it names no
+    document (``document_id`` None: the officer's click is no date of service). ``resend``: back to
     ``pending`` with its attempts reset, the notice due now (the dispatcher sends it again, with
     the same Message-ID). Either way ``resolution`` records who, when, why and what was uncertain.
     The caller writes it only while the delivery is still ``uncertain`` (one conditional write:
@@ -200,8 +224,10 @@ def resolution_change(notice: dict[str, Any] | None, channel: NoticeChannel, out
                   "uncertain_reason": delivery.get("uncertain_reason")}
     if outcome is Outcome.SENT:
         confirmed = {"by": officer["by"], "by_subject": officer["by_subject"], "at": at, "note": note}
+        # The officer saw that it left (the mail server's log, the SMSC's records), not when it
+        # reached the applicant: no receipt of its arrival, so it serves no document (送达).
         change = delivered_change(notice, channel, int(delivery.get("attempts") or 0), at, source,
-                                  extra={"confirmed_manually": confirmed, "resolution": resolution})
+                                  extra={"confirmed_manually": confirmed, "resolution": resolution}, serves=False)
         change.set.pop(f"{field}.smtp_reply", None)  # no reply was read: the officer's confirmation stands for it
         return change
     return Change(
@@ -555,40 +581,68 @@ class Dispatcher:
             )
             return None
         deliveries = {}
-        for channel, to in self.channels(contact, notice).items():
-            deliveries[channel.value] = {"status": "pending", "attempts": 0, "to": to}
+        routes, no_channel = self.channels(contact, notice)
+        for channel, fields in routes.items():
+            deliveries[channel.value] = {"status": "pending", "attempts": 0, **fields}
         if contact.get("webhook_url"):
             deliveries[NoticeChannel.WEBHOOK.value] = {"status": "pending", "attempts": 0, "to": contact["webhook_url"]}
         status = PENDING if deliveries else DONE
+        attach: dict[str, Any] = {"deliveries": deliveries, "status": status}
+        if no_channel is not None:
+            # Neither e-mail nor text goes: shown with the notice (GET /cases/{id}/notices), not silent.
+            attach["no_channel_reason"] = no_channel
+            log.warning("notice_no_channel", case_id=notice["case_id"], kind=notice["kind"], reason=no_channel,
+                        webhook=bool(contact.get("webhook_url")))
         attached = await self.store.notices.update_one(
-            {"_id": notice["_id"], "status": AWAITING_CONTACT},
-            {"$set": {"deliveries": deliveries, "status": status}},
-        )
+            {"_id": notice["_id"], "status": AWAITING_CONTACT}, {"$set": attach})
         if status == DONE:
             await self._release_successors(notice["case_id"])
         if attached.modified_count == 1:  # this write made it so: no need to read it back
-            return {**notice, "deliveries": deliveries, "status": status}
+            return {**notice, **attach}
         return await self.store.notices.find_one({"_id": notice["_id"]}, {"outbox": 0})
 
-    def channels(self, contact: dict[str, Any], notice: dict[str, Any]) -> dict[NoticeChannel, str]:
-        """The applicant's chosen channels of a notice, each with its address (webhooks aside).
+    def channels(self, contact: dict[str, Any],
+                 notice: dict[str, Any]) -> tuple[dict[NoticeChannel, dict[str, Any]], str | None]:
+        """The applicant's channels for a notice, each with its delivery's fields (``to``; webhooks
+        aside), and, when neither e-mail nor a text goes, why (else None).
 
         ``notify_by`` unset (a contact registered before the choice existed): e-mail when there is
         an address. Else e-mail only if chosen (and an address given), SMS only if chosen and the
-        phone is a mobile number (a landline gets no text; logged) and the SMS channel is on."""
+        phone is a mobile number (a landline gets no text; logged) and the SMS channel is on. An
+        applicant who chose SMS, which cannot go, is not left with nothing: the notice goes by
+        e-mail when an address was given (``fallback_from: "sms"`` and ``fallback_reason`` on the
+        delivery, logged ``notice_sms_fallback_to_email``)."""
         chosen = contact.get("notify_by")
-        out: dict[NoticeChannel, str] = {}
-        if contact.get("email") and (chosen is None or NoticeChannel.EMAIL.value in chosen):
-            out[NoticeChannel.EMAIL] = contact["email"]
+        email = contact.get("email") or None
+        out: dict[NoticeChannel, dict[str, Any]] = {}
+        if email and (chosen is None or NoticeChannel.EMAIL.value in chosen):
+            out[NoticeChannel.EMAIL] = {"to": email}
+        sms_off: str | None = None
         if chosen is not None and NoticeChannel.SMS.value in chosen:
             number = mobile_number(contact.get("phone"))
             if number is None:
+                sms_off = "the phone given is not a mainland mobile number" if contact.get("phone") else \
+                    "no phone number given"
                 log.warning("notice_sms_not_a_mobile", case_id=notice["case_id"], kind=notice["kind"])
             elif self.sms is None:
+                sms_off = "no SMS channel (NOTIFY_SMPP_HOST is empty)"
                 log.warning("notice_sms_channel_off", case_id=notice["case_id"], kind=notice["kind"])
             else:
-                out[NoticeChannel.SMS] = number
-        return out
+                out[NoticeChannel.SMS] = {"to": number}
+        if sms_off is not None and NoticeChannel.EMAIL not in out and email:
+            out[NoticeChannel.EMAIL] = {"to": email, "fallback_from": NoticeChannel.SMS.value,
+                                        "fallback_reason": sms_off}
+            log.warning("notice_sms_fallback_to_email", case_id=notice["case_id"], kind=notice["kind"],
+                        reason=sms_off)
+        if out:
+            return out, None
+        if sms_off is not None:
+            return out, f"the applicant chose SMS, which cannot go ({sms_off}), and gave no e-mail address"
+        if chosen is not None and NoticeChannel.EMAIL.value in chosen:
+            return out, "the applicant chose e-mail and gave no e-mail address"
+        if chosen is not None:
+            return out, "the applicant chose neither e-mail nor SMS"
+        return out, "no e-mail address given (no channel chosen: registered before the choice existed)"
 
     # -- claim, send, confirm ----------------------------------------------------------------
 
@@ -623,16 +677,21 @@ class Dispatcher:
         key = f"{notice['_id']}:{channel.value}"
         claim = {"by": self.owner, "token": self.token, "at": now(), "phase": "claimed"}
         claimed: dict[str, Any] = {f"{field}.status": "sending", f"{field}.attempts": attempts, f"{field}.claim": claim}
+        unset: dict[str, str] = {}
         if attachment is not None:
             claimed[f"{field}.attachment"] = attachment.meta()
+        elif channel is NoticeChannel.EMAIL:  # an earlier attempt's, if any: this one goes without it
+            unset[f"{field}.attachment"] = ""
         extra: dict[str, Any] = {"attachments": [attachment]} if attachment is not None else {}
         if order_note is not None:
             claimed[f"{field}.order_note"] = order_note
         if delivery.get("held_by"):
             claimed[f"{field}.waited_for"] = delivery["held_by"]
-        update: dict[str, Any] = {"$set": claimed}
         if "held_by" in delivery:
-            update["$unset"] = {f"{field}.held_by": ""}
+            unset[f"{field}.held_by"] = ""
+        update: dict[str, Any] = {"$set": claimed}
+        if unset:
+            update["$unset"] = unset
         result = await self.store.notices.update_one(
             {"_id": notice["_id"], f"{field}.status": "pending", f"{field}.attempts": delivery["attempts"]}, update)
         if result.modified_count != 1:
@@ -717,6 +776,9 @@ class Dispatcher:
         if channel is NoticeChannel.SMS:
             await self._record_submitted(notice, attempts, self.confirmed[key], case)
             return
+        if channel is NoticeChannel.EMAIL:  # what it carried, as its claim recorded (served_document)
+            sent = {**delivery, "attachment": attachment.meta() if attachment is not None else None}
+            notice = {**notice, "deliveries": {**notice["deliveries"], channel.value: sent}}
         await self._record_delivered(notice, channel, attempts, reply, case)
 
     # -- texts: submitted, then the delivery receipts -----------------------------------------
@@ -741,11 +803,21 @@ class Dispatcher:
 
     async def on_receipt(self, receipt: Receipt) -> None:
         """A delivery receipt from the SMSC (the SMPP thread awaits this before acknowledging it):
-        kept per message id, then applied to its delivery, if that is known yet."""
-        await self.store.receipts.update_one(
-            {"_id": receipt.message_id},
-            {"$set": {"stat": receipt.stat, "done_at": receipt.done_at, "err": receipt.err, "text": receipt.text,
-                      "received_at": now()}}, upsert=True)
+        kept per message id, then applied to its delivery, if that is known yet. A receipt in a
+        final state (``sms.FINAL_STATES``) is never replaced (one conditional write): an
+        intermediate one (ENROUTE) that comes after a DELIVRD — the SMSC's order is not guaranteed
+        — would otherwise undo it and leave the text waiting; the first final one stays."""
+        fields = {"stat": receipt.stat, "done_at": receipt.done_at, "err": receipt.err, "text": receipt.text,
+                  "received_at": now()}
+        not_final = {"_id": receipt.message_id, "stat": {"$nin": sorted(FINAL_STATES)}}
+        try:
+            await self.store.receipts.update_one(not_final, {"$set": fields}, upsert=True)
+        except DuplicateKeyError:
+            # It exists in a final state — or another receipt of the message was inserted at the same
+            # moment (then this one still replaces it, unless that one is final).
+            again = await self.store.receipts.update_one(not_final, {"$set": fields})
+            if again.matched_count == 0:
+                log.info("sms_receipt_after_final", message_id=receipt.message_id, stat=receipt.stat)
         doc = await self.store.notices.find_one(
             {f"deliveries.{NoticeChannel.SMS.value}.parts.message_id": receipt.message_id}, {"_id": 1})
         if doc is None:

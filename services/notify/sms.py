@@ -22,7 +22,9 @@ sends it as a ``deliver_sm`` (esm_class 0x04) to a receiving session of our syst
 while none is bound — so receipts for texts sent before a restart arrive after it. The thread
 hands each receipt to ``on_receipt`` (the dispatcher records it in the store) and acknowledges it
 (``deliver_sm_resp`` ESME_ROK) only once recorded; when recording fails it answers ESME_RX_T_APPN
-and the SMSC sends it again.
+and the SMSC sends it again (so too, unrecorded, for a receipt read while a part's answer is
+overdue: ``_await_response``). A receipt in a final state is never replaced by a later
+intermediate one (``FINAL_STATES``; the dispatcher's ``on_receipt``).
 """
 
 from __future__ import annotations
@@ -129,6 +131,9 @@ def text_of(payload: bytes, esm_class: int, data_coding: int = UCS2) -> str:
 
 DELIVERED = "DELIVRD"
 FAILED_STATES = frozenset({"UNDELIV", "REJECTD", "EXPIRED", "DELETED", "UNKNOWN"})
+# A message's final states (SMPP 3.4 §5.2.28): a receipt in one is never replaced by a later
+# intermediate one (ENROUTE, ACCEPTD … arriving after it), only by nothing.
+FINAL_STATES = frozenset({DELIVERED, "UNDELIV", "REJECTD", "EXPIRED", "DELETED"})
 RECEIPT_FIELD = re.compile(r"(id|sub|dlvrd|submit date|done date|stat|err):(\S*)", re.IGNORECASE)
 # message_state (SMPP 3.4 §5.2.28) when the receipt's text has no stat
 MESSAGE_STATES = {2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 7: "UNKNOWN", 8: "REJECTD"}
@@ -274,6 +279,7 @@ class SmppSender:
         if not self.bound.is_set() and not await asyncio.to_thread(self.bound.wait, 1.0):
             raise SmsNotSent(f"not bound to the SMSC: {self.last_error or 'binding'}")
         parts = split(text)
+        self.faults.reached("notify.before_commit", to)
         await commit()
         self.faults.reached("notify.after_commit", to)
         job = _Job(to, source, parts, concurrent.futures.Future())
@@ -410,22 +416,38 @@ class SmppSender:
             job.future.set_exception(SmsUncertain(reason, list(accepted)))
 
     def _await_response(self, sequence: int) -> Any:  # noqa: ANN401 - smpplib PDU
-        """Read PDUs (handling receipts meanwhile) until the response to ``sequence``."""
+        """Read PDUs (handling receipts meanwhile) until the response to ``sequence``.
+
+        The deadline (``timeout``) ends the wait only when nothing is readable: recording a receipt
+        that came first may take long (the store slow: up to 3 × ``timeout``), and a response
+        already waiting in the socket behind it is no timeout — a part the SMSC took must not be
+        made ``uncertain`` by our own slowness. Once the deadline has passed, a receipt still read
+        is answered at once with ESME_RX_T_APPN, not recorded (the SMSC sends it again), so that
+        the wait ends soon; a limit of one more ``timeout`` past the deadline guards against an
+        SMSC that never stops sending."""
         assert self.client is not None
         deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
+        overtime: float | None = None  # when the wait first found its deadline passed
+        sock = self.client._socket  # noqa: SLF001 - smpplib reads the socket unbuffered (read_pdu)
+        while True:
+            at = time.monotonic()
+            if at >= deadline and overtime is None:
+                overtime = at
+            readable, _, _ = select.select([sock], [], [], max(deadline - at, 0.0))
+            if not readable or (overtime is not None and time.monotonic() - overtime > self.timeout):
+                raise TimeoutError(f"no response to sequence {sequence} in {self.timeout}s")
             pdu = self.client.read_pdu()
             if pdu.command == "submit_sm_resp" and pdu.sequence == sequence:
                 return pdu
             if pdu.command == "generic_nack" and pdu.sequence == sequence:
                 return pdu
-            self._handle(pdu)
-        raise TimeoutError(f"no response to sequence {sequence} in {self.timeout}s")
+            self._handle(pdu, record=time.monotonic() < deadline)
 
-    def _handle(self, pdu: Any) -> None:  # noqa: ANN401 - smpplib PDU
+    def _handle(self, pdu: Any, *, record: bool = True) -> None:  # noqa: ANN401 - smpplib PDU
+        """Answer a PDU from the SMSC; ``record`` False: a receipt is refused for now (``_deliver``)."""
         assert self.client is not None
         if pdu.command == "deliver_sm":
-            status = self._deliver(pdu)
+            status = self._deliver(pdu, record=record)
             resp = smpp.make_pdu("deliver_sm_resp", client=self.client, status=status)
             resp.sequence = pdu.sequence
             self.client.send_pdu(resp)
@@ -439,9 +461,11 @@ class SmppSender:
             self.client.send_pdu(resp)
             raise smpp_errors.ConnectionError("the SMSC unbound")
 
-    def _deliver(self, pdu: Any) -> int:  # noqa: ANN401
+    def _deliver(self, pdu: Any, *, record: bool = True) -> int:  # noqa: ANN401
         """A deliver_sm: a receipt is recorded (then acknowledged); anything else (a reply from a
-        handset) is acknowledged and dropped — notices are not a conversation."""
+        handset) is acknowledged and dropped — notices are not a conversation. ``record`` False (a
+        submit's wait past its deadline): a receipt is answered ESME_RX_T_APPN at once, unrecorded,
+        and the SMSC sends it again."""
         if not int(pdu.esm_class or 0) & RECEIPT:
             log.info("sms_mo_ignored")
             return consts.SMPP_ESME_ROK
@@ -453,6 +477,9 @@ class SmppSender:
         if receipt is None:
             log.warning("sms_receipt_unreadable", text=text[:200])
             return consts.SMPP_ESME_ROK
+        if not record:
+            log.info("sms_receipt_deferred", message_id=receipt.message_id, stat=receipt.stat)
+            return ESME_RX_T_APPN
         if self.loop is None or self.on_receipt is None:
             return ESME_RX_T_APPN
         try:

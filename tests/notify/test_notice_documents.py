@@ -143,3 +143,51 @@ def test_the_email_has_the_pdf_as_an_attachment_with_its_chinese_name() -> None:
     assert part.get_filename() == "政府信息公开申请受理回执-YN-20261202-00001.pdf"
     assert part.get_payload(decode=True) == PDF
     assert parsed.get_body(preferencelist=("plain",)).get_content().strip() == "您的申请已登记。"
+
+
+def delivered_events(notice: dict) -> dict[str, dict]:
+    """The notice's notice.delivered events (its outbox), by channel."""
+    import json
+
+    events = [json.loads(r["value"])["data"] for r in notice.get("outbox", [])]
+    return {e["channel"]: e for e in events if e["notice_id"].startswith(notice["_id"])}
+
+
+async def test_an_email_names_its_document_as_served_only_when_it_carried_it(env) -> None:
+    # An e-mail that went without its PDF (the patience spent) told the applicant of the step but
+    # served nothing: its notice.delivered names no document; the one that carried its PDF does.
+    docs, smtp = FakeDocuments(), AttachingSmtp()
+    d = dispatcher(env, docs, smtp, document_patience_seconds=0.0)
+    await start(env, docs)
+    await env.handlers.on_procedure(s.ev(s.extension(), "extension.approved"))
+    await drain(d)
+    notices = {n["kind"]: n for n in await env.notices()}
+    without, carried = notices["extension_approved"], notices["received"]
+    assert without["document_id"] and "attachment" not in without["deliveries"]["email"]
+    assert delivered_events(without)["email"]["document_id"] is None
+    assert carried["deliveries"]["email"]["attachment"]["document_id"] == carried["document_id"]
+    assert delivered_events(carried)["email"]["document_id"] == carried["document_id"]
+
+
+async def test_a_retry_without_the_document_does_not_keep_an_earlier_attempts_attachment(env) -> None:
+    class RefusesOnce(AttachingSmtp):
+        async def send(self, **kw):  # noqa: ANN003, ANN202
+            if not getattr(self, "refused", False):
+                self.refused = True
+                raise ConnectionError("451 try again later (simulated)")  # nothing taken
+            return await super().send(**kw)
+
+    docs, smtp = FakeDocuments(), RefusesOnce()
+    d = dispatcher(env, docs, smtp, document_patience_seconds=0.0)
+    await start(env, docs)
+    await d.run_once()  # claimed with its PDF, refused by the server
+    [notice] = await env.notices()
+    assert notice["deliveries"]["email"]["status"] == "pending"
+    assert notice["deliveries"]["email"]["attachment"]["document_id"] == notice["document_id"]
+    docs.have.clear()  # the document cannot be fetched now: the retry goes without it
+    await drain(d)
+    [after] = await env.notices()
+    [mail] = smtp.sent
+    assert mail["attachments"] == [] and after["deliveries"]["email"]["status"] == "delivered"
+    assert "attachment" not in after["deliveries"]["email"]
+    assert delivered_events(after)["email"]["document_id"] is None

@@ -390,3 +390,115 @@ async def test_a_text_killed_before_its_commit_is_sent_again_but_not_inside_the_
         pass
     assert len(smsc.messages()) == 1  # safe to send: none of its parts had left
     await delivered(env)
+
+
+# -- an applicant who chose SMS only is not left with nothing (review of issue #17) ---------------
+
+async def test_sms_only_with_no_smsc_configured_goes_by_email_and_says_why(env):
+    assert env.dispatcher.sms is None  # NOTIFY_SMPP_HOST empty: no SMS channel
+    await registered(env, ["sms"])
+    await env.drain()
+    [notice] = await env.notices()
+    assert set(notice["deliveries"]) == {"email"}
+    email = notice["deliveries"]["email"]
+    assert email["status"] == "delivered" and email["fallback_from"] == "sms"
+    assert "NOTIFY_SMPP_HOST" in email["fallback_reason"] and notice.get("no_channel_reason") is None
+    [mail] = env.smtp.sent
+    assert mail["to"] == "zhang@example.com"
+
+
+async def test_sms_only_with_a_landline_goes_by_email_and_says_why(env, sms, smsc):
+    await registered(env, ["sms"], phone="0871-12345678")
+    await env.drain()
+    [notice] = await env.notices()
+    email = notice["deliveries"]["email"]
+    assert set(notice["deliveries"]) == {"email"} and email["status"] == "delivered"
+    assert email["fallback_from"] == "sms" and "not a mainland mobile number" in email["fallback_reason"]
+    assert smsc.submits == []
+
+
+async def test_email_chosen_too_is_no_fallback(env, sms, smsc):
+    await registered(env, ["sms", "email"], phone="0871-12345678")
+    await env.drain()
+    email = (await env.notices())[0]["deliveries"]["email"]
+    assert email["status"] == "delivered" and "fallback_from" not in email  # as chosen
+
+
+async def test_sms_only_with_no_way_to_send_is_done_with_the_reason_shown(store, monkeypatch):  # noqa: ANN001
+    from tests.notify.api_client import notify_api
+    from tests.notify.conftest import FakeSmtp, FakeWebhook
+    from tests.tokens import bearer
+
+    async with notify_api(store, "t_sms_no_channel", monkeypatch) as api:
+        app = api.app
+        smtp = FakeSmtp()
+        dispatcher = Dispatcher(app.state.store, app.state.dispatcher.settings, smtp, FakeWebhook(), lambda: None,
+                                owner="notify-test", sms=None)
+        await app.state.handlers.on_contact(s.ev(contact(["sms"], email=None), "contact"))
+        await app.state.handlers.on_received(s.ev(s.received(), "received"))
+        while await dispatcher.run_once():
+            pass
+        assert smtp.sent == []
+        shown = await api.get("/cases/c1/notices", headers=bearer("ogi_officer"))
+        assert shown.status_code == 200
+        [notice] = shown.json()["notices"]
+        assert notice["status"] == "done" and notice["deliveries"] == {}
+        assert "chose SMS" in notice["no_channel_reason"] and "no e-mail address" in notice["no_channel_reason"]
+        assert "NOTIFY_SMPP_HOST" in notice["no_channel_reason"]
+
+
+async def test_a_webhook_alone_still_goes_and_the_missing_channel_is_recorded(env):
+    await registered(env, ["sms"], email=None, webhook="http://hooks.test/h1")
+    await env.drain()
+    [notice] = await env.notices()
+    assert set(notice["deliveries"]) == {"webhook"} and notice["deliveries"]["webhook"]["status"] == "delivered"
+    assert "no e-mail address" in notice["no_channel_reason"]
+
+
+# -- receipts: a final state is never undone by a later intermediate one ----------------------------
+
+async def test_an_enroute_receipt_after_delivrd_does_not_undo_it(env):
+    from services.notify.sms import Receipt
+
+    class Accepts:
+        """The SMSC took both parts (message ids m1, m2)."""
+
+        two_phase = True
+
+        async def send(self, *, commit, **_: object) -> list[str]:  # noqa: ANN001
+            await commit()
+            return ["m1", "m2"]
+
+    env.dispatcher.sms = Accepts()
+    await registered(env, ["sms"])
+    await env.drain()
+    assert (await sms_delivery(env))["status"] == "submitted"
+    at = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
+
+    def receipt(mid: str, stat: str) -> Receipt:
+        return Receipt(message_id=mid, stat=stat, done_at=at, err="000", text=f"id:{mid} stat:{stat}")
+
+    await env.dispatcher.on_receipt(receipt("m1", "DELIVRD"))
+    await env.dispatcher.on_receipt(receipt("m1", "ENROUTE"))  # late, out of order: ignored
+    assert (await env.store.receipts.find_one({"_id": "m1"}))["stat"] == "DELIVRD"
+    await env.dispatcher.on_receipt(receipt("m2", "ENROUTE"))  # intermediate first: recorded …
+    assert (await env.store.receipts.find_one({"_id": "m2"}))["stat"] == "ENROUTE"
+    assert (await sms_delivery(env))["status"] == "submitted"
+    await env.dispatcher.on_receipt(receipt("m2", "DELIVRD"))  # … and replaced by the final one
+    d = await sms_delivery(env)
+    assert d["status"] == "delivered" and [p["stat"] for p in d["parts"]] == ["DELIVRD", "DELIVRD"]
+    await env.dispatcher.on_receipt(receipt("m2", "ENROUTE"))
+    await env.dispatcher.on_receipt(receipt("m2", "UNDELIV"))  # a second final one does not replace the first
+    assert (await env.store.receipts.find_one({"_id": "m2"}))["stat"] == "DELIVRD"
+    assert (await sms_delivery(env))["status"] == "delivered"
+
+
+async def test_receipts_of_one_message_at_the_same_moment_keep_the_final_one(env):
+    from services.notify.sms import Receipt
+
+    at = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
+    for _ in range(5):
+        await env.store.receipts.delete_many({})
+        await asyncio.gather(*(env.dispatcher.on_receipt(Receipt("m9", stat, at, "000", stat))
+                               for stat in ("ENROUTE", "DELIVRD", "ACCEPTD", "ENROUTE")))
+        assert (await env.store.receipts.find_one({"_id": "m9"}))["stat"] == "DELIVRD"

@@ -102,6 +102,24 @@ def test_only_an_uncertain_delivery_is_resolved():
         resolution_change(uncertain_notice(), NoticeChannel.WEBHOOK, Outcome.SENT, OFFICER, "", AT, "/s")
 
 
+def test_an_officers_sent_serves_no_document():
+    # The officer knows the message left (the mail server's log, the SMSC's records), not when it
+    # reached the applicant: its notice.delivered names no document, so no date of service follows.
+    attachment = {"document_id": "doc-1", "filename": "回执.pdf"}
+    notice = {**uncertain_notice(attachment=attachment), "document_id": "doc-1"}
+    normal = delivered_change(notice, NoticeChannel.EMAIL, 1, AT, "/src", reply="250 ok")
+    assert json.loads(normal.records[0]["value"])["data"]["document_id"] == "doc-1"  # a 250 with the PDF serves
+    change = resolution_change(notice, NoticeChannel.EMAIL, Outcome.SENT, OFFICER, "日志中查到 250", AT, "/src")
+    [record] = change.records
+    assert json.loads(record["value"])["data"]["document_id"] is None
+    assert change.set["deliveries.email.confirmed_manually"]["by_subject"] == "sub-ogi-1"
+    text = {**notice, "deliveries": {"sms": {**notice["deliveries"]["email"], "to": "13800138000"}}}
+    [sms_record] = resolution_change(text, NoticeChannel.SMS, Outcome.SENT, OFFICER, "", AT, "/src").records
+    assert json.loads(sms_record["value"])["data"]["document_id"] is None
+    receipt = delivered_change(text, NoticeChannel.SMS, 1, AT, "/src")  # a DELIVRD receipt names it
+    assert json.loads(receipt.records[0]["value"])["data"]["document_id"] == "doc-1"
+
+
 # ------------------------------------------------------------------------------------- on the store
 
 
@@ -167,6 +185,7 @@ async def test_sent_makes_it_delivered_with_its_event_and_nothing_is_sent(env):
     [record] = after["outbox"]
     assert record["topic"] == topics.NOTICES_DELIVERED.name
     assert json.loads(record["value"])["data"]["notice_id"] == f"{notice['_id']}:email"
+    assert notice["document_id"] and json.loads(record["value"])["data"]["document_id"] is None  # no 送达 from it
     with pytest.raises(NotUncertain) as caught:  # resolved once
         await env.store.resolve(notice["_id"], NoticeChannel.EMAIL, Outcome.RESEND, OFFICER, "", "/gongkai/notify")
     assert caught.value.status == "delivered"
