@@ -303,6 +303,9 @@ WEB_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/work/notices/uncertain/count"): _officers(O, note="the navigation's count (htmx fragment)"),
     ("POST", "/work/notices/{notice_id}/deliveries/{channel}/resolution"): _officers(
         O, note="已发送 or 重新发送 (notify: ogi_officer)"),
+    # 短信防打扰时间 (issue #17, services/web/sms_settings.py): notify takes the PUT from ogi_head only.
+    ("GET", "/work/ogi/settings/sms"): _officers(O, H, note="防打扰时间: the window, held now, who set it"),
+    ("POST", "/work/ogi/settings/sms"): _officers(O, H, note="notify's PUT takes ogi_head (others: its 403 shown)"),
     ("GET", "/work/learning"): _officers(A, note="routing's proposals learned from triage (directory admins)"),
     ("POST", "/work/learning/{proposal_id}/acceptance"): _officers(A, note="a new directory version"),
     ("POST", "/work/learning/{proposal_id}/rejection"): _officers(A),

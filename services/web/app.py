@@ -40,7 +40,7 @@ from servicekit.oidc import OidcSettings, TokenVerifier
 from servicekit.settings import CommonSettings
 
 NAME = "web"
-ROUTERS = ("portal", "dept", "ogi", "lookup", "integrators", "learning", "followup", "uncertain")
+ROUTERS = ("portal", "dept", "ogi", "lookup", "integrators", "learning", "followup", "uncertain", "sms_settings")
 # The local realm's secret of the gongkai-web client (deploy/local/keycloak/realm.py): public, so
 # production treats it as missing.
 LOCAL_WEB_CLIENT_SECRET = "gongkai-web-local-dev-secret"

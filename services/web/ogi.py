@@ -34,7 +34,7 @@ from contracts.vocabulary import SERVICE_CHANNEL_LABELS
 from services.web.backends import ApiResult
 from services.web.backends import call as backends_call
 from services.web.auth import require_officer, verify_csrf
-from services.web.ui import china_time, date_zh, is_htmx, render, vary
+from services.web.ui import china_time, china_today, date_zh, is_htmx, render, vary
 
 OGI_ROLES = ("ogi_officer", "ogi_head")
 STATS_ROLES = ("ogi_officer", "ogi_head", "auditor")
@@ -377,7 +377,7 @@ def clerk_page(request: Request, form_values: dict[str, str], errors: dict[str, 
                   v=form_values, errors=errors, other_errors=other, error=error, channels=CHANNELS,
                   applicant_types=APPLICANT_TYPES, id_types=ID_TYPES, delivery_forms=DELIVERY_FORMS,
                   delivery_methods=DELIVERY_METHODS, notify_choices=NOTIFY_CHOICES, labels=CLERK_FIELDS,
-                  today=date.today().isoformat())
+                  today=china_today().isoformat())
 
 
 @ogi.get("/clerk", response_class=HTMLResponse)
@@ -445,7 +445,7 @@ async def case_page(request: Request, who: Any, case_id: str, error: str | None 
         screening=screening.body if screening.ok else None, departments=d.get("departments", []),
         agencies=d.get("agencies", []), is_head=is_head(who), error=error, done=done_message(request),
         event_label=event_label, questions=QUESTIONS, question_zh=QUESTION_ZH, answer_zh=ANSWER_ZH,
-        outcomes=OUTCOME_CHOICES, outcome_label=outcome_label, today=date.today().isoformat(), status_zh=STATUS_ZH,
+        outcomes=OUTCOME_CHOICES, outcome_label=outcome_label, today=china_today().isoformat(), status_zh=STATUS_ZH,
         returned_zh=returned_zh, **service_context(case_id, service, service_problem),
     )
 
@@ -623,7 +623,7 @@ async def service_section(request: Request, who: Any, case_id: str, *, done: str
     """The 「送达」 section alone (the answer to an htmx form), read again from the reply service."""
     service = await call(request, "GET", "reply", f"/cases/{quote(case_id)}/service", token_of(who))
     return vary(render(request, "ogi/_service.html", status_code=status_code, case_id=case_id, fragment=True,
-                       service_done=done, today=date.today().isoformat(),
+                       service_done=done, today=china_today().isoformat(),
                        **service_context(case_id, service, problem)))
 
 

@@ -7,7 +7,7 @@ and ``flash`` messages.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +42,13 @@ def vary(response: Response) -> Response:
 
 
 CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def china_today() -> date:
+    """Today in China: the dates officers enter (signed for, handed over, received) are China's,
+    whatever the server's time zone (the pods run in UTC: before 08:00 China time, UTC is still
+    yesterday)."""
+    return datetime.now(CHINA).date()
 
 
 def china_time(value: str | None, *, seconds: bool = False) -> str:

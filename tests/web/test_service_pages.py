@@ -493,3 +493,20 @@ def test_the_workbench_shows_an_amendments_remedy_deadlines(fake: FakeBackends) 
          "lawsuit_deadline": "2027-07-06", "provisional": False}]})
     s = section(client_for(fake, OFFICER).get(f"/work/ogi/cases/{CASE}").text)
     assert "补充答复书（2027年1月6日送达）：申请行政复议截止 2027年3月7日，提起行政诉讼截止 2027年7月6日" in s
+
+
+def test_the_dates_officers_enter_default_to_todays_date_in_china_whatever_the_servers_zone() -> None:
+    """At 01:30 in Beijing (17:30 UTC the day before) the form's default and maximum are China's day."""
+    from datetime import UTC, datetime
+    from unittest import mock
+
+    from services.web import ui
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):  # noqa: ANN001, ANN206
+            at = datetime(2026, 12, 3, 17, 30, tzinfo=UTC)
+            return at.astimezone(tz) if tz else at.replace(tzinfo=None)
+
+    with mock.patch.object(ui, "datetime", Frozen):
+        assert ui.china_today().isoformat() == "2026-12-04"
