@@ -17,7 +17,7 @@ from pydantic import Field
 from contracts import topics
 from contracts.envelope import EventData, deterministic_id
 from contracts.topics import TopicSpec
-from contracts.vocabulary import ServiceChannel
+from contracts.vocabulary import ReturnReason, ServiceChannel
 
 
 def step_document_id(step_event_id: str) -> str:
@@ -71,9 +71,12 @@ class DocumentDispatched(EventData):
 
 
 class DocumentServed(EventData):
-    """A document addressed to the applicant was served by one channel. One event per document and
-    channel (the first fact of that channel); the legal date of service is the earliest ``served_on``
-    of the document's events, from which the remedy periods run."""
+    """A document addressed to the applicant was served by one channel: one event per fact that
+    counts as service (per document, channel and source — the notice, the dispatch, the handover,
+    the online read). The legal date of service is the earliest ``served_on`` of the document's
+    events, from which the remedy periods run. An e-mail or a text serves only an applicant who
+    asked for the information electronically (the reply service decides, and publishes nothing
+    for the others)."""
 
     event_name = "document.served"
 
@@ -103,7 +106,9 @@ class DocumentReturned(EventData):
     dispatch_id: str
     document_ids: list[str] = Field(min_length=1)
     returned_on: date
-    reason: str = Field(max_length=200)
+    # A closed set, never the officer's words (a free text would carry personal data onto the
+    # ledger: "张三已搬走"); the officer's note stays in the reply service's store.
+    reason: ReturnReason
     recorded_by: str
     recorded_by_subject: str
 

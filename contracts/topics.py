@@ -153,7 +153,8 @@ REPLIES_ISSUED = TopicSpec(
 NOTICES_DELIVERED = TopicSpec(
     name=f"{PREFIX}.notices.delivered",
     event_types=("notice.delivered",),
-    description="Each notice delivered to an applicant (e-mail, webhook), once.",
+    description="Each notice delivered to an applicant (e-mail, webhook, text message: its delivery receipt), "
+    "once; v2 names the document the notice carried.",
 )
 DOCUMENTS_ISSUED = TopicSpec(
     name=f"{PREFIX}.documents.issued",

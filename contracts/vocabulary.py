@@ -109,6 +109,27 @@ class ServiceChannel(StrEnum):
     WINDOW = "window"  # 直接送达：当面交付，受送达人签名
 
 
+class ReturnReason(StrEnum):
+    """Why the post brought a dispatch back (邮件退回原因), as the postal service's slip says."""
+
+    ADDRESSEE_UNKNOWN = "addressee_unknown"  # 查无此人
+    ADDRESS_UNCLEAR = "address_unclear"  # 地址不详
+    MOVED = "moved"  # 迁移新址不明
+    REFUSED = "refused"  # 拒收
+    UNCLAIMED = "unclaimed"  # 逾期无人领取
+    OTHER = "other"  # 其他
+
+
+RETURN_REASON_LABELS = {
+    ReturnReason.ADDRESSEE_UNKNOWN: "查无此人",
+    ReturnReason.ADDRESS_UNCLEAR: "地址不详",
+    ReturnReason.MOVED: "迁移新址不明",
+    ReturnReason.REFUSED: "拒收",
+    ReturnReason.UNCLAIMED: "逾期无人领取",
+    ReturnReason.OTHER: "其他",
+}
+
+
 SERVICE_CHANNEL_LABELS = {
     ServiceChannel.EMAIL: "电子邮件送达",
     ServiceChannel.SMS: "短信送达",

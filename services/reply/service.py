@@ -7,7 +7,26 @@ e-mail accepted by the applicant's mail server (notify's ``notice.delivered`` v2
 a text message's delivery receipt (DELIVRD, channel sms), the document opened online after its
 release (``online``), the signed-for date of a postal dispatch (``post``), or handed over at the
 window with the recipient's signature (``window``). A dispatch returned undeliverable serves
-nothing. Its legal date is the earliest ``served_on`` of those facts (``date_of_service``).
+nothing. Its legal date is the earliest ``served_on`` of its facts that count (``date_of_service``).
+
+**Electronic service needs the applicant's consent** (《民事诉讼法》第九十条: 经受送达人同意, 可以采用
+电子方式送达). The applicant's chosen way of obtaining the information (``delivery_method``) is that
+consent: an e-mail or a text message (channels ``email``, ``sms``) serves only when it is ``email``
+or ``online``. When it is ``post`` or ``pickup`` the notice is still recorded as a fact, with
+``counts`` false and a note saying why (``counting``): it shows the applicant was told, but it
+neither sets the date of service nor is published as ``document.served``. The applicant opening the
+released document or status page (``online``: actual knowledge), the signed-for post and the
+handover at the window always count. A case without a known delivery_method (older cases) is
+treated as ``email``, the form's default.
+
+**Never before the document exists**: a fact's ``served_at`` / ``served_on`` is at least the
+document's issue (for the reply and its amendments: their release), ``not_before_issue`` — a
+delivery that came before the document was issued here is served when it was.
+
+**Each counting fact is published** (``document.served``, its event id from the document, the
+channel and the fact's ``source``), so the ledger's earliest ``served_on`` (audit's statistics) is
+the view's, even when a fact recorded later is dated earlier (a second dispatch, a handover entered
+days after). Non-counting facts and repeated facts publish nothing.
 
 **Remedy periods**, from the date of service of a decision the applicant may challenge:
 
@@ -29,10 +48,10 @@ from __future__ import annotations
 
 import calendar as _calendar
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from contracts.vocabulary import SERVICE_CHANNEL_LABELS, ServiceChannel
+from contracts.vocabulary import SERVICE_CHANNEL_LABELS, DeliveryMethod, ServiceChannel
 from services.reply.clock.calendar import DayInfo, WorkCalendar
 
 REVIEW_DAYS = 60  # 行政复议法 第二十条
@@ -53,7 +72,8 @@ REPLY_KINDS = ("consolidated_reply", "reply_amendment")
 class ServiceFact:
     """One way one document reached the applicant. ``source`` makes it unique with the document and
     the channel: the notice id (email, sms), the dispatch id (post), the handover id (window), the
-    read (online: ``pdf`` / ``document`` / ``status_page``)."""
+    read (online: ``pdf`` / ``document`` / ``status_page``). ``counts``: whether it serves the
+    document (false: an electronic notice without consent, ``note`` says why)."""
 
     document_id: str
     channel: ServiceChannel
@@ -61,16 +81,57 @@ class ServiceFact:
     served_on: date
     basis: str
     source: str
+    counts: bool = True
+    note: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
         return self.document_id, self.channel.value, self.source
 
 
+ELECTRONIC_NOTICES = (ServiceChannel.EMAIL, ServiceChannel.SMS)
+# The ways of obtaining the information by which the applicant agreed to electronic service.
+ELECTRONIC_CONSENT = (DeliveryMethod.EMAIL, DeliveryMethod.ONLINE)
+DELIVERY_METHOD_ZH = {DeliveryMethod.POST: "邮寄", DeliveryMethod.PICKUP: "当面领取"}
+NOTICE_ZH = {ServiceChannel.EMAIL: "电子邮件", ServiceChannel.SMS: "短信"}
+
+
+def delivery_method_of(value: object) -> DeliveryMethod:
+    """The case's delivery_method; an unknown or missing one (older cases) is ``email``, the default."""
+    try:
+        return DeliveryMethod(str(value))
+    except ValueError:
+        return DeliveryMethod.EMAIL
+
+
+def counting(channel: ServiceChannel, delivery_method: object) -> tuple[bool, str | None]:
+    """Does a fact of ``channel`` serve a document of a case with this delivery_method, and if not,
+    why (Chinese): an e-mail or text serves only with consent to electronic service (e-mail or
+    online chosen, 民事诉讼法 第九十条); online reads, post and the window always serve."""
+    method = delivery_method_of(delivery_method)
+    if channel not in ELECTRONIC_NOTICES or method in ELECTRONIC_CONSENT:
+        return True, None
+    return False, (f"申请人选择{DELIVERY_METHOD_ZH[method]}，未同意电子送达，{NOTICE_ZH[channel]}通知不作为送达"
+                   "（《中华人民共和国民事诉讼法》第九十条）")
+
+
+def not_before_issue(fact: ServiceFact, issued_at: datetime | None, issued_on: date | None) -> ServiceFact:
+    """The fact, no earlier than the document's issue (``issued_at``, the moment; ``issued_on``, its
+    date in China): nothing is served before it exists."""
+    served_at, served_on = fact.served_at, fact.served_on
+    if issued_at is not None and served_at < issued_at:
+        served_at = issued_at
+    if issued_on is not None and served_on < issued_on:
+        served_on = issued_on
+    if (served_at, served_on) == (fact.served_at, fact.served_on):
+        return fact
+    return replace(fact, served_at=served_at, served_on=served_on)
+
+
 def date_of_service(facts: Iterable[ServiceFact], document_id: str) -> ServiceFact | None:
     """The fact that served the document: the earliest ``served_on`` (then the earliest
-    ``served_at``) among its facts; None while it is unserved."""
-    own = [f for f in facts if f.document_id == document_id]
+    ``served_at``) among its facts that count; None while it is unserved."""
+    own = [f for f in facts if f.document_id == document_id and f.counts]
     return min(own, key=lambda f: (f.served_on, f.served_at)) if own else None
 
 
@@ -79,10 +140,10 @@ def is_new_fact(facts: Iterable[ServiceFact], fact: ServiceFact) -> bool:
     return all(f.key != fact.key for f in facts)
 
 
-def first_of_channel(facts: Iterable[ServiceFact], fact: ServiceFact) -> bool:
-    """The first fact of its document and channel: the one published as ``document.served`` (one
-    event per document and channel)."""
-    return all((f.document_id, f.channel) != (fact.document_id, fact.channel) for f in facts)
+def published(facts: Iterable[ServiceFact], fact: ServiceFact) -> bool:
+    """Is ``fact`` published as ``document.served``: new and counting (each one, so that the
+    ledger's earliest date is the view's, whatever the order in which the facts are recorded)."""
+    return fact.counts and is_new_fact(facts, fact)
 
 
 def channel_label(channel: ServiceChannel | str) -> str:

@@ -20,6 +20,8 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field, field_validator
 
+from contracts.vocabulary import RETURN_REASON_LABELS, ReturnReason
+
 from services.reply.documents import DocumentRenderError
 from services.reply.documents import models as m
 from services.reply.documents.service_forms import AddressLabel, ProofOfService, ServedDocument, render_form
@@ -62,7 +64,10 @@ class SignedIn(_In):
 
 class ReturnedIn(_In):
     returned_on: date = Field(description="退回日期")
-    reason: str = Field(min_length=1, max_length=200, description="退回原因（如：查无此人、地址不详）")
+    reason: ReturnReason = Field(description="退回原因（以邮件退回批条为准）：" + "、".join(
+        f"{k.value} {v}" for k, v in RETURN_REASON_LABELS.items()))
+    note: str | None = Field(default=None, min_length=1, max_length=200,
+                             description="经办人备注（可选；仅本服务保存，不发布）")
 
 
 class HandoverIn(_In):
@@ -129,18 +134,21 @@ def add_service_routes(app: FastAPI, service: ServiceStore, agency: AgencyInfo, 
     async def dispatch_returned(case_id: Id, dispatch_id: Id, body: ReturnedIn,
                                 principal: Principal = Depends(officer)) -> Any:  # noqa: ANN401
         """Returned undeliverable (``document.returned``): nothing served by this dispatch."""
-        return await outcome(case_id, dispatch_id, "returned", body.returned_on, {"reason": body.reason}, principal)
+        return await outcome(case_id, dispatch_id, "returned", body.returned_on,
+                             {"reason": body.reason.value, "note": body.note}, principal)
 
     @app.post("/cases/{case_id}/handovers", tags=["service"], status_code=201, responses=errors(409))
     async def handover(case_id: Id, body: HandoverIn, principal: Principal = Depends(officer)) -> Any:  # noqa: ANN401
-        """Handed over at the window, signed for by the recipient (直接送达): served that day."""
+        """Handed over at the window, signed for by the recipient (直接送达): served that day. The
+        same documents, day and recipient again: 200 with the handover recorded before."""
         try:
-            entry = await service.handover(case_id, list(body.document_ids), body.handed_on, body.received_by,
-                                           principal)
+            entry, created = await service.handover(case_id, list(body.document_ids), body.handed_on,
+                                                    body.received_by, principal)
         except ServiceRefused as exc:
             return _refused(exc)
-        wake()
-        return JSONResponse(handover_out(entry), status_code=201)
+        if created:
+            wake()
+        return JSONResponse(handover_out(entry), status_code=201 if created else 200)
 
     # -- the printed forms --------------------------------------------------------------------
 

@@ -7,11 +7,16 @@ outbox relay on ``gongkai.documents.served``:
 
 - ``facts``: every service fact (``service.ServiceFact`` as a dict, with the notice, dispatch or
   handover it came from and who recorded it); one per document, channel and source, so a
-  redelivered ``notice.delivered`` or a second download changes nothing. The first fact of a
-  document and channel publishes ``document.served`` (event id from the document and the channel).
+  redelivered ``notice.delivered`` or a second download changes nothing. Whether it ``counts``
+  (an e-mail or text on a case whose delivery_method is post or pickup does not, with its
+  ``note``) is decided when it is recorded (``service.counting``), and its date is never before
+  the document's issue (``service.not_before_issue``). Each new fact that counts publishes
+  ``document.served`` (event id from the document, the channel and the fact's source).
 - ``dispatches``: the postal dispatches (邮寄) with their parcel number (kept here only: the topic
-  carries the carrier and the date), their outcome (signed for / returned) and who recorded it.
-- ``handovers``: the documents handed over at the window (直接送达), signed for by the recipient.
+  carries the carrier and the date), their outcome (signed for / returned: the reason, a
+  ``ReturnReason`` code, on the topic; the officer's ``note`` here only) and who recorded it.
+- ``handovers``: the documents handed over at the window (直接送达), signed for by the recipient;
+  the same documents, day and recipient again is the handover recorded before.
 
 Only documents addressed to the applicant, issued (a reply or amendment: released) are served.
 Where the facts come from: notify's ``notice.delivered`` v2 (its ``document_id``; channel email or
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,7 +40,7 @@ from contracts import topics
 from contracts.envelope import EventData, deterministic_id, new_event
 from contracts.events import NoticeDeliveredV2
 from contracts.events_documents import DocumentDispatched, DocumentReturned, DocumentServed
-from contracts.vocabulary import NoticeChannel, ServiceChannel
+from contracts.vocabulary import RETURN_REASON_LABELS, NoticeChannel, ReturnReason, ServiceChannel
 from services.reply.clock.calendar import WorkCalendar
 from services.reply.documents import DOCUMENTS
 from services.reply.service import (
@@ -44,10 +50,12 @@ from services.reply.service import (
     channel_label,
     check_documents,
     check_recorded_on,
+    counting,
     date_of_service,
     dispatch_outcome,
-    first_of_channel,
     is_new_fact,
+    not_before_issue,
+    published,
     remedies_json,
     remedy_deadlines,
 )
@@ -82,9 +90,27 @@ def _aware(at: datetime) -> datetime:
 
 
 def fact_of(d: dict[str, Any]) -> ServiceFact:
+    """A stored fact; one recorded before ``counts`` existed counted (and was published)."""
     return ServiceFact(document_id=d["document_id"], channel=ServiceChannel(d["channel"]),
                        served_at=_aware(d["served_at"]), served_on=date.fromisoformat(d["served_on"]),
-                       basis=d["basis"], source=d["source"])
+                       basis=d["basis"], source=d["source"], counts=d.get("counts", True), note=d.get("note"))
+
+
+def _moment(v: Any) -> datetime | None:  # noqa: ANN401
+    if isinstance(v, datetime):
+        return _aware(v)
+    return _aware(datetime.fromisoformat(v)) if isinstance(v, str) and v else None
+
+
+def issue_bound(doc: dict[str, Any], released_at: datetime | None) -> dict[str, Any]:
+    """When ``doc`` (stored, or ``servable``'s entry) began to exist for the applicant: its
+    release for the reply and its amendments (``released_at``), else its issue; and that day in
+    China (never before the date it bears). The earliest a fact of it may be dated."""
+    at = released_at or _moment(doc.get("issued_at"))
+    days = [china_day(at)] if at is not None else []
+    if doc.get("issued_on"):
+        days.append(date.fromisoformat(str(doc["issued_on"])))
+    return {"issued_at": at, "issued_on": max(days) if days else None}
 
 
 def challengeable(kind: str) -> bool:
@@ -120,7 +146,26 @@ class ServiceStore:
         """The documents of the case that can be served: addressed to the applicant and issued (a
         reply or amendment: released), by id, oldest first."""
         docs = await self.steps.case_documents(case_id)
-        return {d["document_id"]: d for d in docs if d.get("addressee", "applicant") == "applicant"}
+        released = await self.released_at(case_id)
+        return {d["document_id"]: {**d, "bound": issue_bound(d, released.get(d["document_id"]))}
+                for d in docs if d.get("addressee", "applicant") == "applicant"}
+
+    async def released_at(self, case_id: str) -> dict[str, datetime]:
+        """The release of the reply and of each amendment, by document id."""
+        case = await self.cases.find_one({"_id": case_id}, {"reply.document_id": 1, "reply.issued_at": 1,
+                                                            "reply_issued": 1, "amendments.document_id": 1,
+                                                            "amendments.issued_at": 1}) or {}
+        out: dict[str, datetime] = {}
+        releases = [case.get("reply") or {}] if case.get("reply_issued") else []
+        for r in [*releases, *(case.get("amendments") or [])]:
+            if r.get("document_id") and isinstance(r.get("issued_at"), datetime):
+                out[r["document_id"]] = _aware(r["issued_at"])
+        return out
+
+    async def delivery_method(self, case_id: str) -> str | None:
+        """The applicant's chosen way of obtaining the information (the consent to electronic service)."""
+        app = await self.applications.find_one({"_id": case_id}, {"delivery_method": 1}) or {}
+        return app.get("delivery_method")
 
     async def tracking_number(self, case_id: str) -> str | None:
         case = await self.cases.find_one({"_id": case_id}, {"tracking_number": 1})
@@ -154,25 +199,33 @@ class ServiceStore:
         return new_event(data, source=self.source, subject=case_id, event_id=event_id, time=at or datetime.now(UTC))
 
     def _served_changes(self, doc: dict[str, Any], tracking_number: str, new: list[tuple[ServiceFact, dict[str, Any]]],
-                        who: Principal | None = None) -> tuple[list[dict[str, Any]], list[Any]]:
-        """The facts not recorded yet, and a ``document.served`` for each first of its channel."""
+                        delivery_method: str | None, who: Principal | None = None,
+                        ) -> tuple[list[dict[str, Any]], list[Any]]:
+        """The facts not recorded yet, each dated no earlier than its document's issue (``extra``'s
+        ``bound``) and counting or not by the case's delivery_method, and a ``document.served`` for
+        each new one that counts."""
         facts = [fact_of(f) for f in doc.get("facts") or []]
         stored, events = [], []
         now = datetime.now(UTC)
         for fact, extra in new:
             if not is_new_fact(facts, fact):
                 continue
-            if first_of_channel(facts, fact):
+            bound = extra.get("bound") or {}
+            counts, note = counting(fact.channel, delivery_method)
+            fact = replace(not_before_issue(fact, bound.get("issued_at"), bound.get("issued_on")),
+                           counts=counts, note=note)
+            if published(facts, fact):
                 events.append(self._event(DocumentServed(
                     case_id=doc["_id"], tracking_number=tracking_number, document_id=fact.document_id,
                     document_kind=extra["kind"], channel=fact.channel, served_at=fact.served_at,
                     served_on=fact.served_on, basis=fact.basis, notice_id=extra.get("notice_id"),
                     dispatch_id=extra.get("dispatch_id"), recorded_by=who.display if who else None,
                     recorded_by_subject=who.subject if who else None),
-                    doc["_id"], deterministic_id("document.served", fact.document_id, fact.channel.value)))
+                    doc["_id"], deterministic_id("document.served", fact.document_id, fact.channel.value, fact.source)))
             facts.append(fact)
             stored.append({"document_id": fact.document_id, "channel": fact.channel.value, "served_at": fact.served_at,
                            "served_on": fact.served_on.isoformat(), "basis": fact.basis, "source": fact.source,
+                           "counts": fact.counts, "note": fact.note,
                            "kind": extra["kind"], "notice_id": extra.get("notice_id"),
                            "dispatch_id": extra.get("dispatch_id"), "handover_id": extra.get("handover_id"),
                            "recorded_by": who.display if who else None,
@@ -202,7 +255,10 @@ class ServiceStore:
         at = _aware(data.delivered_at)
         fact = ServiceFact(document_id=d["_id"], channel=channel, served_at=at, served_on=china_day(at),
                            basis=BASIS[channel], source=f"notice:{data.notice_id}")
-        return await self._record(data.case_id, number, [(fact, {"kind": kind, "notice_id": data.notice_id})])
+        # Delivered before the document was issued (kept by ``_await``): served when it was.
+        released = (await self.released_at(data.case_id)).get(d["_id"]) if kind in REPLY_KINDS else None
+        return await self._record(data.case_id, number, [(fact, {"kind": kind, "notice_id": data.notice_id,
+                                                                 "bound": issue_bound(d, released)})])
 
     async def _await(self, data: NoticeDeliveredV2) -> None:
         entry = {"notice_id": data.notice_id, "document_id": data.document_id, "channel": str(data.channel),
@@ -257,14 +313,17 @@ class ServiceStore:
             ids = [i for i, d in servable.items() if d["kind"] in REPLY_KINDS]
         now = datetime.now(UTC)
         new = [(ServiceFact(document_id=i, channel=ServiceChannel.ONLINE, served_at=now, served_on=china_day(now),
-                            basis=ONLINE_BASIS[via], source=f"online:{via}"), {"kind": servable[i]["kind"]})
+                            basis=ONLINE_BASIS[via], source=f"online:{via}"),
+                {"kind": servable[i]["kind"], "bound": servable[i]["bound"]})
                for i in ids if i in servable]
         return bool(new) and await self._record(case["_id"], case.get("tracking_number") or "", new)
 
     async def _record(self, case_id: str, number: str, new: list[tuple[ServiceFact, dict[str, Any]]],
                       who: Principal | None = None) -> bool:
+        method = await self.delivery_method(case_id)
+
         def change(doc: dict[str, Any]) -> tuple[dict[str, Any], list[Any], Any] | None:
-            stored, events = self._served_changes(doc, number, new, who)
+            stored, events = self._served_changes(doc, number, new, method, who)
             if not stored:
                 return None
             return {"facts": [*(doc.get("facts") or []), *stored]}, events, True
@@ -300,7 +359,7 @@ class ServiceStore:
             dispatch_id = str(uuid.uuid4())
             entry = {"dispatch_id": dispatch_id, "document_ids": list(document_ids), "carrier": carrier,
                      "postal_tracking_number": parcel, "sent_on": sent_on.isoformat(), "status": "sent",
-                     "signed_on": None, "signed_by": None, "returned_on": None, "reason": None,
+                     "signed_on": None, "signed_by": None, "returned_on": None, "reason": None, "note": None,
                      "recorded_by": who.display, "recorded_by_subject": who.subject,
                      "recorded_at": datetime.now(UTC), "outcome_recorded_by": None}
             event = self._event(DocumentDispatched(
@@ -320,6 +379,7 @@ class ServiceStore:
         number = case["tracking_number"]
         today = self.today()
         servable = await self.servable(case_id)
+        method = await self.delivery_method(case_id)
         out: list[tuple[dict[str, Any], bool]] = []
 
         def change(doc: dict[str, Any]) -> tuple[dict[str, Any], list[Any], Any] | None:
@@ -337,18 +397,20 @@ class ServiceStore:
             dispatches[i] = updated
             out[:] = [(updated, True)]
             sets: dict[str, Any] = {"dispatches": dispatches}
-            if outcome == "returned":
+            if outcome == "returned":  # the reason's code on the topic, the officer's note here only
                 events = [self._event(DocumentReturned(
                     case_id=case_id, tracking_number=number, dispatch_id=dispatch_id, document_ids=d["document_ids"],
-                    returned_on=on, reason=detail["reason"], recorded_by=who.display, recorded_by_subject=who.subject),
+                    returned_on=on, reason=ReturnReason(detail["reason"]), recorded_by=who.display,
+                    recorded_by_subject=who.subject),
                     case_id, deterministic_id("document.returned", dispatch_id))]
                 return sets, events, True
             # The signer's name stays in the dispatch (the topic carries no personal data).
             new = [(ServiceFact(document_id=x, channel=ServiceChannel.POST, served_at=china_midnight(on), served_on=on,
                                 basis=BASIS[ServiceChannel.POST], source=f"dispatch:{dispatch_id}"),
-                    {"kind": (servable.get(x) or {}).get("kind", ""), "dispatch_id": dispatch_id})
+                    {"kind": (servable.get(x) or {}).get("kind", ""), "dispatch_id": dispatch_id,
+                     "bound": (servable.get(x) or {}).get("bound")})
                    for x in d["document_ids"]]
-            stored, events = self._served_changes(doc, number, new, who)
+            stored, events = self._served_changes(doc, number, new, method, who)
             sets["facts"] = [*(doc.get("facts") or []), *stored]
             return sets, events, True
 
@@ -356,29 +418,41 @@ class ServiceStore:
         return out[0]
 
     async def handover(self, case_id: str, document_ids: list[str], handed_on: date, received_by: str,
-                       who: Principal) -> dict[str, Any]:
-        """Handed over at the window, signed for (直接送达): served, each document."""
+                       who: Principal) -> tuple[dict[str, Any], bool]:
+        """Handed over at the window, signed for (直接送达): served, each document. The same
+        documents (in any order), day and recipient again: the handover recorded before (False) —
+        a form sent twice is one handover."""
         case = await self._case(case_id)
         check_recorded_on(handed_on, "handed_on", "送达日期", self.today())
         servable = await self.servable(case_id)
         check_documents(document_ids, servable, "document_ids", handed_on, "送达日期", "handed_on")
         number = case["tracking_number"]
-        handover_id = str(uuid.uuid4())
-        entry = {"handover_id": handover_id, "document_ids": list(document_ids), "handed_on": handed_on.isoformat(),
-                 "received_by": received_by, "signature_recorded": True, "recorded_by": who.display,
-                 "recorded_by_subject": who.subject, "recorded_at": datetime.now(UTC)}
-        # The recipient's name stays in the handover (the topic carries no personal data).
-        new = [(ServiceFact(document_id=x, channel=ServiceChannel.WINDOW, served_at=china_midnight(handed_on),
-                            served_on=handed_on, basis=BASIS[ServiceChannel.WINDOW], source=f"handover:{handover_id}"),
-                {"kind": servable[x]["kind"], "handover_id": handover_id}) for x in document_ids]
+        method = await self.delivery_method(case_id)
+        out: list[tuple[dict[str, Any], bool]] = []
 
-        def change(doc: dict[str, Any]) -> tuple[dict[str, Any], list[Any], Any]:
-            stored, events = self._served_changes(doc, number, new, who)
+        def change(doc: dict[str, Any]) -> tuple[dict[str, Any], list[Any], Any] | None:
+            for h in doc.get("handovers") or []:
+                if (set(h["document_ids"]), h["handed_on"], h["received_by"]) == (
+                        set(document_ids), handed_on.isoformat(), received_by):
+                    out[:] = [(h, False)]
+                    return None
+            handover_id = str(uuid.uuid4())
+            entry = {"handover_id": handover_id, "document_ids": list(document_ids),
+                     "handed_on": handed_on.isoformat(), "received_by": received_by, "signature_recorded": True,
+                     "recorded_by": who.display, "recorded_by_subject": who.subject, "recorded_at": datetime.now(UTC)}
+            # The recipient's name stays in the handover (the topic carries no personal data).
+            new = [(ServiceFact(document_id=x, channel=ServiceChannel.WINDOW, served_at=china_midnight(handed_on),
+                                served_on=handed_on, basis=BASIS[ServiceChannel.WINDOW],
+                                source=f"handover:{handover_id}"),
+                    {"kind": servable[x]["kind"], "handover_id": handover_id, "bound": servable[x]["bound"]})
+                   for x in document_ids]
+            stored, events = self._served_changes(doc, number, new, method, who)
+            out[:] = [(entry, True)]
             return ({"handovers": [*(doc.get("handovers") or []), entry],
                      "facts": [*(doc.get("facts") or []), *stored]}, events, True)
 
         await self._update(case_id, number, change)
-        return entry
+        return out[0]
 
     # -- views ---------------------------------------------------------------------------------
 
@@ -452,15 +526,26 @@ def _iso(v: Any) -> Any:  # noqa: ANN401
 
 def _fact_out(f: dict[str, Any]) -> dict[str, Any]:
     return {"channel": f["channel"], "channel_label": channel_label(f["channel"]), "served_on": f["served_on"],
-            "served_at": _iso(f["served_at"]), "basis": f["basis"], "notice_id": f.get("notice_id"),
+            "served_at": _iso(f["served_at"]), "basis": f["basis"], "counts": f.get("counts", True),
+            "note": f.get("note"), "notice_id": f.get("notice_id"),
             "dispatch_id": f.get("dispatch_id"), "handover_id": f.get("handover_id"),
             "recorded_by": f.get("recorded_by"), "recorded_at": _iso(f.get("recorded_at"))}
 
 
+def return_reason_label(reason: Any) -> str | None:  # noqa: ANN401
+    """The Chinese label of a return reason's code (None: none recorded, or the free text of a
+    dispatch returned before the reasons were a closed set)."""
+    try:
+        return RETURN_REASON_LABELS[ReturnReason(reason)]
+    except ValueError:
+        return None
+
+
 def dispatch_out(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: _iso(d.get(k)) for k in ("dispatch_id", "document_ids", "carrier", "postal_tracking_number", "sent_on",
-                                         "status", "signed_on", "signed_by", "returned_on", "reason", "recorded_by",
-                                         "recorded_at", "outcome_recorded_by")}
+    out = {k: _iso(d.get(k)) for k in ("dispatch_id", "document_ids", "carrier", "postal_tracking_number", "sent_on",
+                                        "status", "signed_on", "signed_by", "returned_on", "reason", "note",
+                                        "recorded_by", "recorded_at", "outcome_recorded_by")}
+    return {**out, "reason_label": return_reason_label(d.get("reason"))}
 
 
 def handover_out(h: dict[str, Any]) -> dict[str, Any]:

@@ -120,7 +120,7 @@ BODIES: dict[tuple[str, str], dict | None] = {
                                                      "sent_on": "2026-12-01"},
     ("POST", "/cases/{case_id}/postal-dispatches/{dispatch_id}/signed"): {"signed_on": "2026-12-02"},
     ("POST", "/cases/{case_id}/postal-dispatches/{dispatch_id}/returned"): {"returned_on": "2026-12-02",
-                                                                           "reason": "查无此人"},
+                                                                           "reason": "addressee_unknown"},
     ("POST", "/cases/{case_id}/handovers"): {"document_ids": ["d1"], "handed_on": "2026-12-01", "received_by": "张三",
                                              "signature_recorded": True},
     ("GET", "/cases/{case_id}/postal-dispatches/{dispatch_id}/proof-of-service.pdf"): None,

@@ -6,23 +6,25 @@ holidays of 《全国年节及纪念日放假办法》 estimated)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from contracts.vocabulary import ServiceChannel
+from contracts.vocabulary import DeliveryMethod, ServiceChannel
 from services.reply.clock.calendar import default_calendar
 from services.reply.service import (
     ServiceFact,
     ServiceRefused,
     add_months,
     check_documents,
+    counting,
     date_of_service,
     dispatch_outcome,
     explain_end,
-    first_of_channel,
     is_new_fact,
+    not_before_issue,
     period_end,
+    published,
     remedies_json,
     remedy_deadlines,
 )
@@ -46,14 +48,65 @@ def test_the_date_of_service_is_the_earliest_fact_of_any_channel():
     assert date_of_service(same, "d1").channel is ServiceChannel.EMAIL
 
 
-def test_a_fact_is_recorded_once_and_published_once_per_channel():
-    first = fact("d1", ServiceChannel.EMAIL, date(2026, 11, 30), source="notice:n1")
-    assert is_new_fact([], first) and first_of_channel([], first)
-    assert not is_new_fact([first], fact("d1", ServiceChannel.EMAIL, date(2026, 12, 1), source="notice:n1"))
-    other_notice = fact("d1", ServiceChannel.EMAIL, date(2026, 12, 1), source="notice:n2")
-    assert is_new_fact([first], other_notice) and not first_of_channel([first], other_notice)
-    assert first_of_channel([first], fact("d1", ServiceChannel.SMS, date(2026, 12, 1)))
-    assert first_of_channel([first], fact("d2", ServiceChannel.EMAIL, date(2026, 12, 1)))
+def test_a_fact_is_recorded_once_and_each_new_counting_one_published():
+    first = fact("d1", ServiceChannel.POST, date(2026, 12, 5), source="dispatch:a")
+    assert is_new_fact([], first) and published([], first)
+    again = fact("d1", ServiceChannel.POST, date(2026, 12, 5), source="dispatch:a")
+    assert not is_new_fact([first], again) and not published([first], again)  # a repeated record: nothing
+    # A second dispatch recorded later but signed for earlier: new, published (the ledger's earliest
+    # date must be the view's), though its channel was published before.
+    second = fact("d1", ServiceChannel.POST, date(2026, 12, 3), source="dispatch:b")
+    assert is_new_fact([first], second) and published([first], second)
+    assert date_of_service([first, second], "d1") == second
+    # A notice that does not count is recorded (new) but never published.
+    text = ServiceFact(document_id="d1", channel=ServiceChannel.SMS, served_at=datetime(2026, 12, 1, tzinfo=UTC),
+                       served_on=date(2026, 12, 1), basis="b", source="notice:n1", counts=False, note="x")
+    assert is_new_fact([first], text) and not published([first], text)
+
+
+def test_an_email_or_text_serves_only_with_consent_to_electronic_service():
+    # 民事诉讼法 第九十条: the applicant chose e-mail or online: an electronic notice serves.
+    for method in (DeliveryMethod.EMAIL, DeliveryMethod.ONLINE, "email", "online"):
+        for channel in ServiceChannel:
+            assert counting(channel, method) == (True, None), (channel, method)
+    # Chose post or pickup: an e-mail or text does not serve, and says why.
+    for method, zh in ((DeliveryMethod.POST, "邮寄"), (DeliveryMethod.PICKUP, "当面领取")):
+        for channel, what in ((ServiceChannel.EMAIL, "电子邮件"), (ServiceChannel.SMS, "短信")):
+            counts, note = counting(channel, method)
+            assert counts is False and note is not None
+            assert f"申请人选择{zh}" in note and f"{what}通知不作为送达" in note and "第九十条" in note
+        # Actual knowledge online, signed for by post, the window: always.
+        for channel in (ServiceChannel.ONLINE, ServiceChannel.POST, ServiceChannel.WINDOW):
+            assert counting(channel, method) == (True, None)
+    # An older case without a (known) delivery_method: e-mail, the default.
+    for unknown in (None, "", "fax"):
+        assert counting(ServiceChannel.SMS, unknown) == (True, None)
+
+
+def test_a_fact_that_does_not_count_never_sets_the_date_of_service():
+    text = ServiceFact(document_id="d1", channel=ServiceChannel.SMS, served_at=datetime(2026, 11, 30, 2, tzinfo=UTC),
+                       served_on=date(2026, 11, 30), basis="b", source="notice:n1", counts=False, note="x")
+    assert date_of_service([text], "d1") is None
+    post = fact("d1", ServiceChannel.POST, date(2026, 12, 3), source="dispatch:a")
+    assert date_of_service([text, post], "d1") == post
+
+
+def test_nothing_is_served_before_the_document_exists():
+    issued_at = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # 14:00 China
+    early = fact("d1", ServiceChannel.SMS, date(2026, 11, 29), source="notice:n1")  # delivered the day before
+    moved = not_before_issue(early, issued_at, date(2026, 11, 30))
+    assert (moved.served_at, moved.served_on) == (issued_at, date(2026, 11, 30))
+    assert (moved.channel, moved.source) == (early.channel, early.source)
+    # Signed for on the day of issue, recorded as midnight: the moment is the issue's, the day stays.
+    same_day = ServiceFact(document_id="d1", channel=ServiceChannel.POST, source="dispatch:a", basis="b",
+                           served_at=datetime(2026, 11, 29, 16, 0, tzinfo=UTC), served_on=date(2026, 11, 30))
+    moved = not_before_issue(same_day, issued_at, date(2026, 11, 30))
+    assert (moved.served_at, moved.served_on) == (issued_at, date(2026, 11, 30))
+    # After the issue, or nothing known of it: unchanged.
+    later = fact("d1", ServiceChannel.EMAIL, date(2026, 12, 1))
+    assert not_before_issue(later, issued_at, date(2026, 11, 30)) is later
+    assert not_before_issue(early, None, None) is early
+    assert not_before_issue(later, later.served_at + timedelta(hours=1), None).served_on == later.served_on
 
 
 def test_served_25_september_2026_review_24_november_lawsuit_25_march_2027():

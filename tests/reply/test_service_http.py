@@ -1,6 +1,10 @@
 """The service (送达) of the documents, on the real store (no broker: the outbox is inspected): the
 OGI office's postal dispatches and handovers, the forms printed for them, notify's deliveries and
-the applicant's online reads as service facts, the remedy deadlines, refusals, 422s and 409s."""
+the applicant's online reads as service facts, the remedy deadlines, refusals, 422s and 409s.
+
+The case's applicant asked for the information by post (an e-mail or text does not serve it) unless
+a test says otherwise; its receipt was issued on 23 November, its reply released on 30 November at
+10:00 China time."""
 
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ AUDITOR = bearer("auditor", sub="aud-1", name="审计员")
 CODE = query_code(SECRET, "c1")
 TODAY = date(2026, 12, 10)
 RECEIPT, LETTER = "doc-receipt-1", "doc-letter-1"
+ISSUED_AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # the receipt's issue: 10:00 China
+RELEASED_AT = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # the reply's release: 10:00 China
 ADDRESS = "云南省怒江傈僳族自治州福贡县上帕镇腊竹底村12号"
 
 
@@ -51,7 +57,7 @@ async def api(store, request: pytest.FixtureRequest, monkeypatch) -> AsyncIterat
         await steps.save_applicant(ContactRegistered(
             case_id="c1", applicant_ref="ref-1", name="和建华", phone="13987654321",
             applicant_type=ApplicantType.NATURAL_PERSON, address=ADDRESS, postcode="673400"))
-        now = datetime.now(UTC)
+        now = ISSUED_AT
         for _id, kind, title, addressee in ((RECEIPT, "acceptance_receipt", "政府信息公开申请受理回执", "applicant"),
                                             (LETTER, "consultation_third_party", "政府信息公开第三方意见征询函",
                                              "third_party")):
@@ -69,11 +75,18 @@ async def release(client: httpx.AsyncClient, app) -> str:  # noqa: ANN001
     assert (await client.post("/tasks/t-czt/review", headers=REVIEWER)).status_code == 200
     case = await app.state.store.get("c1")
     reply_id = case["reply"]["document_id"]
+    await app.state.store.cases.update_one({"_id": "c1"}, {"$set": {"reply.issued_at": RELEASED_AT}})
     await app.state.steps.documents.update_one({"_id": reply_id}, {"$set": {
         "case_id": "c1", "kind": "reply", "title": "政府信息公开申请答复书", "status": "issued", "addressee": "applicant",
         "issued_on": "2026-11-30", "seq": 1, "pdf": b"%PDF-1.7 reply", "sha256": "1" * 64, "pdf_bytes": 14,
-        "issued_at": datetime.now(UTC), "created_at": datetime.now(UTC)}}, upsert=True)
+        "issued_at": RELEASED_AT - timedelta(minutes=5), "created_at": RELEASED_AT}}, upsert=True)
     return reply_id
+
+
+async def chose(app, delivery_method: str | None) -> None:  # noqa: ANN001
+    """The applicant's way of obtaining the information (None: an older case that has none)."""
+    change = {"$set": {"delivery_method": delivery_method}} if delivery_method else {"$unset": {"delivery_method": ""}}
+    await app.state.store.applications.update_one({"_id": "c1"}, change)
 
 
 async def events(app) -> list[dict]:  # noqa: ANN001
@@ -95,7 +108,7 @@ ROUTES = [("GET", "/cases/c1/service", None),
           ("POST", "/cases/c1/postal-dispatches", {"document_ids": [RECEIPT], "postal_tracking_number": "EMS1",
                                                    "sent_on": "2026-12-01"}),
           ("POST", "/cases/c1/postal-dispatches/x/signed", {"signed_on": "2026-12-02"}),
-          ("POST", "/cases/c1/postal-dispatches/x/returned", {"returned_on": "2026-12-02", "reason": "查无此人"}),
+          ("POST", "/cases/c1/postal-dispatches/x/returned", {"returned_on": "2026-12-02", "reason": "addressee_unknown"}),
           ("POST", "/cases/c1/handovers", {"document_ids": [RECEIPT], "handed_on": "2026-12-02", "received_by": "和建华",
                                            "signature_recorded": True}),
           ("GET", "/cases/c1/postal-dispatches/x/proof-of-service.pdf", None),
@@ -150,7 +163,8 @@ async def test_post_dispatched_signed_for_serves_and_starts_the_remedies(api):
     assert r.json()["status"] == "signed" and r.json()["signed_on"] == "2026-12-03"
     assert (await client.post(f"{url}/signed", headers=OGI, json={"signed_on": "2026-12-03", "signed_by": "和建华"})
             ).status_code == 200  # the same again: nothing new
-    r = await client.post(f"{url}/returned", headers=OGI, json={"returned_on": "2026-12-04", "reason": "查无此人"})
+    r = await client.post(f"{url}/returned", headers=OGI,
+                          json={"returned_on": "2026-12-04", "reason": "addressee_unknown"})
     assert r.status_code == 409 and "已登记为已签收" in r.json()["detail"]
     r = await client.post(f"{url}/signed", headers=OGI, json={"signed_on": "2026-12-04"})
     assert r.status_code == 409
@@ -185,14 +199,38 @@ async def test_a_returned_dispatch_serves_nothing(api):
                                 "sent_on": "2026-11-24"})
     assert r.status_code == 201
     url = f"/cases/c1/postal-dispatches/{r.json()['dispatch_id']}"
-    r = await client.post(f"{url}/returned", headers=OGI, json={"returned_on": "2026-11-28", "reason": "地址不详，退回"})
-    assert r.status_code == 200 and r.json()["status"] == "returned" and r.json()["reason"] == "地址不详，退回"
+    # The reason is one of the postal slip's (a closed set); the officer's words are a note.
+    for body, field in (({"returned_on": "2026-11-28", "reason": "地址不详，退回"}, "reason"),
+                        ({"returned_on": "2026-11-28"}, "reason"),
+                        ({"returned_on": "2026-11-28", "reason": "moved", "note": "x" * 201}, "note"),
+                        ({"returned_on": "2026-11-28", "reason": "moved", "note": " "}, "note")):
+        r = await client.post(f"{url}/returned", headers=OGI, json=body)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, (body, r.text)
+    r = await client.post(f"{url}/returned", headers=OGI, json={"returned_on": "2026-11-28", "reason": "wrong"})
+    assert "取值无效" in r.json()["errors"][0]["message"]
+    body = {"returned_on": "2026-11-28", "reason": "moved", "note": "村委会称张三已搬往昆明"}
+    r = await client.post(f"{url}/returned", headers=OGI, json=body)
+    assert r.status_code == 200 and r.json()["status"] == "returned"
+    assert (r.json()["reason"], r.json()["reason_label"], r.json()["note"]) == ("moved", "迁移新址不明", body["note"])
+    assert (await client.post(f"{url}/returned", headers=OGI, json=body)).status_code == 200  # the same again
+    r = await client.post(f"{url}/returned", headers=OGI, json={**body, "reason": "refused"})
+    assert r.status_code == 409
     r = await client.post(f"{url}/signed", headers=OGI, json={"signed_on": "2026-11-29"})
     assert r.status_code == 409 and "已登记为已退回" in r.json()["detail"]
-    types = [e["type"] for e in await events(app)]
-    assert types == ["cn.gongkai.document.dispatched.v1", "cn.gongkai.document.returned.v1"]
+    evs = await events(app)
+    assert [e["type"] for e in evs] == ["cn.gongkai.document.dispatched.v1", "cn.gongkai.document.returned.v1"]
+    assert evs[1]["data"]["reason"] == "moved"
+    assert "张三" not in json.dumps(evs, ensure_ascii=False) and "note" not in evs[1]["data"]  # the note stays here
     view = (await client.get("/cases/c1/service", headers=OGI)).json()
     assert view["unserved"] == [RECEIPT] and view["dispatches"][0]["status"] == "returned"
+    d = view["dispatches"][0]
+    assert (d["reason"], d["reason_label"], d["note"]) == ("moved", "迁移新址不明", body["note"])
+    # Without a note.
+    r = await client.post("/cases/c1/postal-dispatches", headers=OGI, json={
+        "document_ids": [RECEIPT], "postal_tracking_number": "1181", "sent_on": "2026-11-24"})
+    r = await client.post(f"/cases/c1/postal-dispatches/{r.json()['dispatch_id']}/returned", headers=OGI,
+                          json={"returned_on": "2026-11-29", "reason": "unclaimed"})
+    assert r.status_code == 200 and (r.json()["reason_label"], r.json()["note"]) == ("逾期无人领取", None)
 
 
 async def test_field_level_422s_in_chinese(api):
@@ -271,6 +309,7 @@ def delivered(notice_id: str, document_id: str | None, channel: str = "email", a
 
 async def test_notices_delivered_serve_the_document_they_carried_once(api):
     client, app = api
+    await chose(app, "email")  # consent to electronic service
     reply_id = await release(client, app)
     on = app.state.on_delivered
     await on(delivered("n1", reply_id))
@@ -299,13 +338,19 @@ async def test_notices_delivered_serve_the_document_they_carried_once(api):
     # services independently): kept, and recorded by the sweep once the document is issued.
     await on(delivered("n6", "doc-late-1", channel="sms"))
     assert len(await events(app)) == 2 and await app.state.service.sweep() == 0
+    late_issued = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)  # rendered a day after the text (11:00 China)
     await app.state.steps.documents.insert_one({
         "_id": "doc-late-1", "case_id": "c1", "kind": "extension_notice", "title": "政府信息公开申请延期答复告知书",
-        "status": "issued", "addressee": "applicant", "issued_on": "2026-11-30", "seq": 1, "pdf": b"%PDF-1.7 x",
-        "issued_at": datetime.now(UTC), "created_at": datetime.now(UTC)})
+        "status": "issued", "addressee": "applicant", "issued_on": "2026-12-02", "seq": 1, "pdf": b"%PDF-1.7 x",
+        "issued_at": late_issued, "created_at": late_issued})
     assert await app.state.service.sweep() == 1 and await app.state.service.sweep() == 0
     late = (await events(app))[-1]["data"]
     assert (late["document_id"], late["channel"], late["document_kind"]) == ("doc-late-1", "sms", "extension_notice")
+    # Served when the document was issued, not when the text came (1 December): nothing before it exists.
+    assert late["served_on"] == "2026-12-02" and datetime.fromisoformat(late["served_at"]) == late_issued
+    later = (await client.get("/cases/c1/service", headers=OGI)).json()
+    [notice] = [d for d in later["documents"] if d["document_id"] == "doc-late-1"]
+    assert notice["served"]["served_on"] == "2026-12-02" and notice["facts"][0]["served_on"] == "2026-12-02"
     # The unknown document of n3 never comes: dropped after the patience, nothing published.
     assert await app.state.service.sweep(patience=timedelta(0)) == 0
     record = await app.state.service.docs.find_one({"_id": "c1"})
@@ -325,9 +370,11 @@ async def test_opened_online_after_release_and_the_public_view(api):
     r = await client.get(f"{pub}/reply.pdf", params={"query_code": CODE})
     assert r.status_code == 200
     assert (await client.get(f"{pub}/reply.pdf", params={"query_code": CODE})).status_code == 200  # again: nothing new
-    assert (await client.post(f"{pub}/read", params={"query_code": CODE})).status_code == 200  # a second fact, no event
+    assert (await client.post(f"{pub}/read", params={"query_code": CODE})).status_code == 200  # a second fact
     evs = await events(app)
-    assert [(e["data"]["document_id"], e["data"]["channel"]) for e in evs] == [(RECEIPT, "online"), (reply_id, "online")]
+    assert [(e["data"]["document_id"], e["data"]["channel"]) for e in evs] == [
+        (RECEIPT, "online"), (reply_id, "online"), (reply_id, "online")]  # each new fact that counts
+    assert len({e["id"] for e in evs}) == 3
     r = await client.post("/cases/c1/postal-dispatches", headers=OGI, json={
         "document_ids": [reply_id], "postal_tracking_number": "EMS5550001CN", "sent_on": "2026-12-02"})
     await client.post(f"/cases/c1/postal-dispatches/{r.json()['dispatch_id']}/signed", headers=OGI,
@@ -355,3 +402,147 @@ async def test_opened_online_after_release_and_the_public_view(api):
                                 "review_deadline": expected.review.last_day.isoformat(),
                                 "lawsuit_deadline": expected.lawsuit.last_day.isoformat()}
     assert view["unserved"] == [] and [d["document_id"] for d in view["documents"]] == [RECEIPT, reply_id]
+
+
+def served_events(evs: list[dict], document_id: str) -> list[dict]:
+    return [e["data"] for e in evs
+            if e["type"] == "cn.gongkai.document.served.v1" and e["data"]["document_id"] == document_id]
+
+
+async def test_a_text_or_email_does_not_serve_a_case_asked_for_by_post(api):
+    client, app = api
+    reply_id = await release(client, app)
+    on = app.state.on_delivered
+    await on(delivered("n1", reply_id, channel="sms"))
+    await on(delivered("n2", reply_id, channel="email"))
+    assert await events(app) == []  # recorded, not published: no consent to electronic service
+    view = (await client.get("/cases/c1/service", headers=OGI)).json()
+    reply = next(d for d in view["documents"] if d["document_id"] == reply_id)
+    assert reply["served"] is None and view["remedies"] is None and reply_id in view["unserved"]
+    assert [(f["channel"], f["counts"]) for f in reply["facts"]] == [("sms", False), ("email", False)]
+    assert "申请人选择邮寄" in reply["facts"][0]["note"] and "短信通知不作为送达" in reply["facts"][0]["note"]
+    assert "电子邮件通知不作为送达" in reply["facts"][1]["note"]
+    await on(delivered("n1", reply_id, channel="sms"))  # redelivered: nothing
+    assert len(reply["facts"]) == len(next(d for d in (await client.get("/cases/c1/service", headers=OGI)).json()[
+        "documents"] if d["document_id"] == reply_id)["facts"])
+
+    r = await client.post("/cases/c1/postal-dispatches", headers=OGI, json={
+        "document_ids": [reply_id], "postal_tracking_number": "EMS7770001CN", "sent_on": "2026-12-01"})
+    did = r.json()["dispatch_id"]
+    r = await client.post(f"/cases/c1/postal-dispatches/{did}/signed", headers=OGI, json={"signed_on": "2026-12-03"})
+    assert r.status_code == 200
+    view = (await client.get("/cases/c1/service", headers=OGI)).json()
+    reply = next(d for d in view["documents"] if d["document_id"] == reply_id)
+    assert reply["served"]["channel"] == "post" and reply["served"]["served_on"] == "2026-12-03"
+    assert view["remedies"]["served_on"] == "2026-12-03" and view["remedies"]["review_deadline"] == "2027-02-01"
+    assert [f["counts"] for f in reply["facts"]] == [False, False, True] and reply["facts"][2]["note"] is None
+    served = served_events(await events(app), reply_id)
+    assert [(e["channel"], e["served_on"]) for e in served] == [("post", "2026-12-03")]
+    # The applicant sees the service by post only.
+    public = (await client.get(f"/public/cases/{NUMBER}/service", params={"query_code": CODE})).json()
+    assert next(d for d in public["documents"] if d["document_id"] == reply_id)["served"]["channel"] == "post"
+
+
+async def test_pickup_online_and_older_cases(api):
+    client, app = api
+    await chose(app, "pickup")
+    await app.state.on_delivered(delivered("n1", RECEIPT))
+    view = (await client.get("/cases/c1/service", headers=OGI)).json()
+    [fact] = next(d for d in view["documents"] if d["document_id"] == RECEIPT)["facts"]
+    assert fact["counts"] is False and "申请人选择当面领取" in fact["note"] and view["unserved"] == [RECEIPT]
+    assert await events(app) == []
+    # Opening it online is actual knowledge: it serves whatever was chosen.
+    r = await client.get(f"/public/cases/{NUMBER}/documents/{RECEIPT}", params={"query_code": CODE})
+    assert r.status_code == 200
+    view = (await client.get("/cases/c1/service", headers=OGI)).json()
+    assert view["unserved"] == [] and view["documents"][0]["served"]["channel"] == "online"
+    for method, notice in (("online", "n2"), (None, "n3")):  # online chosen; an older case: e-mail, the default
+        await chose(app, method)
+        await app.state.on_delivered(delivered(notice, RECEIPT, channel="sms"))
+        facts = (await client.get("/cases/c1/service", headers=OGI)).json()["documents"][0]["facts"]
+        assert (facts[-1]["channel"], facts[-1]["counts"], facts[-1]["note"]) == ("sms", True, None), method
+    assert [e["channel"] for e in served_events(await events(app), RECEIPT)] == ["online", "sms", "sms"]
+
+
+async def test_nothing_is_served_before_the_document_is_released(api):
+    client, app = api
+    await chose(app, "email")
+    reply_id = await release(client, app)
+    # An e-mail accepted at 04:00 China on 30 November, six hours before the reply's release (a
+    # clock off, a notice about the step sent as it was released): served at the release.
+    await app.state.on_delivered(delivered("n1", reply_id, at=RELEASED_AT - timedelta(hours=6)))
+    [ev] = served_events(await events(app), reply_id)
+    assert datetime.fromisoformat(ev["served_at"]) == RELEASED_AT and ev["served_on"] == "2026-11-30"
+    view = (await client.get("/cases/c1/service", headers=OGI)).json()
+    reply = next(d for d in view["documents"] if d["document_id"] == reply_id)
+    assert datetime.fromisoformat(reply["served"]["served_at"]) == RELEASED_AT
+    assert datetime.fromisoformat(reply["facts"][0]["served_at"]) == RELEASED_AT
+    # Handed over on the day of the release: that day, not before the release's moment.
+    r = await client.post("/cases/c1/handovers", headers=OGI, json={
+        "document_ids": [reply_id], "handed_on": "2026-11-30", "received_by": "和建华", "signature_recorded": True})
+    assert r.status_code == 201
+    window = next(e for e in served_events(await events(app), reply_id) if e["channel"] == "window")
+    assert window["served_on"] == "2026-11-30" and datetime.fromisoformat(window["served_at"]) == RELEASED_AT
+    # A date before the issue date is still refused.
+    r = await client.post("/cases/c1/handovers", headers=OGI, json={
+        "document_ids": [reply_id], "handed_on": "2026-11-29", "received_by": "和建华", "signature_recorded": True})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "handed_on"
+
+
+async def test_the_ledger_has_the_views_date_whatever_the_order_of_the_records(api):
+    client, app = api
+    reply_id = await release(client, app)
+
+    async def dispatch(parcel: str) -> str:
+        r = await client.post("/cases/c1/postal-dispatches", headers=OGI, json={
+            "document_ids": [reply_id], "postal_tracking_number": parcel, "sent_on": "2026-12-01"})
+        assert r.status_code == 201
+        return f"/cases/c1/postal-dispatches/{r.json()['dispatch_id']}/signed"
+
+    first, second = await dispatch("EMS0000001CN"), await dispatch("EMS0000002CN")
+    assert (await client.post(first, headers=OGI, json={"signed_on": "2026-12-05"})).status_code == 200
+    # The second dispatch's signed-for date (earlier) is entered after the first's.
+    assert (await client.post(second, headers=OGI, json={"signed_on": "2026-12-03"})).status_code == 200
+
+    async def agree(expected: str) -> list[dict]:
+        view = (await client.get("/cases/c1/service", headers=OGI)).json()
+        served = next(d for d in view["documents"] if d["document_id"] == reply_id)["served"]["served_on"]
+        evs = served_events(await events(app), reply_id)
+        assert served == view["remedies"]["served_on"] == min(e["served_on"] for e in evs) == expected
+        return evs
+
+    evs = await agree("2026-12-03")
+    assert sorted((e["channel"], e["served_on"]) for e in evs) == [("post", "2026-12-03"), ("post", "2026-12-05")]
+    # A handover at the window entered late, dated before both.
+    r = await client.post("/cases/c1/handovers", headers=OGI, json={
+        "document_ids": [reply_id], "handed_on": "2026-12-02", "received_by": "和建华", "signature_recorded": True})
+    assert r.status_code == 201
+    evs = await agree("2026-12-02")
+    n = len(await events(app))
+    assert len({e["id"] for e in await events(app)}) == n
+    # Recorded again, redelivered: nothing new.
+    assert (await client.post(second, headers=OGI, json={"signed_on": "2026-12-03"})).status_code == 200
+    assert len(await events(app)) == n
+
+
+async def test_a_handover_posted_twice_is_recorded_once(api):
+    client, app = api
+    reply_id = await release(client, app)
+    body = {"document_ids": [RECEIPT, reply_id], "handed_on": "2026-12-02", "received_by": "和建华",
+            "signature_recorded": True}
+    r = await client.post("/cases/c1/handovers", headers=OGI, json=body)
+    assert r.status_code == 201
+    hid, n = r.json()["handover_id"], len(await events(app))
+    # The form sent again (the documents in another order): the handover recorded before.
+    again = await client.post("/cases/c1/handovers", headers=OGI, json={**body, "document_ids": [reply_id, RECEIPT]})
+    assert again.status_code == 200 and again.json()["handover_id"] == hid
+    same = {k: v for k, v in r.json().items() if k != "recorded_at"}  # (the store keeps milliseconds)
+    assert {k: v for k, v in again.json().items() if k != "recorded_at"} == same
+    assert len(await events(app)) == n
+    view = (await client.get("/cases/c1/service", headers=OGI)).json()
+    assert [h["handover_id"] for h in view["handovers"]] == [hid]
+    assert all(len(d["facts"]) == 1 for d in view["documents"])
+    # Another recipient, another day, other documents: other handovers.
+    for other in ({"received_by": "和建国"}, {"handed_on": "2026-12-03"}, {"document_ids": [reply_id]}):
+        r = await client.post("/cases/c1/handovers", headers=OGI, json={**body, **other})
+        assert r.status_code == 201 and r.json()["handover_id"] != hid, other
