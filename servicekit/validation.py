@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 from fastapi import Request
@@ -66,6 +68,9 @@ def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
             message = EXTRA_FIELD_HINTS[loc[-1]]
         else:
             template = _MESSAGES.get(etype)
+            if etype in ("enum", "literal_error") and isinstance(ctx.get("expected"), str):
+                # pydantic says "'a', 'b' or 'c'": in Chinese, "'a'、'b'、'c'".
+                ctx = {**ctx, "expected": re.sub(r", | or ", "、", ctx["expected"])}
             try:
                 message = template.format(**ctx) if template else "输入无效"
             except (KeyError, IndexError):

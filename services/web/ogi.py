@@ -30,7 +30,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from contracts.decisions import OUTCOMES
-from contracts.vocabulary import SERVICE_CHANNEL_LABELS
+from contracts.vocabulary import RETURN_REASON_LABELS, SERVICE_CHANNEL_LABELS
 from services.web.backends import ApiResult
 from services.web.backends import call as backends_call
 from services.web.auth import require_officer, verify_csrf
@@ -565,7 +565,7 @@ DEFAULT_CARRIER = "中国邮政"
 # message about a field the form does not show).
 SERVICE_FIELDS = {
     "document_ids": "送达的文书", "carrier": "邮政企业", "postal_tracking_number": "邮件号", "sent_on": "寄出日期",
-    "signed_on": "签收日期", "signed_by": "签收人", "returned_on": "退回日期", "reason": "退回原因",
+    "signed_on": "签收日期", "signed_by": "签收人", "returned_on": "退回日期", "reason": "退回原因", "note": "备注",
     "handed_on": "送达日期", "received_by": "受送达人（签名人）", "signature_recorded": "受送达人签名",
 }
 
@@ -588,7 +588,9 @@ def service_context(case_id: str, service: ApiResult, problem: dict[str, Any] | 
     return {"service": body, "service_error": error, "service_docs": docs, "service_unserved": unserved,
             "service_to_tick": unserved - set(in_transit), "in_transit": in_transit,
             "service_titles": titles, "dispatches": dispatches, "handovers": handovers,
-            "dispatch_status_zh": DISPATCH_STATUS_ZH, "default_carrier": DEFAULT_CARRIER, "date_zh": date_zh,
+            "dispatch_status_zh": DISPATCH_STATUS_ZH,
+            "return_reasons": [(r.value, label) for r, label in RETURN_REASON_LABELS.items()],
+            "default_carrier": DEFAULT_CARRIER, "date_zh": date_zh,
             "delivery_zh": dict(DELIVERY_METHODS), "china_time": china_time,
             "sp": problem or {"form": "", "values": {}, "errors": {}, "message": ""}}
 
@@ -684,10 +686,14 @@ async def postal_returned(request: Request, case_id: str, dispatch_id: str, who:
     check_case_id(case_id)
     dispatch_id_checked(dispatch_id)
     form = await form_of(request)
-    body = {"returned_on": text(form, "returned_on") or None, "reason": text(form, "reason")}
+    body: dict[str, Any] = {"returned_on": text(form, "returned_on") or None, "reason": text(form, "reason") or None}
+    if text(form, "note"):
+        body["note"] = text(form, "note")
     return await service_action(request, who, case_id,
                                 f"/cases/{quote(case_id)}/postal-dispatches/{quote(dispatch_id)}/returned", body,
-                                "returned", f"returned:{dispatch_id}", {**body, "returned_on": text(form, "returned_on")})
+                                "returned", f"returned:{dispatch_id}",
+                                {"returned_on": text(form, "returned_on"), "reason": text(form, "reason"),
+                                 "note": text(form, "note")})
 
 
 @ogi.post("/cases/{case_id}/handovers", dependencies=[Depends(verify_csrf)])

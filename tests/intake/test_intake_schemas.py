@@ -243,6 +243,8 @@ def test_field_paths_are_dotted_without_the_request_part(loc, field):
         ({"type": "string_too_long", "loc": ("x",), "ctx": {"max_length": 100}}, "内容过长，最多 100 个字符"),
         ({"type": "too_long", "loc": ("x",), "ctx": {"max_length": 30}}, "最多 30 项"),
         ({"type": "enum", "loc": ("x",), "ctx": {"expected": "'a' 或 'b'"}}, "取值无效，可选值为：'a' 或 'b'"),
+        # pydantic's own English list, said in Chinese.
+        ({"type": "enum", "loc": ("x",), "ctx": {"expected": "'a', 'b' or 'c'"}}, "取值无效，可选值为：'a'、'b'、'c'"),
         ({"type": "value_error", "loc": ("x",), "ctx": {"error": ValueError("自定义的说明")}}, "自定义的说明"),
         ({"type": "some_future_type", "loc": ("x",)}, "输入无效"),
         ({"type": "value_error", "loc": ("x",)}, "输入无效"),  # no ctx: generic message

@@ -323,13 +323,17 @@ def test_a_409_is_shown_as_a_message_never_a_500(fake: FakeBackends, htmx: bool)
     fake.on("POST", "reply", f"/cases/{CASE}/postal-dispatches/p-1/returned", 409, {"detail": "该邮件已登记签收，不能再登记退回"})
     r = client_for(fake, OFFICER).post(f"/work/ogi/cases/{CASE}/postal-dispatches/p-1/returned",
                                        headers=HTMX if htmx else {},
-                                       data={"csrf_token": CSRF, "returned_on": "2026-12-24", "reason": "查无此人"})
+                                       data={"csrf_token": CSRF, "returned_on": "2026-12-24", "reason": "addressee_unknown",
+                                             "note": "村委会称已外出务工"})
     assert r.status_code == 409
     s = section(r.text)
     assert re.search(r'<form method="post" action="/work/ogi/cases/case-1/postal-dispatches/p-1/returned".*?'
                      r'未能登记：</strong>该邮件已登记签收，不能再登记退回', s, re.S)
-    assert 'name="reason" value="查无此人"' in s
-    assert fake.posts()[0]["json"] == {"returned_on": "2026-12-24", "reason": "查无此人"}
+    # What was chosen and typed is kept: the reason code selected, the note in its field.
+    assert '<option value="addressee_unknown" selected>查无此人</option>' in s
+    assert 'name="note" value="村委会称已外出务工"' in s
+    assert fake.posts()[0]["json"] == {"returned_on": "2026-12-24", "reason": "addressee_unknown",
+                                       "note": "村委会称已外出务工"}
 
 
 def test_an_unreachable_reply_service_is_a_message_too(fake: FakeBackends) -> None:  # noqa: F811
