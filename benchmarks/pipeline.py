@@ -5,8 +5,8 @@
 What it does, in one process:
 
 1. Starts its OWN stack (Kafka broker, store, the five services) in a fresh temporary run dir on
-   non-default ports (Kafka 39092/39093, store 37117, HTTP 38101-38105), plus an in-process SMTP
-   sink (3525) and webhook sink (38109). Everything is torn down at the end, also on error/Ctrl-C.
+   non-default ports below the ephemeral range (Kafka 31092/31093, store 31117, HTTP 31101-31105),
+   plus an in-process SMTP sink (3525) and webhook sink (31109). Everything is torn down at the end, also on error/Ctrl-C.
 2. Records the RSS (VmRSS from /proc/<pid>/status) of broker, store and services at rest.
 3. Raw broker baseline: a bare aiokafka producer -> consumer on a fresh one-partition topic:
    sequential round trips (produce one, wait until consumed, repeat) and a pipelined
@@ -1061,9 +1061,13 @@ def main(argv: list[str]) -> int:
     if args.n < 1:
         ap.error("--n must be >= 1")
 
-    cfg = StackConfig(run_dir=Path(tempfile.mkdtemp(prefix="gk-bench-")), kafka_port=39092,
-                      kafka_controller_port=39093, store_port=37117, http_base=38100,
-                      smtp_port=3525, webhook_port=38109, keycloak_port=38080, keycloak_mgmt_port=38081)
+    # Below the kernel's ephemeral range (32768-60999): a port there can be taken by any outgoing
+    # connection of the machine between the check below and a service's bind (routing once failed
+    # with EADDRINUSE on 38102 in the middle of the test suite).
+    cfg = StackConfig(run_dir=Path(tempfile.mkdtemp(prefix="gk-bench-")), kafka_port=31092,
+                      kafka_controller_port=31093, store_port=31117, http_base=31100,
+                      smtp_port=3525, webhook_port=31109, keycloak_port=31080, keycloak_mgmt_port=31081,
+                      smsc_port=3775)
     for item in args.env:
         key, sep, value = item.partition("=")
         if not sep or not key:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
-BENCH_PORTS = {f"{s.upper()}_HTTP_PORT={38101 + i}": s
+BENCH_PORTS = {f"{s.upper()}_HTTP_PORT={31101 + i}": s  # benchmarks/pipeline.py's ports
                for i, s in enumerate(("intake", "routing", "reply", "notify", "audit"))}
 
 

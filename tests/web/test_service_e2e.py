@@ -39,10 +39,13 @@ def zh(d: str) -> str:
 
 
 async def replied_case(client: Client) -> dict:
-    """A case whose reply is issued (one department, answered and signed off), with a postal address."""
+    """A case whose reply is issued (one department, answered and signed off), to be sent by post:
+    the applicant asked for the information by post, so the e-mail telling them of the reply does
+    not serve it (no consent to electronic service) and the reply waits for the signed-for date."""
     t = tag()
     body = application(t, departments=[DEPT], description=f"请公开{t}项目的征地补偿标准")
     body["contact"] |= {"address": "云南省某县某乡某村1号", "postcode": "650000"}
+    body["delivery"] = {"form": "paper", "method": "post"}
     receipt = await client.submit(body)
     task = await client.wait_task_open(receipt["case_id"], DEPT)
     resp = await client.answer(task["task_id"], DEPT, text="现予公开该项目的征地补偿标准。")
