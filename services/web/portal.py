@@ -431,6 +431,13 @@ async def _service(request: Request, number: str, code: str) -> dict[str, Any] |
     titles = {d.get("document_id"): d.get("title") for d in body.get("documents") or [] if isinstance(d, dict)}
     amendments = [{**a, "title": titles.get(a.get("document_id")) or "补充答复"}
                   for a in body.get("amendment_remedies") or [] if isinstance(a, dict) and a.get("served_on")]
+    # A notice that is itself a decision the applicant may challenge (referral, abandonment, fee
+    # notice): its own deadlines, from its own date of service.
+    for d in body.get("documents") or []:
+        rem = d.get("remedies") if isinstance(d, dict) else None
+        if isinstance(rem, dict) and rem.get("served_on") and d.get("kind") not in ("consolidated_reply",
+                                                                                 "reply_amendment"):
+            amendments.append({**rem, "document_id": d.get("document_id"), "title": d.get("title") or "告知书"})
     return {"documents": served, "by_id": {d["document_id"]: d for d in served}, "amendments": amendments,
             "remedies": remedies if isinstance(remedies, dict) and remedies.get("served_on") else None}
 

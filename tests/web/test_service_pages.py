@@ -514,3 +514,30 @@ def test_the_dates_officers_enter_default_to_todays_date_in_china_whatever_the_s
 
     with mock.patch.object(ui, "datetime", Frozen):
         assert ui.china_today().isoformat() == "2026-12-04"
+
+
+# -- a notice that is itself a decision (referral, abandonment, fee): its own deadlines ----------------
+
+REFERRAL_REMEDIES = {"document_id": "d-5", "served_on": "2026-12-10", "review_deadline": "2027-02-08",
+                     "lawsuit_deadline": "2027-06-10", "provisional": True}
+REFERRAL = {"document_id": "d-5", "kind": "referral_notice", "title": "非本机关负责公开告知书", "issued_on": "2026-12-09",
+            "served": {"channel": "email", "channel_label": "电子邮件送达", "served_on": "2026-12-10"},
+            "remedies": REFERRAL_REMEDIES}
+
+
+async def test_a_served_referral_notice_shows_its_own_deadlines_to_the_applicant(web) -> None:  # noqa: F811
+    client, fake = web
+    status_answers(fake, service={**SERVICE, "documents": [*SERVICE["documents"], REFERRAL]})
+    page = (await client.post("/status", data={"tracking_number": NUMBER, "query_code": CODE})).text
+    notice = re.search(r'<p class="remedy" id="amendment-remedies-d-5">.*?</p>', page, re.S).group(0)
+    assert "对非本机关负责公开告知书（2026年12月10日送达）不服的" in notice
+    assert "申请行政复议截止：<strong>2027年2月8日</strong>（暂定）" in notice
+    assert "提起行政诉讼截止：<strong>2027年6月10日</strong>（暂定）" in notice
+
+
+def test_a_served_referral_notice_shows_its_own_deadlines_to_the_officer(fake: FakeBackends) -> None:  # noqa: F811
+    fake.on("GET", "reply", PATH, 200, {**SERVICE_VIEW, "documents": [*DOCS, {**REFERRAL, "facts": []}]})
+    s = section(client_for(fake, OFFICER).get(f"/work/ogi/cases/{CASE}").text)
+    assert re.search(r'<span id="ogi-notice-remedies-d-5">申请行政复议截止 2027年2月8日，提起行政诉讼截止 2027年6月10日（暂定）'
+                     r'</span>', s)
+    assert "ogi-notice-remedies-d-1" not in s  # the receipt decides nothing: no deadlines
