@@ -25,6 +25,7 @@ from contracts import topics
 from deploy.local.cluster import NODES, Cluster, under_replicated
 from deploy.local.credentials import kafka_client_kwargs
 from deploy.local.kafka_acl import quorum
+from tests.e2e.helpers import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -107,23 +108,26 @@ async def _create_during_outage(survivors: str, name: str, within: float = 60.0)
     first tries may come while the quorum is still electing its new leader (the answer is then an
     error code such as NOT_CONTROLLER or REQUEST_TIMED_OUT, not a raise); a quorum that works
     answers within a few seconds of its election. Each try and its answer are kept for the report."""
-    deadline = time.monotonic() + within
     tries: list[str] = []
-    while time.monotonic() < deadline:
+
+    async def created() -> bool:
         try:
             admin = await _admin(survivors)
             try:
                 response = await admin.create_topics([NewTopic(name, 1, 2)], timeout_ms=15000)
                 tries.append(repr(getattr(response, "topic_errors", response)))
-                if name in await admin.list_topics():
-                    return True
+                return name in await admin.list_topics()
             finally:
                 await admin.close()
         except Exception as exc:  # noqa: BLE001 - a try that failed is recorded and tried again
             tries.append(repr(exc))
-        await asyncio.sleep(2)
-    print("topic creation during the outage never succeeded:", tries)
-    return False
+            return False
+
+    try:
+        return await eventually(created, timeout=within, every=2, what="a topic created during the outage")
+    except AssertionError:
+        print("topic creation during the outage never succeeded:", tries)
+        return False
 
 
 def test_killing_the_quorum_leader_under_load_loses_and_duplicates_nothing(cluster: Cluster) -> None:
